@@ -1,0 +1,99 @@
+"""/api/v1 endpoints.  Thin: access checks, then epro.responses / followup."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from epro import access, followup, i18n, responses, schedule
+from epro.api import serializers
+from epro.api.openapi import spec
+from epro.api.problems import problem
+from epro.extensions import db
+from epro.models import Patient, Response
+from epro.web.messages import field_message
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(spec())
+
+
+@bp.get("/me")
+@login_required
+def me():
+    patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
+    return jsonify(
+        username=current_user.username,
+        role=current_user.role,
+        locale=i18n.lang_code(i18n.select_locale()),
+        patients=[{"id": p.id, "subject_code": p.subject_code} for p in patients],
+    )
+
+
+@bp.get("/patients/<int:patient_id>")
+@login_required
+def patient(patient_id: int):
+    return jsonify(serializers.patient(access.patient_or_404(current_user, patient_id), current_user))
+
+
+@bp.get("/patients/<int:patient_id>/schedule")
+@login_required
+def patient_schedule(patient_id: int):
+    return jsonify(serializers.schedule_of(access.patient_or_404(current_user, patient_id)))
+
+
+@bp.get("/patients/<int:patient_id>/responses")
+@login_required
+def patient_responses(patient_id: int):
+    p = access.patient_or_404(current_user, patient_id)
+    rows = db.session.scalars(
+        select(Response).where(Response.patient_id == p.id, Response.status == "active")
+        .order_by(Response.completed_at, Response.received_at)
+    ).all()
+    counting = schedule.counting_ids(followup.submissions_for(p))
+    return jsonify(responses=[serializers.response(r, counts=r.id in counting) for r in rows])
+
+
+@bp.get("/patients/<int:patient_id>/timeline")
+@login_required
+def patient_timeline(patient_id: int):
+    p = access.patient_or_404(current_user, patient_id)
+    return jsonify(serializers.timeline(p, followup.timeline_for(p), current_user))
+
+
+@bp.post("/responses")
+@login_required
+def create_response():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem(400, _("Bad request"), _("Send a JSON object."))
+    patient_id = body.get("patient_id")
+    if not isinstance(patient_id, int) or isinstance(patient_id, bool):
+        return problem(422, _("Invalid response"), _("Some fields are not valid."),
+                       errors=[{"field": "patient_id", "message": _("Must be a patient id.")}])
+    p = access.patient_or_404(current_user, patient_id)
+    try:
+        outcome = responses.submit(
+            current_user, p,
+            visit=body.get("visit"), instrument=body.get("instrument"), answers=body.get("answers"),
+            respondent=body.get("respondent"), completed_at=body.get("completed_at"),
+            response_id=body.get("id") if "id" in body else None,
+        )
+    except responses.Invalid as exc:
+        return problem(422, _("Invalid response"), _("Some fields are not valid."), errors=[
+            {"field": e.field, "message": field_message(e)} for e in exc.errors
+        ])
+    except responses.NotAllowed:
+        return problem(403, _("Not allowed"), _("You may not submit this questionnaire."))
+    except responses.Conflict:
+        return problem(409, _("Conflict"), _("A different response was already stored with this id."))
+    counting = schedule.counting_ids(followup.submissions_for(p))
+    body_out = serializers.response(outcome.response, counts=outcome.response.id in counting)
+    status = 201 if outcome.created else 200
+    current_app.logger.info("response %s %s/%s status=%s", outcome.response.id, outcome.response.visit_code,
+                            outcome.response.instrument, status)
+    return jsonify(body_out), status

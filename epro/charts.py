@@ -1,0 +1,137 @@
+"""Small line charts of scores over visits, as inline SVG rendered on the server.
+
+Why server-side SVG: the charts must work without JavaScript, print on paper,
+and load nothing from elsewhere (the CSP allows no inline script).  They are
+accessible images (WAI-ARIA ``role="img"`` named by ``<title>`` and ``<desc>``)
+and all colours are set as attributes, not CSS variables, so printing keeps
+them.  Text colours reach at least 4.5:1 on white (WCAG 2.2, 1.4.3).
+
+Every text argument is XML-escaped: titles can carry user-influenced text.
+The caller passes already-translated text; this module writes no words itself.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+
+TEXT_COLOUR = "#1a1a1a"  # 17.4:1 on white
+AXIS_COLOUR = "#595959"  # 7.0:1 on white
+GRID_COLOUR = "#d9d9d9"  # decoration only
+LINE_COLOUR = "#1f4e99"  # 8.0:1 on white; also used for the value labels
+FONT = "sans-serif"
+
+_ids = itertools.count(1)
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+
+# Margins around the plot area: y tick labels on the left, visit codes below.
+_LEFT, _RIGHT, _TOP, _BOTTOM = 34, 14, 16, 22
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def line_chart_svg(
+    points: Sequence[tuple[str, int | None]],
+    *,
+    y_min: int,
+    y_max: int,
+    title: str,
+    description: str,
+    higher_is_better: bool,
+    width: int = 320,
+    height: int = 140,
+    id_prefix: str | None = None,
+) -> str:
+    """An ``<svg>`` line chart of (visit code, value or None) points.
+
+    The line breaks where a value is None.  *id_prefix* makes the ``<title>``
+    and ``<desc>`` ids unique on the page; without it a fresh one is made.
+    *higher_is_better* is recorded as ``data-better`` for styling and tests;
+    the caller explains the direction in words.
+    """
+    if y_max <= y_min:
+        raise ValueError("y_max must be greater than y_min")
+    prefix = id_prefix if id_prefix is not None else f"chart-{next(_ids)}"
+    if not _ID.match(prefix):
+        raise ValueError("id_prefix must start with a letter and hold only letters, digits, - and _")
+    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
+
+    plot_w = width - _LEFT - _RIGHT
+    plot_h = height - _TOP - _BOTTOM
+    bottom = _TOP + plot_h
+
+    def x_of(i: int) -> float:
+        if len(points) == 1:
+            return _LEFT + plot_w / 2
+        return _LEFT + i * plot_w / (len(points) - 1)
+
+    def y_of(v: int) -> float:
+        clamped = min(max(v, y_min), y_max)  # an out-of-range value sits on the edge
+        return _TOP + (y_max - clamped) * plot_h / (y_max - y_min)
+
+    text = f'font-family="{FONT}" font-size="10" fill="{TEXT_COLOUR}"'
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}" aria-labelledby="{title_id} {desc_id}"'
+        f' data-better="{"higher" if higher_is_better else "lower"}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(description)}</desc>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    # y axis: min and max ticks with a light grid line at each.
+    for value in (y_max, y_min):
+        y = _num(y_of(value))
+        out.append(
+            f'<line x1="{_LEFT}" y1="{y}" x2="{_LEFT + plot_w}" y2="{y}"'
+            f' stroke="{GRID_COLOUR}" stroke-width="1"/>'
+        )
+        out.append(
+            f'<text x="{_LEFT - 4}" y="{y}" text-anchor="end" dominant-baseline="middle" {text}>'
+            f"{escape(str(value))}</text>"
+        )
+    out.append(
+        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{bottom}" stroke="{AXIS_COLOUR}" stroke-width="1"/>'
+    )
+    out.append(
+        f'<line x1="{_LEFT}" y1="{bottom}" x2="{_LEFT + plot_w}" y2="{bottom}"'
+        f' stroke="{AXIS_COLOUR}" stroke-width="1"/>'
+    )
+    # x axis: one label per visit code.
+    for i, (code, _) in enumerate(points):
+        out.append(
+            f'<text x="{_num(x_of(i))}" y="{height - 6}" text-anchor="middle" {text}>{escape(code)}</text>'
+        )
+    # The line, broken into runs of consecutive known values.
+    run: list[str] = []
+    runs: list[list[str]] = []
+    for i, (_, value) in enumerate(points):
+        if value is None:
+            run = []
+            continue
+        if not run:
+            runs.append(run)
+        run.append(f"{_num(x_of(i))},{_num(y_of(value))}")
+    for r in runs:
+        if len(r) > 1:
+            out.append(
+                f'<polyline points="{" ".join(r)}" fill="none" stroke="{LINE_COLOUR}"'
+                ' stroke-width="2" stroke-linejoin="round"/>'
+            )
+    # A dot and the value at each known point; the label goes below near the top.
+    for i, (_, value) in enumerate(points):
+        if value is None:
+            continue
+        x, y = x_of(i), y_of(value)
+        label_y = y + 13 if y - _TOP < 12 else y - 6
+        out.append(f'<circle cx="{_num(x)}" cy="{_num(y)}" r="3" fill="{LINE_COLOUR}"/>')
+        out.append(
+            f'<text x="{_num(x)}" y="{_num(label_y)}" text-anchor="middle" font-family="{FONT}"'
+            f' font-size="10" font-weight="bold" fill="{LINE_COLOUR}">{escape(str(value))}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)

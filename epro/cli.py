@@ -1,0 +1,70 @@
+"""The `epro` command: Flask's CLI over the app factory, plus demo and serve.
+
+Every `flask` command works through it (`epro routes`, `epro db upgrade`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from epro import create_app
+from epro.factory import ensure_instance_secret, instance_path
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def cli() -> None:
+    """epro: ePRO for stroke stem-cell trials."""
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    """Run gunicorn in this process's place, with the same environment."""
+    args = [
+        sys.executable, "-m", "gunicorn",
+        "--workers", str(workers), "--threads", "4", "--worker-class", "gthread",
+        "--bind", f"{host}:{port}", "--access-logfile", "-", "--graceful-timeout", "10",
+        "epro:create_app()",
+    ]
+    click.echo(f"epro is serving on http://{host}:{port}  (Ctrl+C to stop)")
+    os.execv(sys.executable, args)
+
+
+@cli.command("demo", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+@click.option("--patients", "extra", default=0, type=click.IntRange(0, 100000),
+              help="Also generate N patients spread over the demo sites.")
+@click.option("--workers", default=2, show_default=True, type=int)
+def demo_command(host: str, port: int, no_serve: bool, extra: int, workers: int) -> None:
+    """Upgrade the database, load the demo data (idempotent), then serve."""
+    from flask_migrate import upgrade
+
+    from epro import demo
+
+    ensure_instance_secret(instance_path())
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        summary = demo.load()
+        if extra:
+            summary += demo.generate(extra)
+        click.echo(summary)
+    if not no_serve:
+        _serve(host, port, workers)
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve_command(host: str, port: int, workers: int) -> None:
+    """The production server (gunicorn)."""
+    create_app()  # fail fast here, with a clear message, on a missing secret key
+    _serve(host, port, workers)
+
+
+def main() -> None:
+    cli(prog_name="epro")

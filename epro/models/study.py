@@ -1,0 +1,41 @@
+"""Sites, studies and arms: where a patient is followed and under which protocol."""
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from epro.extensions import db
+
+
+class Site(db.Model):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Short code shown to staff, e.g. "A".
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: IANA zone; visit dates are calendar dates in this zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+
+class Study(db.Model):
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: The protocol this study was created from (see epro/protocols).
+    protocol: Mapped[str] = mapped_column(String(32))
+    #: Masked (blinded) studies hide the arm from patients, caregivers and masked staff.
+    masked: Mapped[bool] = mapped_column(default=True)
+    #: Whether patients see clinician-rated scores (once signed) in their history.
+    patients_see_clinician_scores: Mapped[bool] = mapped_column(default=False)
+    arms: Mapped[list["Arm"]] = relationship(back_populates="study", order_by="Arm.id")
+
+
+class Arm(db.Model):
+    __tablename__ = "arms"
+    __table_args__ = (UniqueConstraint("study_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    study: Mapped[Study] = relationship(back_populates="arms")

@@ -1,0 +1,312 @@
+"""Visit schedule: which visit is due when, and whether it was done in time.
+
+Every follow-up date is anchored on **day 0**, the first infusion (INSTRUMENTS.md,
+"Visits"): BL at or before day 0, then M1, M3, M6, M9 and M12 calendar months
+after it.  A protocol sets its own windows; the default follows published stroke
+protocols (about ±7 days around day 30, wider later): M1 ±7 days, M3–M12 ±14.
+
+Rules kept here, so the web app, the API and the exports agree (CONTRACT.md,
+"JSON API"):
+
+* A visit's dates are site-local calendar dates; a completion moment (UTC) is
+  turned into the site's date with :func:`local_date` before any comparison.
+* Nothing is overwritten.  If an instrument is answered twice for one visit, the
+  first complete answer counts (earliest ``completed_at``, then ``received_at``,
+  then ``id``, so every server orders the same way); repeats are kept and shown.
+* Answers given after the window are accepted and marked late; a visit whose
+  window closed without every instrument done is "missed" (even if some were
+  done: :func:`instrument_status` says which).
+
+Standard library only: this module must import neither Flask nor SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+VISIT_CODES = ("BL", "M1", "M3", "M6", "M9", "M12")
+PATIENT_INSTRUMENTS = ("bi", "gds15")
+CLINICIAN_INSTRUMENTS = ("nihss", "mrs", "mmse")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+#: A submission carrying this flag was saved but not finished; it never counts.
+INCOMPLETE_FLAG = "incomplete"
+
+#: Late answers to the last visit (M12) stay on the to-do list this long after
+#: its window closes, since no following visit ever opens to end it.
+LAST_VISIT_GRACE = timedelta(days=30)
+
+# Contract values (CONTRACT.md, schedule endpoint).
+UPCOMING, OPEN, COMPLETE, LATE, MISSED = "upcoming", "open", "complete", "late", "missed"
+DONE, DUE, NOT_DUE = "done", "due", "not-due"
+EARLY, ON_TIME = "early", "on_time"
+
+
+@dataclass(frozen=True)
+class VisitDef:
+    """A protocol's visit: months after day 0 and its window in days."""
+
+    code: str
+    months: int
+    days_before: int
+    days_after: int
+    instruments: tuple[str, ...]
+
+
+_ALL = PATIENT_INSTRUMENTS + CLINICIAN_INSTRUMENTS
+
+DEFAULT_VISITS: tuple[VisitDef, ...] = (
+    VisitDef("BL", 0, 0, 0, _ALL),  # window: enrolment .. day 0, see plan()
+    VisitDef("M1", 1, 7, 7, _ALL),
+    VisitDef("M3", 3, 14, 14, _ALL),
+    VisitDef("M6", 6, 14, 14, _ALL),
+    VisitDef("M9", 9, 14, 14, _ALL),
+    VisitDef("M12", 12, 14, 14, _ALL),
+)
+
+
+def add_months(d: date, n: int) -> date:
+    """Add *n* calendar months, clamping to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    month0 = d.month - 1 + n
+    year, month = d.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class PlannedVisit:
+    """One visit of one patient, with real dates."""
+
+    code: str
+    target_date: date
+    window_start: date
+    window_end: date
+    instruments: tuple[str, ...]
+
+    def contains(self, d: date) -> bool:
+        return self.window_start <= d <= self.window_end
+
+
+def plan(
+    day0: date, enrolled_on: date, visits: Sequence[VisitDef] = DEFAULT_VISITS
+) -> tuple[PlannedVisit, ...]:
+    """Dates of every visit of a patient whose first infusion is *day0*.
+
+    Baseline is taken between enrolment and the infusion, so its window runs
+    from enrolment (or day 0, if enrolment is recorded later) to day 0.
+    """
+    planned = []
+    for v in visits:
+        if v.months == 0:
+            start, target, end = min(enrolled_on, day0), day0, day0
+        else:
+            target = add_months(day0, v.months)
+            start = target - timedelta(days=v.days_before)
+            end = target + timedelta(days=v.days_after)
+        planned.append(PlannedVisit(v.code, target, start, end, v.instruments))
+    return tuple(planned)
+
+
+def local_date(moment: datetime, tz: str = DEFAULT_TIMEZONE) -> date:
+    """The site's calendar date of an aware moment (2026-03-01T16:30Z is 2 March in Shanghai)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime: a time zone is needed to find the site's date")
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
+def timing(visit: PlannedVisit, completed_on: date) -> str:
+    """"early", "on_time" or "late" relative to the visit's window."""
+    if completed_on < visit.window_start:
+        return EARLY
+    if completed_on > visit.window_end:
+        return LATE
+    return ON_TIME
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A stored questionnaire answer, reduced to what scheduling needs.
+
+    ``completed_at`` and ``received_at`` are aware UTC moments; ``completed_on``
+    is ``local_date(completed_at, site time zone)``.
+    """
+
+    id: str
+    visit: str
+    instrument: str
+    completed_at: datetime
+    received_at: datetime
+    completed_on: date
+    total: int | None
+    respondent: str
+    flags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for moment in (self.completed_at, self.received_at):
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise ValueError("Submission times must be aware datetimes")
+
+    @property
+    def complete(self) -> bool:
+        return INCOMPLETE_FLAG not in self.flags
+
+
+def _order(s: Submission) -> tuple[datetime, datetime, str]:
+    return (s.completed_at, s.received_at, s.id)
+
+
+class SubmissionIndex:
+    """Submissions grouped by (visit, instrument), each group first-counting.
+
+    Built once in linear time so that schedule and timeline questions for one
+    patient never rescan every submission per visit.
+    """
+
+    def __init__(self, submissions: Iterable[Submission]) -> None:
+        groups: dict[tuple[str, str], list[Submission]] = {}
+        by_visit: dict[str, list[str]] = {}
+        for s in submissions:
+            key = (s.visit, s.instrument)
+            if key not in groups:
+                groups[key] = []
+                by_visit.setdefault(s.visit, []).append(s.instrument)
+            groups[key].append(s)
+        for group in groups.values():
+            group.sort(key=lambda s: (not s.complete, _order(s)))
+        self._groups = groups
+        self._by_visit = by_visit
+
+    @classmethod
+    def of(cls, submissions: Iterable[Submission] | SubmissionIndex) -> SubmissionIndex:
+        """*submissions* indexed, or the index itself if it already is one."""
+        return submissions if isinstance(submissions, SubmissionIndex) else cls(submissions)
+
+    def __iter__(self) -> Iterator[Submission]:
+        for group in self._groups.values():
+            yield from group
+
+    def all(self, visit: str, instrument: str) -> tuple[Submission, ...]:
+        """Every submission: complete ones by completion time (the first counts), then unfinished ones."""
+        return tuple(self._groups.get((visit, instrument), ()))
+
+    def counting(self, visit: str, instrument: str) -> Submission | None:
+        group = self._groups.get((visit, instrument))
+        return group[0] if group and group[0].complete else None
+
+    def counting_all(self) -> Iterator[Submission]:
+        """The counting submission of every (visit, instrument) that has one."""
+        for group in self._groups.values():
+            if group[0].complete:
+                yield group[0]
+
+    def instruments(self, visit: str) -> tuple[str, ...]:
+        """Instruments with any submission for *visit*, planned or not, in arrival order."""
+        return tuple(self._by_visit.get(visit, ()))
+
+
+Submissions = Iterable[Submission] | SubmissionIndex
+
+
+def _index(submissions: Submissions) -> SubmissionIndex:
+    return SubmissionIndex.of(submissions)
+
+
+def counting_ids(submissions: Submissions) -> set[str]:
+    """Ids of the submissions that count: the first complete one per (visit, instrument)."""
+    return {s.id for s in _index(submissions).counting_all()}
+
+
+def instrument_status(
+    visit: PlannedVisit, instrument: str, submissions: Submissions, today: date
+) -> str:
+    """"done", "due" (window open or passed) or "not-due" (window not yet open)."""
+    if _index(submissions).counting(visit.code, instrument) is not None:
+        return DONE
+    return DUE if today >= visit.window_start else NOT_DUE
+
+
+def visit_status(
+    visit: PlannedVisit,
+    submissions: Submissions,
+    today: date,
+    instruments: Sequence[str] | None = None,
+) -> str:
+    """Status of a whole visit (or of just *instruments* of it, e.g. the patient's).
+
+    All done → "late" if any counting answer fell after the window, else
+    "complete".  Not all done → "upcoming" / "open" by the window, and once the
+    window has closed → "missed", even when some instruments were done: the visit
+    did not happen as planned; per-instrument status shows what was done.
+    """
+    index = _index(submissions)
+    wanted = visit.instruments if instruments is None else _restrict(visit, instruments)
+    counting = [index.counting(visit.code, i) for i in wanted]
+    if all(s is not None for s in counting):
+        late = any(s is not None and s.completed_on > visit.window_end for s in counting)
+        return LATE if late else COMPLETE
+    if today < visit.window_start:
+        return UPCOMING
+    if today <= visit.window_end:
+        return OPEN
+    return MISSED
+
+
+def visit_status_for(
+    visit: PlannedVisit, submissions: Submissions, today: date, instruments: Sequence[str]
+) -> str:
+    """:func:`visit_status` restricted to *instruments* (e.g. ``PATIENT_INSTRUMENTS``)."""
+    return visit_status(visit, submissions, today, instruments)
+
+
+def _restrict(visit: PlannedVisit, instruments: Iterable[str]) -> tuple[str, ...]:
+    wanted = set(instruments)
+    return tuple(i for i in visit.instruments if i in wanted)
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """What a person has to do today."""
+
+    due_now: tuple[PlannedVisit, ...]
+    overdue: tuple[PlannedVisit, ...]
+    next_visit: PlannedVisit | None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.due_now and not self.overdue
+
+
+def agenda(
+    planned: Sequence[PlannedVisit],
+    submissions: Submissions,
+    today: date,
+    instruments: Sequence[str],
+) -> Agenda:
+    """Visits with something left to do among *instruments*.
+
+    A visit is due while its window is open.  After it closes, answers are still
+    accepted (and marked late) until the following visit's window opens; from
+    then on the old visit is simply missed.  The last visit has no follower, so
+    it stays overdue for ``LAST_VISIT_GRACE`` after its window.
+    """
+    index = _index(submissions)
+    due_now: list[PlannedVisit] = []
+    overdue: list[PlannedVisit] = []
+    for n, visit in enumerate(planned):
+        pending = any(index.counting(visit.code, i) is None for i in _restrict(visit, instruments))
+        if not pending or today < visit.window_start:
+            continue
+        if today <= visit.window_end:
+            due_now.append(visit)
+            continue
+        if n + 1 < len(planned):
+            last_day = planned[n + 1].window_start - timedelta(days=1)
+        else:
+            last_day = visit.window_end + LAST_VISIT_GRACE
+        if today <= last_day:
+            overdue.append(visit)
+    next_visit = next((v for v in planned if v.window_start > today), None)
+    return Agenda(tuple(due_now), tuple(overdue), next_visit)

@@ -1,0 +1,1 @@
+"""HTML blueprints: thin views that translate HTTP into calls to the domain."""

@@ -1,0 +1,101 @@
+"""Sign in, sign out and first-time activation with a one-time code."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from epro import activation, audit
+from epro.auth import end_all_sessions
+from epro.extensions import db
+from epro.models import User
+from epro.passwords import verify_password
+from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths; never //evil.example or a scheme."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def start_session(user: User) -> None:
+    lang = session.get("lang")
+    session.clear()  # a fresh session at login (no fixation)
+    if lang:
+        session["lang"] = lang
+    login_user(user, remember=user.role in ("patient", "caregiver"))
+    session.permanent = True
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        if user is not None and user.active and verify_password(user.password_hash, form.password.data):
+            start_session(user)
+            return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+        if user is None:
+            verify_password(None, form.password.data)  # same time for unknown users
+        audit.record("login_failed", "users", user.id if user else "-", actor=None,
+                     new={"username_known": user is not None})
+        db.session.commit()
+        error = _("The username or password is not right. Please try again.")
+    return render_template("auth/login.html", form=form, error=error), (200 if not error else 401)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        end_all_sessions(current_user)
+        db.session.commit()
+        lang = session.get("lang")
+        logout_user()
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/activate", methods=["GET", "POST"])
+def activate():
+    """Step 1 asks for the code (or takes it from the QR link); step 2 sets the password."""
+    code = (request.values.get("code") or "").strip()
+    if not code:
+        return render_template("auth/activate_code.html", form=ActivationCodeForm())
+    pending = activation.find_usable(code)
+    if pending is None:
+        form = ActivationCodeForm(data={"code": code})
+        error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
+        return render_template("auth/activate_code.html", form=form, error=error), 400
+    form = SetPasswordForm(data={"code": code}) if request.method == "GET" else SetPasswordForm()
+    if request.method == "POST" and "password" in request.form and form.validate_on_submit():
+        user, problem = activation.redeem(pending, form.username.data.strip(), form.password.data)
+        if user is not None:
+            start_session(user)
+            flash(_("Welcome! Your account is ready."), "success")
+            return redirect(url_for("main.home"))
+        form.username.errors = [*form.username.errors, problem]
+    return render_template("auth/activate_password.html", form=form, pending=pending)
+
+
+@bp.get("/logout")
+def logout_page():
+    """A GET to /logout shows a button (logging out changes state, so it is a POST)."""
+    return render_template("auth/logout.html", form=EmptyForm())

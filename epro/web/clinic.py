@@ -1,0 +1,200 @@
+"""The clinician's side: the site list, enrolment, the timeline and assessment entry."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from epro import access, activation, audit, charts, clinic_list, followup, instruments, responses, schedule
+from epro.extensions import db
+from epro.i18n_marker import N_
+from epro.instruments.mmse import EDUCATION_LEVELS
+from epro.models import Patient, Study
+from epro.web.forms import EmptyForm, EnrolPatientForm
+from epro.web.messages import field_errors
+
+bp = Blueprint("clinic", __name__, url_prefix="/clinic")
+
+CLINICIAN_INSTRUMENTS = ("nihss", "mrs", "mmse")
+
+
+@bp.before_request
+@login_required
+def staff_only():
+    if not current_user.is_authenticated:
+        return None
+    if request.endpoint == "clinic.admin_home":
+        if current_user.role != "admin":
+            abort(404)
+        return None
+    if not current_user.is_staff:
+        abort(404)
+    return None
+
+
+@bp.get("/admin")
+def admin_home():
+    return render_template("clinic/admin.html")
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return max(1, int(request.args.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
+@bp.get("/")
+def patients():
+    filter_by = request.args.get("filter", "all")
+    filter_by = filter_by if filter_by in clinic_list.FILTERS else "all"
+    sort = request.args.get("sort", "subject")
+    sort = sort if sort in clinic_list.SORTS else "subject"
+    page = _int_arg("page", 1)
+    per_page = 50
+    rows, total = clinic_list.site_list(
+        current_user, page=page, per_page=per_page, filter_by=filter_by, sort=sort,
+        today_for=followup.today_in,
+    )
+    pages = max(1, -(-total // per_page))
+    return render_template(
+        "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
+        filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS,
+    )
+
+
+def _patient(patient_id: int) -> Patient:
+    return access.patient_or_404(current_user, patient_id)
+
+
+CHART_TITLES = {
+    "bi": N_("Barthel Index"), "gds15": N_("GDS-15"), "nihss": N_("NIHSS"),
+    "mrs": N_("mRS"), "mmse": N_("MMSE"),
+}
+
+
+@bp.get("/patients/<int:patient_id>")
+def timeline(patient_id: int):
+    patient = _patient(patient_id)
+    tl = followup.timeline_for(patient)
+    chart_svgs = {}
+    for definition in instruments.all_instruments():
+        if definition.code not in schedule.DEFAULT_VISITS[0].instruments:
+            continue
+        direction = _("Higher is better") if definition.higher_is_better else _("Lower is better")
+        chart_svgs[definition.code] = charts.line_chart_svg(
+            tl.series(definition.code), y_min=definition.min_total, y_max=definition.max_total,
+            title=_(definition.name), description=direction, higher_is_better=definition.higher_is_better,
+            id_prefix=f"chart-{definition.code}",
+        )
+    from epro import timeline as timeline_mod
+
+    return render_template(
+        "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs,
+        alerts=timeline_mod.alerts(tl), today=followup.patient_today(patient),
+        instruments=[instruments.get(c) for c in schedule.DEFAULT_VISITS[0].instruments],
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/patients/<int:patient_id>/visits/<visit>/<instrument>", methods=["GET", "POST"])
+def assess(patient_id: int, visit: str, instrument: str):
+    patient = _patient(patient_id)
+    if instrument not in instruments.CODES or visit not in schedule.VISIT_CODES:
+        abort(404)
+    planned = followup.find_visit(patient, visit)
+    if planned is None or instrument not in planned.instruments:
+        abort(404)
+    definition = instruments.get(instrument)
+    values = dict(request.form) if request.method == "POST" else {}
+    errors: dict[str, str] = {}
+    warnings: list[str] = []
+    status = 200
+    if request.method == "POST":
+        answers = {i.key: values.get(i.key) for i in definition.items if values.get(i.key) not in (None, "")}
+        try:
+            outcome = responses.submit(
+                current_user, patient, visit=visit, instrument=instrument, answers=answers,
+                respondent="clinician", response_id=values.get("response_id"),
+            )
+        except responses.Invalid as exc:
+            errors = field_errors(exc.errors)
+            status = 422
+        except responses.Conflict:
+            errors["form"] = _("This form was already saved with other values. Reload to enter again.")
+            status = 409
+        else:
+            total = outcome.response.total
+            flash(_("%(name)s saved for %(visit)s: total %(total)s.", name=_(definition.name),
+                    visit=visit, total=total), "success")
+            return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
+    values.setdefault("response_id", str(uuid.uuid4()))
+    return render_template(
+        "clinic/assess.html", patient=patient, visit=planned, definition=definition,
+        values=values, errors=errors, warnings=warnings,
+        today=followup.patient_today(patient),
+    ), status
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol():
+    form = EnrolPatientForm()
+    form.education.choices = [(code, _(label)) for code, label in EDUCATION_LEVELS]
+    studies = _site_studies()
+    if form.validate_on_submit():
+        code = form.subject_code.data.strip().upper()
+        if db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
+            form.subject_code.errors = [_("This subject code is already enrolled.")]
+        else:
+            patient = Patient(
+                subject_code=code, site_id=current_user.site_id, study_id=studies[0].id,
+                birth_year=form.birth_year.data, sex=form.sex.data, education=form.education.data,
+                language=form.language.data, day0=form.day0.data,
+                enrolled_on=min(followup.today_in(current_user.site.timezone), form.day0.data),
+            )
+            db.session.add(patient)
+            db.session.flush()
+            audit.record("create", "patients", patient.id, actor=current_user, new={
+                "subject_code": code, "birth_year": patient.birth_year, "sex": patient.sex,
+                "education": patient.education, "day0": patient.day0, "language": patient.language,
+            })
+            db.session.commit()
+            flash(_("%(code)s is enrolled. Give the patient an activation code.", code=code), "success")
+            return redirect(url_for("clinic.codes", patient_id=patient.id))
+    return render_template("clinic/enrol.html", form=form), (422 if form.errors else 200)
+
+
+def _site_studies() -> list[Study]:
+    studies = db.session.scalars(
+        select(Study).join(Patient, Patient.study_id == Study.id)
+        .where(Patient.site_id == current_user.site_id).distinct()
+    ).all()
+    if not studies:
+        studies = db.session.scalars(select(Study).order_by(Study.id)).all()
+    if not studies:
+        abort(404)
+    return list(studies)
+
+
+@bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
+def codes(patient_id: int):
+    patient = _patient(patient_id)
+    form = EmptyForm()
+    issued = None
+    if request.method == "POST" and form.validate_on_submit():
+        role = request.form.get("role")
+        if role not in ("patient", "caregiver"):
+            abort(400)
+        if role == "patient" and patient.user_id is not None:
+            flash(_("This patient already has an account."), "info")
+        else:
+            code, record = activation.issue(patient, role, current_user)
+            url = activation.link_for(code)
+            issued = {"role": role, "code": activation.display(code), "url": url,
+                      "qr": activation.qr_svg(url), "expires_at": record.expires_at}
+    return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
+                           today=date.today())

@@ -1,0 +1,71 @@
+"""Flask-WTF forms.  Labels are lazy so they follow the request's language."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, PasswordField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
+
+from epro.passwords import MIN_LENGTH
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(_l("Please enter your username."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password."))])
+
+
+class ActivationCodeForm(FlaskForm):
+    code = StringField(
+        _l("Activation code"),
+        validators=[DataRequired(_l("Please enter the code from your clinic."))],
+    )
+
+
+class SetPasswordForm(FlaskForm):
+    code = StringField(validators=[DataRequired()])
+    username = StringField(
+        _l("Choose a username"),
+        validators=[
+            DataRequired(_l("Please choose a username.")),
+            Length(min=3, max=40, message=_l("Between 3 and 40 characters.")),
+            Regexp(r"^[A-Za-z0-9._-]+$", message=_l("Use letters, digits, dot, dash or underscore.")),
+        ],
+    )
+    password = PasswordField(
+        _l("Choose a password"),
+        validators=[
+            DataRequired(_l("Please choose a password.")),
+            Length(min=MIN_LENGTH, max=200, message=_l("At least %(n)d characters.", n=MIN_LENGTH)),
+        ],
+    )
+    confirm = PasswordField(
+        _l("Type the password again"),
+        validators=[EqualTo("password", message=_l("The two passwords are not the same."))],
+    )
+
+
+class EmptyForm(FlaskForm):
+    """For POST-only buttons (logout, generate code): carries the CSRF token."""
+
+
+class EnrolPatientForm(FlaskForm):
+    subject_code = StringField(
+        _l("Subject code"),
+        validators=[
+            DataRequired(_l("Please enter the subject code.")),
+            Regexp(r"^[A-Za-z0-9-]{2,32}$", message=_l("Letters, digits and dashes, 2 to 32 characters.")),
+        ],
+    )
+    birth_year = IntegerField(
+        _l("Year of birth"),
+        validators=[
+            InputRequired(_l("Please enter the year of birth.")),
+            NumberRange(min=1900, max=2100, message=_l("Please enter a year such as 1958.")),
+        ],
+    )
+    sex = RadioField(_l("Sex"), choices=[("female", _l("Female")), ("male", _l("Male"))],
+                     validators=[InputRequired(_l("Please choose one."))])
+    education = SelectField(_l("Education"), validators=[InputRequired()])
+    language = RadioField(_l("Language for the patient"), choices=[("zh", "中文"), ("en", "English")],
+                          default="zh", validators=[InputRequired(_l("Please choose one."))])
+    day0 = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(_l("Please enter a date."))])

@@ -1,0 +1,26 @@
+"""The front door: health check, and a home page that depends on who you are."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, redirect, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import text
+
+from epro.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ok")
+
+
+@bp.get("/")
+@login_required
+def home():
+    if current_user.role in ("patient", "caregiver"):
+        return redirect(url_for("patient.home"))
+    if current_user.is_staff:
+        return redirect(url_for("clinic.patients"))
+    return redirect(url_for("clinic.admin_home"))

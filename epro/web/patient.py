@@ -1,0 +1,144 @@
+"""The patient and caregiver app: what is due, one questionnaire, history.
+
+Designed for a phone: one question per screen (added by questionnaire.js on
+top of a plain form that also works without JavaScript).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from epro import access, followup, instruments, responses, schedule
+from epro.extensions import db
+from epro.models import Patient, Response
+from epro.web.messages import field_errors
+
+bp = Blueprint("patient", __name__)
+
+
+def _require_patient_side() -> None:
+    if current_user.role not in ("patient", "caregiver"):
+        abort(404)
+
+
+def home_entries(patient: Patient) -> dict:
+    planned = followup.planned_visits(patient)
+    submissions = followup.submissions_for(patient)
+    today = followup.patient_today(patient)
+    agenda = schedule.agenda(planned, submissions, today, access.PATIENT_INSTRUMENTS)
+
+    def todo(visit: schedule.PlannedVisit) -> list[str]:
+        return [
+            code for code in visit.instruments
+            if code in access.PATIENT_INSTRUMENTS
+            and schedule.instrument_status(visit, code, submissions, today) != "done"
+        ]
+
+    return {
+        "patient": patient,
+        "due_now": [(v, todo(v)) for v in agenda.due_now],
+        "overdue": [(v, todo(v)) for v in agenda.overdue],
+        "next_visit": agenda.next_visit,
+        "today": today,
+    }
+
+
+@bp.get("/me")
+@login_required
+def home():
+    _require_patient_side()
+    patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
+    entries = [home_entries(p) for p in patients]
+    return render_template("patient/home.html", entries=entries)
+
+
+def _patient(patient_id: int) -> Patient:
+    _require_patient_side()
+    return access.patient_or_404(current_user, patient_id)
+
+
+@bp.route("/patients/<int:patient_id>/visits/<visit>/<instrument>", methods=["GET", "POST"])
+@login_required
+def questionnaire(patient_id: int, visit: str, instrument: str):
+    patient = _patient(patient_id)
+    if instrument not in access.PATIENT_INSTRUMENTS or visit not in schedule.VISIT_CODES:
+        abort(404)
+    planned = followup.find_visit(patient, visit)
+    if planned is None or instrument not in planned.instruments:
+        abort(404)
+    definition = instruments.get(instrument)
+    respondents = access.respondents_for(current_user)
+    errors: dict[str, str] = {}
+    values = dict(request.form) if request.method == "POST" else {}
+    status = 200
+    if request.method == "POST":
+        respondent = values.get("respondent") or (respondents[0] if len(respondents) == 1 else None)
+        answers = {item.key: values.get(item.key) for item in definition.items}
+        answers = {k: v for k, v in answers.items() if v not in (None, "")}
+        try:
+            outcome = responses.submit(
+                current_user, patient, visit=visit, instrument=instrument, answers=answers,
+                respondent=respondent, completed_at=values.get("completed_at") or None,
+                response_id=values.get("response_id"),
+            )
+        except responses.Invalid as exc:
+            errors = field_errors(exc.errors)
+            if "respondent" in errors and not values.get("respondent"):
+                errors["respondent"] = _("Please choose how you are answering.")
+            status = 422
+        except responses.Conflict:
+            errors["form"] = _("These answers were already sent with different content. Please reload the page.")
+            values["response_id"] = str(uuid.uuid4())
+            status = 409
+        else:
+            return redirect(url_for("patient.done", patient_id=patient.id, response_id=outcome.response.id))
+    values.setdefault("response_id", str(uuid.uuid4()))
+    today = followup.patient_today(patient)
+    return render_template(
+        "patient/questionnaire.html",
+        patient=patient, visit=planned, definition=definition, respondents=respondents,
+        values=values, errors=errors, late=today > planned.window_end,
+        draft_key=f"epro:draft:{current_user.id}:{patient.id}:{visit}:{instrument}",
+    ), status
+
+
+@bp.get("/patients/<int:patient_id>/done/<response_id>")
+@login_required
+def done(patient_id: int, response_id: str):
+    patient = _patient(patient_id)
+    response = db.session.scalar(
+        select(Response).where(Response.id == response_id, Response.patient_id == patient.id)
+    )
+    if response is None:
+        abort(404)
+    entry = home_entries(patient)
+    return render_template("patient/done.html", patient=patient, response=response,
+                           definition=instruments.get(response.instrument),
+                           history=history_rows(patient), **{k: v for k, v in entry.items() if k != "patient"})
+
+
+def history_rows(patient: Patient) -> list[dict]:
+    """The patient's own scores: BI and GDS; clinician scores only when the study allows."""
+    tl = followup.timeline_for(patient)
+    shown = list(access.PATIENT_INSTRUMENTS)
+    if patient.study.patients_see_clinician_scores:
+        shown += ["nihss", "mrs", "mmse"]
+    rows = []
+    for tv in tl.visits:
+        cells = {code: tv.assessment(code) for code in shown}
+        if any(cells.values()):
+            rows.append({"visit": tv.visit, "cells": cells})
+    return rows
+
+
+@bp.get("/patients/<int:patient_id>/history")
+@login_required
+def history(patient_id: int):
+    patient = _patient(patient_id)
+    return render_template("patient/history.html", patient=patient, history=history_rows(patient),
+                           now=datetime.now(timezone.utc))

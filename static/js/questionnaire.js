@@ -1,0 +1,125 @@
+/* One question per screen on top of a plain HTML form.
+   - progress "n of total", Back and Next, no pre-selected answers, no auto-advance;
+   - a review screen that lists every answer with a way to change it;
+   - answers are kept on the device (localStorage) until the server confirms,
+     so a reload mid-way loses nothing; the response id is kept too, so a
+     resend can never store the answers twice. */
+(function () {
+  "use strict";
+  var form = document.getElementById("questionnaire");
+  if (!form) return;
+  var t = function (k) { return form.getAttribute("data-t-" + k) || k; };
+  var steps = Array.prototype.slice.call(form.querySelectorAll("fieldset.step"));
+  var submitRow = form.querySelector("[data-submit-row]");
+  var key = form.getAttribute("data-draft-key");
+  var hasServerErrors = !!document.getElementById("error-summary");
+  var current = 0, reviewing = false, backToReview = false;
+
+  function load() { try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { return null; } }
+  function save() {
+    var data = { answers: {}, step: current, response_id: form.elements.response_id.value, saved: Date.now() };
+    steps.forEach(function (fs) {
+      var checked = fs.querySelector("input:checked");
+      if (checked) data.answers[checked.name] = checked.value;
+    });
+    try { localStorage.setItem(key, JSON.stringify(data)); } catch (e) { /* storage full or private */ }
+  }
+  function restore() {
+    var draft = load();
+    if (!draft || hasServerErrors) return;
+    if (draft.response_id) form.elements.response_id.value = draft.response_id;
+    Object.keys(draft.answers || {}).forEach(function (name) {
+      var input = form.querySelector('input[name="' + name + '"][value="' + String(draft.answers[name]).replace(/"/g, "") + '"]');
+      if (input) input.checked = true;
+    });
+    if (typeof draft.step === "number" && draft.step < steps.length) current = draft.step;
+  }
+
+  var nav = document.createElement("div");
+  nav.className = "actions";
+  var back = button(t("back"), "secondary"), next = button(t("next"), "grow");
+  nav.appendChild(back); nav.appendChild(next);
+  var message = document.createElement("p");
+  message.className = "error"; message.setAttribute("role", "alert"); message.hidden = true;
+  var bar = document.createElement("div");
+  bar.className = "progressbar"; bar.setAttribute("aria-hidden", "true");
+  bar.appendChild(document.createElement("span"));
+  var review = document.createElement("section");
+  review.hidden = true; review.setAttribute("aria-labelledby", "review-title");
+  form.insertBefore(bar, steps[0]);
+  form.insertBefore(review, submitRow);
+  form.insertBefore(message, submitRow);
+  form.insertBefore(nav, submitRow);
+
+  function button(label, cls) {
+    var b = document.createElement("button");
+    b.type = "button"; b.textContent = label; b.className = cls; return b;
+  }
+  function answered(fs) { return !!fs.querySelector("input:checked"); }
+  function firstUnanswered() {
+    for (var i = 0; i < steps.length; i++) if (!answered(steps[i])) return i;
+    return -1;
+  }
+  function focusHeading(el) {
+    var target = el.querySelector("legend, h2") || el;
+    target.setAttribute("tabindex", "-1"); target.focus();
+  }
+  function show(i) {
+    reviewing = false; current = i; message.hidden = true;
+    steps.forEach(function (fs, n) { fs.hidden = n !== i; });
+    review.hidden = true; submitRow.hidden = true; nav.hidden = false;
+    back.hidden = i === 0;
+    next.textContent = backToReview || i === steps.length - 1 ? t("review") : t("next");
+    bar.firstChild.style.width = Math.round(100 * i / steps.length) + "%";
+    save();
+  }
+  function showReview() {
+    reviewing = true; backToReview = false; message.hidden = true;
+    steps.forEach(function (fs) { fs.hidden = true; });
+    review.innerHTML = "";
+    var h = document.createElement("h2"); h.id = "review-title"; h.textContent = t("review");
+    review.appendChild(h);
+    var list = document.createElement("ul"); list.className = "review-list";
+    steps.forEach(function (fs, n) {
+      var li = document.createElement("li");
+      var q = document.createElement("span"); q.className = "q";
+      var legend = fs.querySelector("legend").cloneNode(true);
+      var prog = legend.querySelector(".progress"); if (prog) prog.remove();
+      q.textContent = (n + 1) + ". " + legend.textContent.trim();
+      var checked = fs.querySelector("input:checked");
+      var a = document.createElement("span");
+      a.textContent = checked ? checked.parentNode.textContent.trim() : t("noanswer");
+      var change = button(t("change"), "secondary");
+      change.setAttribute("aria-label", t("change") + ": " + (n + 1));
+      change.addEventListener("click", function () { backToReview = true; show(n); focusHeading(fs); });
+      li.appendChild(q); li.appendChild(a); li.appendChild(change); list.appendChild(li);
+    });
+    review.appendChild(list);
+    review.hidden = false; submitRow.hidden = false; nav.hidden = true;
+    bar.firstChild.style.width = "100%";
+    focusHeading(review);
+  }
+  back.addEventListener("click", function () { if (current > 0) { show(current - 1); focusHeading(steps[current]); } });
+  next.addEventListener("click", function () {
+    if (!answered(steps[current])) { message.textContent = t("required"); message.hidden = false; return; }
+    if (backToReview || current === steps.length - 1) { showReview(); return; }
+    show(current + 1); focusHeading(steps[current]);
+  });
+  form.addEventListener("change", function () { message.hidden = true; save(); });
+  form.addEventListener("submit", function (ev) {
+    var missing = firstUnanswered();
+    if (missing >= 0) { ev.preventDefault(); show(missing); message.textContent = t("required"); message.hidden = false; return; }
+    if (!form.elements.completed_at.value) form.elements.completed_at.value = new Date().toISOString();
+    save();
+  });
+
+  restore();
+  if (hasServerErrors) {
+    var bad = firstUnanswered();
+    show(bad >= 0 ? bad : 0);
+  } else if (firstUnanswered() === -1 && load()) {
+    showReview();
+  } else {
+    show(current);
+  }
+})();

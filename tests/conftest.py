@@ -1,0 +1,130 @@
+"""Shared fixtures: a real database built from migrations, demo data, clients.
+
+The database is a real SQLite file by default; set EPRO_TEST_DATABASE=postgresql
+(or run `pytest --db postgresql`) to run the same tests on PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from epro import create_app
+
+PASSWORD = "epro-demo-2026"
+PG_ADMIN_URL = os.environ.get("EPRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default=os.environ.get("EPRO_TEST_DATABASE", "sqlite"),
+                     choices=("sqlite", "postgresql"), help="database backend for app tests")
+
+
+@pytest.fixture(scope="session")
+def db_backend(request) -> str:
+    return request.config.getoption("--db")
+
+
+def _pg_database(name: str) -> str:
+    import psycopg
+
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def make_app(tmp_path: Path, backend: str = "sqlite", **extra):
+    if backend == "postgresql":
+        uri = _pg_database(f"epro_test_{uuid.uuid4().hex[:10]}")
+    else:
+        uri = "sqlite:///" + str(tmp_path / "epro-test.db")
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "SERVER_NAME": None,
+    }
+    config.update(extra)
+    os.environ.setdefault("EPRO_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(config)
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        from epro import demo
+
+        upgrade()
+        demo.load()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path, db_backend):
+    app = make_app(tmp_path, db_backend)
+    yield app
+    from epro.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no csrf meta tag"
+    return match.group(1)
+
+
+class Session:
+    """A logged-in test client with the CSRF token at hand."""
+
+    def __init__(self, client, username: str):
+        self.client = client
+        page = client.get("/login?lang=en")
+        token = csrf_from(page.get_data(as_text=True))
+        response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
+        assert response.status_code == 302, f"login failed for {username}"
+        # The session is renewed at login, so the token is too.
+        home = client.get("/", follow_redirects=True)
+        self.csrf = csrf_from(home.get_data(as_text=True))
+
+    def get(self, *a, **kw):
+        return self.client.get(*a, **kw)
+
+    def post(self, url, **kw):
+        data = kw.pop("data", None)
+        if data is not None:
+            data = {"csrf_token": self.csrf, **data}
+        return self.client.post(url, data=data, **kw)
+
+    def api_post(self, url, body):
+        return self.client.post(url, json=body, headers={"X-CSRFToken": self.csrf})
+
+
+@pytest.fixture
+def login(app):
+    def _login(username: str) -> Session:
+        return Session(app.test_client(), username)
+
+    return _login
+
+
+@pytest.fixture
+def ids(app):
+    """Patient ids of the demo subjects by subject code."""
+    from sqlalchemy import select
+
+    from epro.extensions import db
+    from epro.models import Patient
+
+    with app.app_context():
+        return dict(db.session.execute(select(Patient.subject_code, Patient.id)).all())
