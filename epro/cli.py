@@ -68,3 +68,39 @@ def serve_command(host: str, port: int, workers: int) -> None:
 
 def main() -> None:
     cli(prog_name="epro")
+
+
+@cli.group("translate")
+def translate() -> None:
+    """Translation catalogs: extract, update, compile, check (see README)."""
+
+
+def _pybabel(*args: str) -> None:
+    import subprocess
+
+    from epro.factory import PROJECT_ROOT
+
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], cwd=PROJECT_ROOT, check=True)
+
+
+@translate.command("extract", with_appcontext=False)
+def translate_extract() -> None:
+    """Write translations/messages.pot from the code and templates."""
+    _pybabel("extract", "-F", "babel.cfg", "-k", "N_", "-k", "_l", "-k", "lazy_gettext",
+             "--no-location", "--omit-header", "--sort-output", "-o", "translations/messages.pot", ".")
+
+
+@translate.command("update", with_appcontext=False)
+def translate_update() -> None:
+    """Extract, then merge new messages into every catalog (new ones start empty)."""
+    translate_extract.callback()
+    _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching",
+             "--ignore-obsolete")
+
+
+@translate.command("compile", with_appcontext=False)
+def translate_compile() -> None:
+    """Compile .po to .mo (the app also does this by itself when a .po is newer)."""
+    from epro.i18n import compile_catalogs
+
+    compile_catalogs()

@@ -61,7 +61,7 @@ def compile_catalogs() -> None:
             from babel.messages.pofile import read_po
 
             with po.open("rb") as f:
-                catalog = read_po(f)
+                catalog = read_po(f, locale=po.parent.parent.name)
             tmp = mo.with_suffix(".mo.tmp")
             with tmp.open("wb") as f:
                 write_mo(f, catalog)

@@ -31,6 +31,8 @@ class FieldError:
     field: str
     message: str  # English msgid; the web layer translates
     params: dict[str, Any] = dc_field(default_factory=dict)
+    #: The instrument's error code ("missing", "invalid", "unknown") when there is one.
+    code: str = ""
 
 
 class SubmissionError(Exception):
@@ -76,7 +78,7 @@ def digest(body: dict[str, Any]) -> str:
 
 def instrument_errors(exc: instruments.InvalidAnswers) -> list[FieldError]:
     """One field error per bad item, keeping the instrument's own message ids."""
-    return [FieldError(f"answers.{e.key}" if e.key != "answers" else "answers", e.msgid, e.params)
+    return [FieldError(f"answers.{e.key}" if e.key != "answers" else "answers", e.msgid, e.params, e.code)
             for e in exc.errors]
 
 
@@ -163,7 +165,8 @@ def submit(
             "instrument": instrument,
             "answers": score.answers,
             "respondent": respondent,
-            "completed_at": completed.isoformat(),
+            # A time the server filled in is not part of what the client sent.
+            "completed_at": completed.isoformat() if completed_at is not None else None,
         }
     )
     existing = db.session.get(Response, response_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -28,21 +29,17 @@ def db_backend(request) -> str:
     return request.config.getoption("--db")
 
 
-def _pg_database(name: str) -> str:
+def _pg_database(name: str, template: str | None = None) -> str:
     import psycopg
 
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def make_app(tmp_path: Path, backend: str = "sqlite", **extra):
-    if backend == "postgresql":
-        uri = _pg_database(f"epro_test_{uuid.uuid4().hex[:10]}")
-    else:
-        uri = "sqlite:///" + str(tmp_path / "epro-test.db")
+def _config(uri: str, **extra) -> dict:
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
@@ -50,27 +47,68 @@ def make_app(tmp_path: Path, backend: str = "sqlite", **extra):
         "SERVER_NAME": None,
     }
     config.update(extra)
-    os.environ.setdefault("EPRO_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(config)
+    return config
+
+
+def build_demo_database(uri: str) -> None:
+    """Migrate an empty database to head and load the demo data into it."""
+    from flask_migrate import upgrade
+
+    from epro import demo
+    from epro.extensions import db
+
+    app = create_app(_config(uri))
     with app.app_context():
-        from flask_migrate import upgrade
-
-        from epro import demo
-
         upgrade()
         demo.load()
-    return app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory, db_backend):
+    """The demo database built once per run; each test gets a copy."""
+    os.environ.setdefault("EPRO_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
+    if db_backend == "postgresql":
+        name = f"epro_tpl_{uuid.uuid4().hex[:8]}"
+        uri = _pg_database(name)
+        build_demo_database(uri)
+        yield name
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    else:
+        path = tmp_path_factory.mktemp("template") / "demo.db"
+        build_demo_database("sqlite:///" + str(path))
+        yield str(path)
+
+
+def make_app(tmp_path: Path, backend: str, template: str, **extra):
+    if backend == "postgresql":
+        uri = _pg_database(f"epro_test_{uuid.uuid4().hex[:10]}", template=template)
+    else:
+        target = tmp_path / "epro-test.db"
+        shutil.copyfile(template, target)
+        uri = "sqlite:///" + str(target)
+    return create_app(_config(uri, **extra))
 
 
 @pytest.fixture
-def app(tmp_path, db_backend):
-    app = make_app(tmp_path, db_backend)
+def app(tmp_path, db_backend, demo_template):
+    app = make_app(tmp_path, db_backend, demo_template)
     yield app
     from epro.extensions import db
 
     with app.app_context():
+        url = db.engine.url
         db.session.remove()
         db.engine.dispose()
+    if url.get_backend_name() == "postgresql":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{url.database}"')
 
 
 @pytest.fixture

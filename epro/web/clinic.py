@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from epro import access, activation, audit, charts, clinic_list, followup, instruments, responses, schedule
 from epro.extensions import db
@@ -143,7 +144,7 @@ def assess(patient_id: int, visit: str, instrument: str):
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol():
     form = EnrolPatientForm()
-    form.education.choices = [(code, _(label)) for code, label in EDUCATION_LEVELS]
+    form.education.choices = [SelectChoice(code, _(label)) for code, label in EDUCATION_LEVELS]
     studies = _site_studies()
     if form.validate_on_submit():
         code = form.subject_code.data.strip().upper()

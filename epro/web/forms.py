@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, PasswordField, RadioField, SelectField, StringField
+from wtforms import DateField, IntegerField, PasswordField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
 
 from epro.passwords import MIN_LENGTH
@@ -63,9 +63,9 @@ class EnrolPatientForm(FlaskForm):
             NumberRange(min=1900, max=2100, message=_l("Please enter a year such as 1958.")),
         ],
     )
-    sex = RadioField(_l("Sex"), choices=[("female", _l("Female")), ("male", _l("Male"))],
+    sex = RadioField(_l("Sex"), choices=[SelectChoice("female", _l("Female")), SelectChoice("male", _l("Male"))],
                      validators=[InputRequired(_l("Please choose one."))])
     education = SelectField(_l("Education"), validators=[InputRequired()])
-    language = RadioField(_l("Language for the patient"), choices=[("zh", "中文"), ("en", "English")],
+    language = RadioField(_l("Language for the patient"), choices=[SelectChoice("zh", "中文", {"lang": "zh-Hans"}), SelectChoice("en", "English", {"lang": "en"})],
                           default="zh", validators=[InputRequired(_l("Please choose one."))])
     day0 = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(_l("Please enter a date."))])

@@ -5,7 +5,11 @@ from datetime import date
 
 from flask_babel import format_date, gettext
 
+from epro.i18n_marker import N_
 from epro.responses import FieldError
+
+#: Plainer words for a form than the instrument's technical messages.
+FORM_MESSAGES = {"missing": N_("Please choose an answer.")}
 
 
 def field_message(error: FieldError) -> str:
@@ -14,5 +18,9 @@ def field_message(error: FieldError) -> str:
 
 
 def field_errors(errors: list[FieldError]) -> dict[str, str]:
-    """{item key or field: message}, with "answers." stripped for form fields."""
-    return {e.field.removeprefix("answers."): field_message(e) for e in errors}
+    """{item key or field: message} for a form, with "answers." stripped."""
+    return {
+        e.field.removeprefix("answers."): gettext(FORM_MESSAGES[e.code]) if e.code in FORM_MESSAGES
+        else field_message(e)
+        for e in errors
+    }

@@ -1,0 +1,227 @@
+"""The follow-up loop through plain HTML forms (what works with JavaScript off)."""
+import re
+
+from sqlalchemy import select
+
+BI_ANSWERS = {"feeding": "10", "bathing": "0", "grooming": "5", "dressing": "5", "bowels": "10",
+              "bladder": "5", "toilet_use": "5", "transfers": "10", "mobility": "10", "stairs": "0"}
+GDS_YES_ALL = {f"GDS02{n:02d}": "YES" for n in range(1, 16)}
+
+
+def stored(app, patient_id, instrument, visit="M3"):
+    from epro.extensions import db
+    from epro.models import Response
+
+    with app.app_context():
+        return db.session.scalars(select(Response).where(
+            Response.patient_id == patient_id, Response.instrument == instrument,
+            Response.visit_code == visit)).all()
+
+
+def form_id(html):
+    return re.search(r'name="response_id" value="([^"]+)"', html).group(1)
+
+
+def test_patient_submits_bi_by_plain_form(app, login, ids):
+    s = login("patient.a1")
+    url = f"/patients/{ids['A-001']}/visits/M3/bi"
+    page = s.get(url + "?lang=zh").get_data(as_text=True)
+    assert page.count('type="radio"') == 30  # 10 items, 30 levels
+    assert "checked" not in page  # nothing pre-selected
+    rid = form_id(page)
+    done = s.post(url, data={**BI_ANSWERS, "response_id": rid})
+    assert done.status_code == 302
+    again = s.post(url, data={**BI_ANSWERS, "response_id": rid})  # double tap: same id
+    assert again.status_code == 302
+    rows = stored(app, ids["A-001"], "bi")
+    assert len(rows) == 1 and rows[0].total == 60 and rows[0].respondent == "patient"
+    confirmation = s.get(done.headers["Location"] + "?lang=en").get_data(as_text=True)
+    assert "total 60" in confirmation
+    assert "Answers so far" in confirmation
+
+
+def test_missing_answers_keep_entered_values(app, login, ids):
+    s = login("patient.a1")
+    url = f"/patients/{ids['A-001']}/visits/M3/bi?lang=en"
+    rid = form_id(s.get(url).get_data(as_text=True))
+    partial = {k: v for k, v in BI_ANSWERS.items() if k not in ("stairs", "mobility")}
+    r = s.post(url, data={**partial, "response_id": rid})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert html.count("Please choose an answer.") >= 2
+    assert 'name="feeding" value="10"\n             checked' in html or re.search(
+        r'name="feeding" value="10"\s+checked', html)
+    assert not stored(app, ids["A-001"], "bi")
+
+
+def test_tampered_value_is_rejected_not_coerced(app, login, ids):
+    s = login("patient.a1")
+    url = f"/patients/{ids['A-001']}/visits/M3/bi?lang=en"
+    rid = form_id(s.get(url).get_data(as_text=True))
+    r = s.post(url, data={**BI_ANSWERS, "transfers": "12", "response_id": rid})
+    assert r.status_code == 422
+    assert "12" in r.get_data(as_text=True)
+    assert not stored(app, ids["A-001"], "bi")
+
+
+def test_caregiver_must_choose_how_and_proxy_is_marked(app, login, ids):
+    s = login("caregiver.a1")
+    home = s.get("/me?lang=en").get_data(as_text=True)
+    assert "A-001" in home and 'data-instrument="gds15" data-visit="M3"' in home
+    url = f"/patients/{ids['A-001']}/visits/M3/gds15?lang=en"
+    page = s.get(url).get_data(as_text=True)
+    assert "How are you answering?" in page
+    rid = form_id(page)
+    r = s.post(url, data={**GDS_YES_ALL, "response_id": rid})
+    assert r.status_code == 422 and "Please choose how you are answering." in r.get_data(as_text=True)
+    r = s.post(url, data={**GDS_YES_ALL, "response_id": rid, "respondent": "caregiver-proxy"})
+    assert r.status_code == 302
+    (row,) = stored(app, ids["A-001"], "gds15")
+    assert row.respondent == "caregiver-proxy" and "proxy" in row.flags and row.total == 10
+
+
+def test_caregiver_cannot_open_unlinked_patient(login, ids):
+    s = login("caregiver.a1")
+    r = s.get(f"/patients/{ids['A-002']}/visits/M3/bi?lang=en")
+    assert r.status_code == 404 and "We could not find this page." in r.get_data(as_text=True)
+
+
+def test_patient_cannot_open_clinic(login, ids):
+    s = login("patient.a1")
+    assert s.get("/clinic/").status_code == 404
+    assert s.get(f"/clinic/patients/{ids['A-001']}").status_code == 404
+    assert s.get(f"/patients/{ids['A-001']}/visits/M3/nihss").status_code == 404
+
+
+def test_clinician_b_cannot_see_a1(login, ids):
+    s = login("clinician.b")
+    for url in (f"/clinic/patients/{ids['A-001']}", f"/clinic/patients/{ids['A-001']}/visits/M3/nihss",
+                f"/clinic/patients/{ids['A-001']}/codes"):
+        r = s.get(url)
+        assert r.status_code == 404, url
+        assert "A-001" not in r.get_data(as_text=True)
+
+
+NIHSS = {"nihss_1a": "0", "nihss_1b": "1", "nihss_1c": "0", "nihss_2": "1", "nihss_3": "0", "nihss_4": "2",
+         "nihss_5a": "0", "nihss_5b": "3", "nihss_6a": "UN", "nihss_6b": "2", "nihss_7": "0", "nihss_8": "1",
+         "nihss_9": "1", "nihss_10": "1", "nihss_11": "0"}
+MMSE = {"orientation_time": "4", "orientation_place": "5", "registration": "3", "attention_calculation": "3",
+        "recall": "2", "naming": "2", "repetition": "1", "command_3stage": "3", "reading": "1", "writing": "1",
+        "copying": "0"}
+
+
+def test_clinician_enters_m3_and_timeline_shows_five_totals(app, login, ids):
+    patient = login("patient.a1")
+    rid = form_id(patient.get(f"/patients/{ids['A-001']}/visits/M3/bi").get_data(as_text=True))
+    patient.post(f"/patients/{ids['A-001']}/visits/M3/bi", data={**BI_ANSWERS, "response_id": rid})
+    rid = form_id(patient.get(f"/patients/{ids['A-001']}/visits/M3/gds15").get_data(as_text=True))
+    patient.post(f"/patients/{ids['A-001']}/visits/M3/gds15",
+                 data={**{f"GDS02{n:02d}": "NO" for n in range(1, 16)}, "response_id": rid})
+
+    s = login("clinician.a")
+    base = f"/clinic/patients/{ids['A-001']}/visits/M3"
+    for code, answers, total in (("nihss", NIHSS, 12), ("mrs", {"MRS0101": "3"}, 3), ("mmse", MMSE, 25)):
+        rid = form_id(s.get(f"{base}/{code}").get_data(as_text=True))
+        r = s.post(f"{base}/{code}", data={**answers, "response_id": rid})
+        assert r.status_code == 302, (code, r.get_data(as_text=True)[:2000])
+        (row,) = stored(app, ids["A-001"], code)
+        assert row.total == total and row.respondent == "clinician"
+    (nihss,) = stored(app, ids["A-001"], "nihss")
+    assert nihss.answers["nihss_6a"] == "UN" and "contains_un" in nihss.flags
+
+    html = s.get(f"/clinic/patients/{ids['A-001']}?lang=en").get_data(as_text=True)
+    row = html[html.index('id="visit-M3"'):]
+    row = row[:row.index("</tr>")]
+    for code in ("bi", "gds15", "nihss", "mrs", "mmse"):
+        cell = row[row.index(f'data-instrument="{code}"'):]
+        assert 'class="total"' in cell[:400], code
+    assert row.count("data-change=") == 5
+    assert "UN" in row
+
+
+def test_clinician_entry_errors_keep_values(app, login, ids):
+    s = login("clinician.a")
+    url = f"/clinic/patients/{ids['A-001']}/visits/M3/nihss?lang=en"
+    rid = form_id(s.get(url).get_data(as_text=True))
+    bad = dict(NIHSS, nihss_1a="UN")
+    del bad["nihss_11"]
+    r = s.post(url, data={**bad, "response_id": rid})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "UN&#39; is not one of 0, 1, 2, 3" in html
+    assert re.search(r'name="nihss_5b" value="3"\s+checked', html)
+    assert not stored(app, ids["A-001"], "nihss")
+
+
+def test_enrol_and_activate_patient_and_caregiver(app, login):
+    s = login("clinician.a")
+    r = s.post("/clinic/enrol?lang=en", data={"subject_code": "a-900", "birth_year": "1960", "sex": "female",
+                                            "education": "primary", "language": "en", "day0": "2026-01-05"})
+    assert r.status_code == 302
+    codes_page = r.headers["Location"]
+    issued = s.post(codes_page, data={"role": "patient"}).get_data(as_text=True)
+    code = re.search(r"data-activation-code>([A-Z0-9-]+)<", issued).group(1)
+    assert "<svg" in issued
+    anon = app.test_client()
+    form = anon.get(f"/activate?code={code}&lang=en").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', form).group(1)
+    done = anon.post("/activate", data={"code": code, "username": "new.patient", "password": "a-long-pass",
+                                        "confirm": "a-long-pass", "csrf_token": token})
+    assert done.status_code == 302
+    me = anon.get("/api/v1/me").get_json()
+    assert me["role"] == "patient" and me["patients"][0]["subject_code"] == "A-900" and me["locale"] == "en"
+    # The code works once.
+    other = app.test_client()
+    again = other.get(f"/activate?code={code}&lang=en")
+    assert again.status_code == 400 and "does not work" in again.get_data(as_text=True)
+    # A caregiver code links a new caregiver account to this patient only.
+    issued = s.post(codes_page, data={"role": "caregiver"}).get_data(as_text=True)
+    ccode = re.search(r"data-activation-code>([A-Z0-9-]+)<", issued).group(1)
+    care = app.test_client()
+    form = care.get(f"/activate?code={ccode}").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', form).group(1)
+    care.post("/activate", data={"code": ccode, "username": "new.carer", "password": "another-pass",
+                                 "confirm": "another-pass", "csrf_token": token})
+    me = care.get("/api/v1/me").get_json()
+    assert me["role"] == "caregiver" and [p["subject_code"] for p in me["patients"]] == ["A-900"]
+
+
+def test_login_one_message_for_unknown_user_and_wrong_password(client):
+    page = client.get("/login?lang=en").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    a = client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token})
+    b = client.post("/login", data={"username": "patient.a1", "password": "wrong", "csrf_token": token})
+    assert a.status_code == b.status_code == 401
+    msg = "The username or password is not right."
+    assert msg in a.get_data(as_text=True) and msg in b.get_data(as_text=True)
+
+
+def test_logout_invalidates_old_cookie(app, login):
+    s = login("patient.a1")
+    cookie = s.client.get_cookie("session").value
+    assert s.post("/logout", data={}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    assert replay.get("/api/v1/me").status_code == 401
+
+
+def test_language_switch_is_remembered(app, login):
+    s = login("patient.a1")
+    assert '<html lang="en">' in s.get("/me?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in s.get("/me").get_data(as_text=True)
+    fresh = login("patient.a1")  # saved on the user, so a new device follows it
+    assert '<html lang="en">' in fresh.get("/me").get_data(as_text=True)
+
+
+def test_accept_language_then_chinese_default(client):
+    assert '<html lang="en">' in client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in client.get("/login").get_data(as_text=True)
+
+
+def test_unsafe_next_is_ignored(client):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    r = client.post("/login?next=//evil.example/x", data={"username": "patient.a1", "password": "epro-demo-2026",
+                                                        "csrf_token": token})
+    assert r.status_code == 302 and "evil" not in r.headers["Location"]
