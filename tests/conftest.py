@@ -1,7 +1,9 @@
 """Shared fixtures: a real database built from migrations, demo data, clients.
 
-The database is a real SQLite file by default; set EPRO_TEST_DATABASE=postgresql
-(or run `pytest --db postgresql`) to run the same tests on PostgreSQL.
+Each app test runs twice: on a real SQLite file and on a real PostgreSQL
+database (127.0.0.1:5432, user postgres).  `pytest --db sqlite` narrows it
+for a quick local run.  The demo database is built once per backend from the
+migrations and copied for every test.
 """
 from __future__ import annotations
 
@@ -19,14 +21,20 @@ PASSWORD = "epro-demo-2026"
 PG_ADMIN_URL = os.environ.get("EPRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
 def pytest_addoption(parser):
-    parser.addoption("--db", default=os.environ.get("EPRO_TEST_DATABASE", "sqlite"),
-                     choices=("sqlite", "postgresql"), help="database backend for app tests")
+    parser.addoption("--db", default=os.environ.get("EPRO_TEST_DATABASE", "all"),
+                     choices=("all", *BACKENDS), help="database backend(s) for app tests (default: both)")
 
 
-@pytest.fixture(scope="session")
-def db_backend(request) -> str:
-    return request.config.getoption("--db")
+def pytest_generate_tests(metafunc):
+    """Every test that touches the database runs on SQLite and on PostgreSQL."""
+    if "db_backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--db")
+        backends = BACKENDS if chosen == "all" else (chosen,)
+        metafunc.parametrize("db_backend", backends, scope="session")
 
 
 def _pg_database(name: str, template: str | None = None) -> str:
