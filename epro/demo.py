@@ -5,6 +5,7 @@ Loading is idempotent: every object is looked up by its natural key first.
 """
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
@@ -14,7 +15,7 @@ from sqlalchemy import insert, select
 
 from epro import audit, followup, instruments, schedule
 from epro.extensions import db
-from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User
+from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
 from epro.passwords import hash_password
 from epro.responses import digest
 
@@ -58,7 +59,7 @@ def _answers_for(code: str, ability: float, rng: random.Random) -> dict:
         values = [v for v in item.allowed_values if v != "UN"]
         if code.startswith("gds"):
             depressive = rng.random() > ability
-            scored_yes = _gds_yes_scores(definition, item.key)
+            scored_yes = _gds_yes_scores(code, item.key)
             answers[item.key] = ("YES" if scored_yes else "NO") if depressive else ("NO" if scored_yes else "YES")
             continue
         best_high = definition.higher_is_better
@@ -71,8 +72,10 @@ def _answers_for(code: str, ability: float, rng: random.Random) -> dict:
     return answers
 
 
-def _gds_yes_scores(definition, key: str) -> bool:
+@functools.cache
+def _gds_yes_scores(code: str, key: str) -> bool:
     """Whether "YES" is the depressive (scoring) answer for this GDS item."""
+    definition = instruments.get(code)
     others = {i.key: "NO" for i in definition.items}
     base = definition.score(others).total
     others[key] = "YES"
@@ -179,6 +182,9 @@ def load() -> str:
             created += 1
             _fill(patient, done, abilities, clin_a if site_code == "A" else clin_b, rng,
                   skip=extra.get("skip", ()), late=extra.get("late", ()))
+    missing = db.session.scalars(select(Patient.id).where(
+        ~Patient.id.in_(select(VisitProgress.patient_id)))).all()
+    followup.refresh_progress(list(missing))
     caregiver = _user("caregiver.a1", "caregiver", locale="zh")
     a1 = db.session.scalar(select(Patient).where(Patient.subject_code == "A-001"))
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
@@ -245,6 +251,9 @@ def generate(count: int) -> str:
                 ))
     for start in range(0, len(response_rows), 5000):
         db.session.execute(insert(Response), response_rows[start:start + 5000])
+    new_ids = list(ids.values())
+    for start in range(0, len(new_ids), 500):
+        followup.refresh_progress(new_ids[start:start + 500])
     if made:
         audit.record("create", "patients", "bulk", new={"generated_patients": made,
                                                         "responses": len(response_rows)}, reason="demo data")

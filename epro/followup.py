@@ -11,11 +11,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import joinedload
 
 from epro import schedule, timeline
 from epro.extensions import db
-from epro.models import Patient, Response
+from epro.models import Patient, PatientFlags, Response, VisitProgress
 
 
 def today_in(tz: str) -> date:
@@ -38,33 +39,27 @@ def find_visit(patient: Patient, code: str) -> schedule.PlannedVisit | None:
     return next((v for v in planned_visits(patient) if v.code == code), None)
 
 
-def as_submission(response: Response, tz: str) -> schedule.Submission:
-    return schedule.Submission(
-        id=response.id,
-        visit=response.visit_code,
-        instrument=response.instrument,
-        completed_at=response.completed_at,
-        received_at=response.received_at,
-        completed_on=schedule.local_date(response.completed_at, tz),
-        total=response.total,
-        respondent=response.respondent,
-        flags=frozenset(response.flags or ()),
-    )
-
-
 def submissions_by_patient(patients: list[Patient]) -> dict[int, list[schedule.Submission]]:
-    """Active responses of many patients in one query."""
+    """Active responses of many patients in one query, scoring columns only
+    (no answers, no ORM objects): cheap enough for thousands of patients."""
     tz_of = {p.id: p.site.timezone for p in patients}
     result: dict[int, list[schedule.Submission]] = defaultdict(list)
     if not patients:
         return result
     rows = db.session.execute(
-        select(Response)
-        .where(Response.patient_id.in_(list(tz_of)), Response.status == "active")
+        select(
+            Response.id, Response.patient_id, Response.visit_code, Response.instrument,
+            Response.completed_at, Response.received_at, Response.total, Response.respondent,
+            Response.flags,
+        ).where(Response.patient_id.in_(list(tz_of)), Response.status == "active")
         .order_by(Response.completed_at)
-    ).scalars()
-    for response in rows:
-        result[response.patient_id].append(as_submission(response, tz_of[response.patient_id]))
+    )
+    for rid, pid, visit, instrument, completed_at, received_at, total, respondent, flags in rows:
+        result[pid].append(schedule.Submission(
+            id=rid, visit=visit, instrument=instrument, completed_at=completed_at,
+            received_at=received_at, completed_on=schedule.local_date(completed_at, tz_of[pid]),
+            total=total, respondent=respondent, flags=frozenset(flags or ()),
+        ))
     return result
 
 
@@ -76,3 +71,37 @@ def timeline_for(patient: Patient) -> timeline.Timeline:
     return timeline.build_timeline(
         planned_visits(patient), submissions_for(patient), patient_today(patient)
     )
+
+
+def refresh_progress(patient_ids: list[int]) -> None:
+    """Rebuild the list projection (visit_progress, patient_flags) of these patients.
+
+    Runs in the caller's transaction, so a stored response and its projection
+    commit together.  Far-future "today" is irrelevant here: only counts are
+    stored, and the status is derived from them with the real today.
+    """
+    if not patient_ids:
+        return
+    patients = db.session.scalars(
+        select(Patient).where(Patient.id.in_(patient_ids)).options(joinedload(Patient.site))
+    ).all()
+    subs = submissions_by_patient(list(patients))
+    progress_rows, flag_rows = [], []
+    for patient in patients:
+        planned = planned_visits(patient)
+        index = schedule.SubmissionIndex(subs[patient.id])
+        for visit in planned:
+            counts = schedule.visit_counts(visit, index)
+            progress_rows.append(dict(
+                patient_id=patient.id, visit_code=visit.code, window_start=visit.window_start,
+                window_end=visit.window_end, required=counts.required, done=counts.done,
+                late_done=counts.late_done,
+            ))
+        tl = timeline.build_timeline(planned, index, patient_today(patient))
+        flag_rows.append(dict(patient_id=patient.id, alert_count=len(timeline.alerts(tl))))
+    ids = [p.id for p in patients]
+    db.session.execute(delete(VisitProgress).where(VisitProgress.patient_id.in_(ids)))
+    db.session.execute(delete(PatientFlags).where(PatientFlags.patient_id.in_(ids)))
+    if progress_rows:
+        db.session.execute(insert(VisitProgress), progress_rows)
+    db.session.execute(insert(PatientFlags), flag_rows)

@@ -188,6 +188,8 @@ def submit(
         payload_digest=body_digest,
     )
     db.session.add(response)
+    db.session.flush()
+    followup.refresh_progress([patient.id])
     audit.record(
         "create", "responses", response_id, actor=actor,
         new={"patient": patient.subject_code, "visit": visit, "instrument": instrument,

@@ -1,10 +1,11 @@
 """The database models, one module per idea, re-exported here."""
 from epro.models.audit import AuditEvent
+from epro.models.progress import PatientFlags, VisitProgress
 from epro.models.people import ROLES, ActivationCode, CaregiverLink, Patient, User
 from epro.models.responses import RESPONDENTS, Response
 from epro.models.study import Arm, Site, Study
 
 __all__ = [
     "ROLES", "RESPONDENTS", "ActivationCode", "Arm", "AuditEvent", "CaregiverLink",
-    "Patient", "Response", "Site", "Study", "User",
+    "Patient", "PatientFlags", "Response", "Site", "Study", "User", "VisitProgress",
 ]

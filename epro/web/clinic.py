@@ -159,6 +159,7 @@ def enrol():
             )
             db.session.add(patient)
             db.session.flush()
+            followup.refresh_progress([patient.id])
             audit.record("create", "patients", patient.id, actor=current_user, new={
                 "subject_code": code, "birth_year": patient.birth_year, "sex": patient.sex,
                 "education": patient.education, "day0": patient.day0, "language": patient.language,

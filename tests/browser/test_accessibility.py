@@ -127,3 +127,14 @@ def test_phone_layout_and_tap_targets(anon_page, page_for, helpers):
                 wizard.next.click()
             assert wizard.review.is_visible()
             helpers.no_horizontal_scroll(page)
+
+
+def test_axe_is_really_checking(anon_page):
+    """Guard against a silently inert checker: a known violation must be reported."""
+    page = anon_page("en")
+    page.goto("/login")
+    page.evaluate("() => { const i = document.createElement('img'); i.src = '/static/icons/icon-192.png';"
+                  " document.querySelector('main').appendChild(i); }")
+    results = _axe.run(page)
+    assert results.violations_count >= 1
+    assert "image-alt" in results.generate_report()

@@ -105,11 +105,16 @@ def test_other_site_clinician_gets_not_found(page_for, helpers):
     assert me["patients"] and "A-001" not in {p["subject_code"] for p in me["patients"]}
     assert "A-001" not in page.locator("table#patient-list").inner_text()
 
+    response = page.goto("/clinic/patients/999999")
+    assert response.status == 404
+    not_found = page.inner_text("main")
+    assert page.locator("main h1").inner_text().strip()
+
     response = page.goto(f"/clinic/patients/{pid}")
     assert response.status == 404
     assert page.locator("table#timeline").count() == 0
     assert "A-001" not in page.inner_text("body")
-    assert page.locator("main h1").inner_text().strip()
+    assert page.inner_text("main") == not_found, "a foreign patient must look like a missing one"
 
     api = page.request.get(f"/api/v1/patients/{pid}")
     assert api.status == 404

@@ -9,6 +9,14 @@ BI_ANSWERS = {"feeding": 10, "bathing": 5, "grooming": 0, "dressing": 5, "bowels
 BI_CHANGED = ("grooming", 5)
 BI_TOTAL = sum(BI_ANSWERS.values()) - BI_ANSWERS["grooming"] + BI_CHANGED[1]  # plain sum (INSTRUMENTS.md)
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese(text: str) -> str:
+    assert CJK.search(text), f"not in Chinese: {text!r}"
+    return text
+
+
 # Depressive answers on items 1 (NO), 2, 3 (YES), 5 (NO), 9 (YES) and 14 (YES): total 6.
 GDS_ANSWERS = {f"GDS02{n:02d}": v for n, v in enumerate(
     ["NO", "YES", "YES", "NO", "NO", "NO", "YES", "NO", "YES", "NO", "YES", "NO", "YES", "YES", "NO"], start=1)}
@@ -28,8 +36,11 @@ def walk(page, wizard, helpers, answers: dict, *, check_errors: bool) -> dict[st
         helpers.no_horizontal_scroll(page)
         assert wizard.back.is_visible() == (i > 0)
         if check_errors and i == 0:
+            chinese(wizard.progress())
+            chinese(wizard.next.inner_text())
             wizard.next.click()
             assert wizard.message.is_visible()
+            chinese(wizard.message.inner_text())
             assert wizard.message.inner_text() == wizard.text("required")
             assert wizard.current_key() == key
         chosen[key] = wizard.choose(key, answers[key])
@@ -63,6 +74,8 @@ def test_bi_then_gds15_in_chinese_on_a_phone(page_for, helpers):
 
     assert wizard.review.is_visible()
     assert not wizard.next.is_visible() and wizard.submit.is_visible()
+    chinese(wizard.review.locator("h2").inner_text())
+    chinese(wizard.submit.inner_text())
     items = wizard.review_items()
     assert len(items) == len(BI_KEYS)
     for n, (key, text) in enumerate(chosen.items(), start=1):
@@ -84,7 +97,7 @@ def test_bi_then_gds15_in_chinese_on_a_phone(page_for, helpers):
     with page.expect_navigation():
         wizard.submit.click()
     assert re.search(rf"/patients/{pid}/done/[\w-]+$", page.url), page.url
-    confirmation = page.locator(".good-news").inner_text()
+    confirmation = chinese(page.locator(".good-news").inner_text())
     assert str(BI_TOTAL) in helpers.numbers(confirmation), confirmation
     helpers.no_horizontal_scroll(page)
 
