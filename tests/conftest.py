@@ -103,9 +103,18 @@ def make_app(tmp_path: Path, backend: str, template: str, **extra):
 
 
 @pytest.fixture
-def app(tmp_path, db_backend, demo_template):
-    app = make_app(tmp_path, db_backend, demo_template)
+def empty_app(tmp_path, db_backend):
+    """An app on a new, empty database (no migrations run yet)."""
+    if db_backend == "postgresql":
+        uri = _pg_database(f"epro_empty_{uuid.uuid4().hex[:10]}")
+    else:
+        uri = "sqlite:///" + str(tmp_path / "empty.db")
+    app = create_app(_config(uri))
     yield app
+    _dispose(app)
+
+
+def _dispose(app) -> None:
     from epro.extensions import db
 
     with app.app_context():
@@ -117,6 +126,13 @@ def app(tmp_path, db_backend, demo_template):
 
         with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{url.database}"')
+
+
+@pytest.fixture
+def app(tmp_path, db_backend, demo_template):
+    app = make_app(tmp_path, db_backend, demo_template)
+    yield app
+    _dispose(app)
 
 
 @pytest.fixture
