@@ -18,5 +18,18 @@ class Defaults:
     ACTIVATION_CODE_HOURS = 72
     MAX_CONTENT_LENGTH = 256 * 1024
     PAGE_SIZE = 50
+    # Sign-in throttling (Flask-Limiter).  Failed sign-ins only are counted; after
+    # the account limit the account is locked for the rest of the window.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_LIMIT_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMIT_ADDRESS = "30 per 15 minutes"
+    ACTIVATION_LIMIT_ADDRESS = "20 per hour"
+    # Sessions: staff are signed out after this idle time; patients and caregivers
+    # stay signed in on their own phone (remember-me) for PATIENT_SESSION_DAYS.
+    STAFF_IDLE_MINUTES = 15
+    PATIENT_SESSION_DAYS = 30
+    # Behind a TLS-terminating proxy: how many proxies to trust for X-Forwarded-*.
+    PROXY_FIX_HOPS = 0
     # When set, "today" for schedules is this ISO date (demo screenshots, tests).
     TODAY = None

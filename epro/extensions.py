@@ -1,4 +1,6 @@
 """The extension objects, created once and bound to the app in create_app."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
+#: Storage comes from RATELIMIT_STORAGE_URI (memory:// by default; redis://… for several servers).
+limiter = Limiter(key_func=get_remote_address)

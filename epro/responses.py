@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from epro import access, audit, followup, instruments, schedule
 from epro.extensions import db
@@ -68,7 +69,10 @@ def parse_completed_at(value: Any) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(value)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # "9999-12-31T23:59:59-14:00" is past year 9999 in UTC
+        raise ValueError(value) from None
 
 
 def digest(body: dict[str, Any]) -> str:
@@ -93,8 +97,15 @@ def submit(
     completed_at: Any = None,
     response_id: Any = None,
     now: datetime | None = None,
+    replaces: Response | None = None,
+    reason: str | None = None,
+    seen_version: Any = None,
 ) -> Outcome:
-    """Validate, score and store one response, or raise a SubmissionError."""
+    """Validate, score and store one response, or raise a SubmissionError.
+
+    With ``replaces``, the new response corrects an earlier one: the earlier one
+    is removed (kept, with the reason) in the same transaction.
+    """
     now = now or datetime.now(timezone.utc)
     errors: list[FieldError] = []
 
@@ -154,6 +165,8 @@ def submit(
                 score = definition.score(answers, respondent=who)
         except instruments.InvalidAnswers as exc:
             errors.extend(instrument_errors(exc))
+    if replaces is not None:
+        errors.extend(_replacement_errors(replaces, patient, visit, instrument, reason, seen_version))
     if errors:
         raise Invalid(errors)
     assert score is not None and planned is not None
@@ -188,15 +201,21 @@ def submit(
         payload_digest=body_digest,
     )
     db.session.add(response)
-    db.session.flush()
-    followup.refresh_progress([patient.id])
+    if replaces is not None:
+        _remove_replaced(replaces, actor, response_id, str(reason).strip(), now)
     audit.record(
         "create", "responses", response_id, actor=actor,
         new={"patient": patient.subject_code, "visit": visit, "instrument": instrument,
              "answers": score.answers, "total": score.total, "respondent": respondent},
+        reason=str(reason).strip() if replaces is not None else None,
     )
     try:
+        db.session.flush()
+        followup.refresh_progress([patient.id])
         db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(N_("Someone else changed this record after you opened it. Please look at it again."))
     except IntegrityError:
         # Another request stored the same id between our check and our insert.
         db.session.rollback()
@@ -205,6 +224,35 @@ def submit(
             raise
         return _replay(existing, body_digest)
     return Outcome(response, created=True, score=score)
+
+
+def _replacement_errors(old: Response, patient: Patient, visit: Any, instrument: Any, reason: Any,
+                        seen_version: Any) -> list[FieldError]:
+    errors = []
+    if old.patient_id != patient.id or old.visit_code != visit or old.instrument != instrument:
+        errors.append(FieldError("replaces", N_("A correction must be for the same questionnaire and visit.")))
+    if old.status != "active":
+        errors.append(FieldError("replaces", N_("This record was already removed.")))
+    if old.locked:
+        errors.append(FieldError("replaces", N_("This record is signed. Unlock it with a reason first.")))
+    if str(seen_version) != str(old.version):
+        errors.append(FieldError("replaces", N_(
+            "Someone else changed this record after you opened it. Please look at it again.")))
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append(FieldError("reason", N_("Please give a reason for this change.")))
+    elif len(reason) > 500:
+        errors.append(FieldError("reason", N_("The reason is too long (500 characters at most).")))
+    return errors
+
+
+def _remove_replaced(old: Response, actor: User, new_id: str, reason: str, now: datetime) -> None:
+    old.status = "removed"
+    old.removed_at = now
+    old.removed_by_id = actor.id
+    old.removed_reason = reason
+    audit.record("remove", "responses", old.id, actor=actor, field="status", old="active", new="removed",
+                 reason=reason)
+    audit.record("correct", "responses", old.id, actor=actor, field="replaced_by", new=new_id, reason=reason)
 
 
 def _replay(existing: Response, body_digest: str) -> Outcome:

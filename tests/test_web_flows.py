@@ -225,3 +225,45 @@ def test_unsafe_next_is_ignored(client):
     r = client.post("/login?next=//evil.example/x", data={"username": "patient.a1", "password": "epro-demo-2026",
                                                         "csrf_token": token})
     assert r.status_code == 302 and "evil" not in r.headers["Location"]
+
+
+def _login_attempt(client, username, password):
+    page = client.get("/login?lang=en").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def test_account_locked_after_repeated_failures_and_audited(app, client):
+    for _ in range(5):
+        assert _login_attempt(client, "patient.a2", "wrong").status_code == 401
+    locked = _login_attempt(client, "patient.a2", "epro-demo-2026")
+    assert locked.status_code == 429
+    assert "please wait 15 minutes" in locked.get_data(as_text=True)
+    # Another account from the same address is not locked by this one.
+    assert _login_attempt(app.test_client(), "patient.b1", "epro-demo-2026").status_code == 302
+    from epro.extensions import db
+    from epro.models import AuditEvent
+
+    with app.app_context():
+        actions = [a for (a,) in db.session.execute(select(AuditEvent.action))]
+    assert actions.count("login_failed") == 5 and "login_locked" in actions
+
+
+def test_successful_logins_are_not_counted(app):
+    for _ in range(7):
+        c = app.test_client()
+        assert _login_attempt(c, "patient.a1", "epro-demo-2026").status_code == 302
+
+
+def test_staff_signed_out_when_idle_patients_are_not(app, login, monkeypatch):
+    import time as real_time
+
+    staff = login("clinician.a")
+    patient = login("patient.a1")
+    assert staff.get("/clinic/").status_code == 200
+    later = real_time.time() + 16 * 60
+    monkeypatch.setattr("epro.web.hooks.time.time", lambda: later)
+    r = staff.get("/clinic/?lang=en")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert staff.get("/api/v1/me").status_code == 401
+    assert patient.get("/api/v1/me").status_code == 200

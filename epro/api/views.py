@@ -1,7 +1,7 @@
 """/api/v1 endpoints.  Thin: access checks, then epro.responses / followup."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -15,6 +15,10 @@ from epro.models import Patient, Response
 from epro.web.messages import field_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: Ids beyond a signed 64-bit integer cannot exist; SQLite raises OverflowError on them.
+MAX_ID = 2**63 - 1
+PATIENT = f"/patients/<int(max={MAX_ID}):patient_id>"
 
 
 @bp.get("/openapi.json")
@@ -34,19 +38,19 @@ def me():
     )
 
 
-@bp.get("/patients/<int:patient_id>")
+@bp.get(PATIENT)
 @login_required
 def patient(patient_id: int):
     return jsonify(serializers.patient(access.patient_or_404(current_user, patient_id), current_user))
 
 
-@bp.get("/patients/<int:patient_id>/schedule")
+@bp.get(PATIENT + "/schedule")
 @login_required
 def patient_schedule(patient_id: int):
     return jsonify(serializers.schedule_of(access.patient_or_404(current_user, patient_id)))
 
 
-@bp.get("/patients/<int:patient_id>/responses")
+@bp.get(PATIENT + "/responses")
 @login_required
 def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
@@ -58,7 +62,7 @@ def patient_responses(patient_id: int):
     return jsonify(responses=[serializers.response(r, counts=r.id in counting) for r in rows])
 
 
-@bp.get("/patients/<int:patient_id>/timeline")
+@bp.get(PATIENT + "/timeline")
 @login_required
 def patient_timeline(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
@@ -68,13 +72,15 @@ def patient_timeline(patient_id: int):
 @bp.post("/responses")
 @login_required
 def create_response():
-    body = request.get_json(silent=True)
+    body = _json_body()
     if not isinstance(body, dict):
         return problem(400, _("Bad request"), _("Send a JSON object."))
     patient_id = body.get("patient_id")
     if not isinstance(patient_id, int) or isinstance(patient_id, bool):
         return problem(422, _("Invalid response"), _("Some fields are not valid."),
                        errors=[{"field": "patient_id", "message": _("Must be a patient id.")}])
+    if not 0 < patient_id <= MAX_ID:
+        abort(404)
     p = access.patient_or_404(current_user, patient_id)
     try:
         outcome = responses.submit(
@@ -97,3 +103,20 @@ def create_response():
     current_app.logger.info("response %s %s/%s status=%s", outcome.response.id, outcome.response.visit_code,
                             outcome.response.instrument, status)
     return jsonify(body_out), status
+
+
+def _json_body():
+    """The request body parsed as JSON, or None if it is not JSON.
+
+    Werkzeug cuts a chunked body (no Content-Length) at MAX_CONTENT_LENGTH
+    instead of refusing it, so a body that reaches the limit is refused here
+    as too large.  The json module raises RecursionError, not ValueError, on
+    deeply nested input, which get_json(silent=True) does not catch.
+    """
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit and len(request.get_data()) >= limit:
+        abort(413)
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None

@@ -2,10 +2,10 @@
 from epro.models.audit import AuditEvent
 from epro.models.progress import PatientFlags, VisitProgress
 from epro.models.people import ROLES, ActivationCode, CaregiverLink, Patient, User
-from epro.models.responses import RESPONDENTS, Response
+from epro.models.responses import RESPONDENTS, Response, Signature
 from epro.models.study import Arm, Site, Study
 
 __all__ = [
     "ROLES", "RESPONDENTS", "ActivationCode", "Arm", "AuditEvent", "CaregiverLink",
-    "Patient", "PatientFlags", "Response", "Site", "Study", "User", "VisitProgress",
+    "Patient", "PatientFlags", "Response", "Signature", "Site", "Study", "User", "VisitProgress",
 ]

@@ -1,6 +1,7 @@
 """The append-only audit trail (21 CFR 11.10(e)).
 
-Rows are only ever inserted; a flush that would update or delete one is
+Rows are only ever inserted: database triggers refuse UPDATE and DELETE (migration
+0003), and a flush or bulk statement that would change one is
 refused in Python (see epro.audit), whatever path tries it.
 """
 from __future__ import annotations

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from epro import activation, audit
 from epro.auth import end_all_sessions
-from epro.extensions import db
+from epro.extensions import db, limiter
 from epro.models import User
 from epro.passwords import verify_password
 from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
@@ -37,7 +37,19 @@ def start_session(user: User) -> None:
     session.permanent = True
 
 
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _account_key() -> str:
+    return "login-account:" + (request.form.get("username") or "").strip().lower()
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ADDRESS"], methods=["POST"], deduct_when=_failed,
+               scope="login-address")
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], methods=["POST"], deduct_when=_failed,
+               key_func=_account_key, scope="login-account")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -74,6 +86,8 @@ def logout():
 
 
 @bp.route("/activate", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["ACTIVATION_LIMIT_ADDRESS"], deduct_when=lambda r: r.status_code == 400,
+               scope="activation")
 def activate():
     """Step 1 asks for the code (or takes it from the QR link); step 2 sets the password."""
     code = (request.values.get("code") or "").strip()

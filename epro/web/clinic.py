@@ -1,20 +1,23 @@
 """The clinician's side: the site list, enrolment, the timeline and assessment entry."""
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Response as Response_
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from epro import access, activation, audit, charts, clinic_list, followup, instruments, responses, schedule
+from epro import access, activation, audit, charts, clinic_list, followup, instruments, records, responses, schedule
 from epro.extensions import db
 from epro.i18n_marker import N_
 from epro.instruments.mmse import EDUCATION_LEVELS
-from epro.models import Patient, Study
+from epro.models import AuditEvent, Patient, Response, Signature, Study, User
 from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
 
@@ -94,8 +97,12 @@ def timeline(patient_id: int):
         )
     from epro import timeline as timeline_mod
 
+    signed = set(db.session.scalars(
+        select(Signature.response_id).join(Response, Response.id == Signature.response_id)
+        .where(Response.patient_id == patient.id, Signature.voided_at.is_(None))
+    ))
     return render_template(
-        "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs,
+        "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
         alerts=timeline_mod.alerts(tl), today=followup.patient_today(patient),
         instruments=[instruments.get(c) for c in schedule.DEFAULT_VISITS[0].instruments],
         form=EmptyForm(),
@@ -111,7 +118,15 @@ def assess(patient_id: int, visit: str, instrument: str):
     if planned is None or instrument not in planned.instruments:
         abort(404)
     definition = instruments.get(instrument)
+    replaces = None
+    if request.args.get("replaces"):
+        replaces = _response(request.args["replaces"])
+        if replaces.patient_id != patient.id:
+            abort(404)
     values = dict(request.form) if request.method == "POST" else {}
+    if replaces is not None and request.method == "GET":
+        values = {k: str(v) for k, v in replaces.answers.items()}
+        values["version"] = str(replaces.version)
     errors: dict[str, str] = {}
     warnings: list[str] = []
     status = 200
@@ -121,6 +136,7 @@ def assess(patient_id: int, visit: str, instrument: str):
             outcome = responses.submit(
                 current_user, patient, visit=visit, instrument=instrument, answers=answers,
                 respondent="clinician", response_id=values.get("response_id"),
+                replaces=replaces, reason=values.get("reason"), seen_version=values.get("version"),
             )
         except responses.Invalid as exc:
             errors = field_errors(exc.errors)
@@ -136,7 +152,7 @@ def assess(patient_id: int, visit: str, instrument: str):
     values.setdefault("response_id", str(uuid.uuid4()))
     return render_template(
         "clinic/assess.html", patient=patient, visit=planned, definition=definition,
-        values=values, errors=errors, warnings=warnings,
+        values=values, errors=errors, warnings=warnings, replaces=replaces,
         today=followup.patient_today(patient),
     ), status
 
@@ -200,3 +216,81 @@ def codes(patient_id: int):
                       "qr": activation.qr_svg(url), "expires_at": record.expires_at}
     return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
                            today=date.today())
+
+
+def _response(response_id: str) -> Response:
+    """A response of a patient this user may see, else 404."""
+    response = db.session.get(Response, response_id)
+    if response is None:
+        abort(404)
+    access.patient_or_404(current_user, response.patient_id)
+    return response
+
+
+def _record_trail(record_ids: list[str], tables: tuple[str, ...] = ("responses",)) -> list[AuditEvent]:
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.table_name.in_(tables), AuditEvent.record_id.in_(record_ids))
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ))
+
+
+@bp.get("/responses/<response_id>")
+def record(response_id: str):
+    response = _response(response_id)
+    definition = instruments.get(response.instrument)
+    users = {u.id: u for u in db.session.scalars(select(User))}
+    return render_template(
+        "clinic/record.html", response=response, definition=definition, patient=response.patient,
+        trail=_record_trail([response.id]), users=users, meanings=records.MEANINGS,
+        error=request.args.get("error"),
+    )
+
+
+@bp.post("/responses/<response_id>/<action>")
+def change_record(response_id: str, action: str):
+    response = _response(response_id)
+    form = request.form
+    try:
+        if action == "sign":
+            records.sign(response, current_user, form.get("password", ""), form.get("meaning", ""),
+                         form.get("version"))
+            flash(_("Signed."), "success")
+        elif action == "unlock":
+            records.unlock(response, current_user, form.get("reason"), form.get("version"))
+            flash(_("Unlocked. The signature is void; the record can be corrected now."), "success")
+        elif action == "remove":
+            records.remove(response, current_user, form.get("reason"), form.get("version"))
+            flash(_("Removed from the record. It stays stored with your reason."), "success")
+        else:
+            abort(404)
+    except records.RecordError as exc:
+        db.session.rollback()
+        response = _response(response_id)
+        definition = instruments.get(response.instrument)
+        users = {u.id: u for u in db.session.scalars(select(User))}
+        return render_template(
+            "clinic/record.html", response=response, definition=definition, patient=response.patient,
+            trail=_record_trail([response.id]), users=users, meanings=records.MEANINGS,
+            error=_(exc.message), failed_action=action,
+        ), exc.status
+    return redirect(url_for("clinic.record", response_id=response.id))
+
+
+@bp.get("/patients/<int:patient_id>/audit.csv")
+def audit_export(patient_id: int):
+    """Every audit event about this patient and its responses, as CSV (UTF-8 with BOM for Excel)."""
+    patient = _patient(patient_id)
+    ids = list(db.session.scalars(select(Response.id).where(Response.patient_id == patient.id)))
+    events = _record_trail(ids) + _record_trail([str(patient.id)], ("patients",))
+    events.sort(key=lambda e: (e.at, e.id))
+    users = {u.id: u.username for u in db.session.scalars(select(User))}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"])
+    for e in events:
+        writer.writerow([e.at.isoformat(), users.get(e.user_id, ""), e.role or "", e.action, e.table_name,
+                         e.record_id, e.field or "", e.old_value or "", e.new_value or "", e.reason or ""])
+    return Response_(
+        "\ufeff" + buffer.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=audit-{patient.subject_code}.csv"},
+    )

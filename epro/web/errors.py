@@ -28,6 +28,7 @@ def register(app: Flask) -> None:
     details = {
         404: lambda: _("We could not find this page."),
         413: lambda: _("What was sent is too large."),
+        429: lambda: _("Too many failed attempts. For your safety, please wait 15 minutes and try again."),
         500: lambda: _("Please try again. Your answers are kept on this device."),
     }
 
@@ -41,6 +42,17 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render(400, _("This form has expired. Please go back, reload the page and try again."))
+
+    @app.errorhandler(429)
+    def too_many(error):
+        from epro import audit
+        from epro.extensions import db
+
+        username = (request.form.get("username") or "").strip()[:80]
+        audit.record("login_locked" if request.endpoint == "auth.login" else "rate_limited", "users", "-",
+                     new={"endpoint": request.endpoint, "username_given": bool(username)})
+        db.session.commit()
+        return render(429)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

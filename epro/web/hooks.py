@@ -3,9 +3,11 @@
 The CSP allows no inline script or style at all: every script is a file in static/."""
 from __future__ import annotations
 
-from flask import Flask, request, session, url_for
-from flask_babel import format_date, format_datetime, get_locale
-from flask_login import current_user
+import time
+
+from flask import Flask, flash, redirect, request, session, url_for
+from flask_babel import format_date, format_datetime, get_locale, gettext
+from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from epro import i18n, labels
@@ -37,6 +39,30 @@ def instrument_name(code: str) -> str:
 
 def register(app: Flask) -> None:
     @app.before_request
+    def sign_out_idle_staff():
+        """Staff sessions end after STAFF_IDLE_MINUTES without a request (21 CFR 11.300(d) spirit)."""
+        if not current_user.is_authenticated or not current_user.is_staff:
+            return None
+        now = time.time()
+        limit = int(app.config["STAFF_IDLE_MINUTES"]) * 60
+        seen = session.get("seen")
+        if seen is not None and now - float(seen) > limit:
+            lang = session.get("lang")
+            logout_user()
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            if request.path.startswith("/api/"):
+                from epro.api.problems import problem
+
+                return problem(401, gettext("Sign-in required"), gettext("You were signed out after a time without activity."))
+            flash(gettext("You were signed out after %(n)d minutes without activity.", n=limit // 60), "info")
+            return redirect(url_for("auth.login", next=request.path))
+        if request.endpoint != "static":
+            session["seen"] = now
+        return None
+
+    @app.before_request
     def remember_language() -> None:
         chosen = request.args.get("lang")
         if chosen in i18n.LANGS:
@@ -59,6 +85,7 @@ def register(app: Flask) -> None:
             "instrument_name": instrument_name,
             "visit_label": labels.visit_label,
             "labels": labels,
+            "idle_seconds": int(app.config["STAFF_IDLE_MINUTES"]) * 60,
         }
 
     @app.after_request

@@ -16,6 +16,13 @@ def healthz():
     return jsonify(status="ok")
 
 
+@bp.get("/session/keepalive")
+@login_required
+def keepalive():
+    """Touching the session is all it takes (see hooks.sign_out_idle_staff)."""
+    return jsonify(status="ok")
+
+
 @bp.get("/")
 @login_required
 def home():

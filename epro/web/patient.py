@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from epro import access, followup, instruments, responses, schedule
 from epro.extensions import db
-from epro.models import Patient, Response
+from epro.models import Patient, Response, Signature
 from epro.web.messages import field_errors
 
 bp = Blueprint("patient", __name__)
@@ -126,11 +126,19 @@ def history_rows(patient: Patient) -> list[dict]:
     """The patient's own scores: BI and GDS; clinician scores only when the study allows."""
     tl = followup.timeline_for(patient)
     shown = list(access.PATIENT_INSTRUMENTS)
+    signed: set[str] = set()
     if patient.study.patients_see_clinician_scores:
         shown += ["nihss", "mrs", "mmse"]
+        signed = set(db.session.scalars(
+            select(Signature.response_id).join(Response, Response.id == Signature.response_id)
+            .where(Response.patient_id == patient.id, Signature.voided_at.is_(None))
+        ))
     rows = []
     for tv in tl.visits:
         cells = {code: tv.assessment(code) for code in shown}
+        # Clinician scores reach the patient only once a clinician has signed them.
+        cells = {code: a if (code in access.PATIENT_INSTRUMENTS or (a and a.response_id in signed)) else None
+                 for code, a in cells.items()}
         if any(cells.values()):
             rows.append({"visit": tv.visit, "cells": cells})
     return rows
