@@ -25,6 +25,8 @@ def _serve(host: str, port: int, workers: int) -> None:
         sys.executable, "-m", "gunicorn",
         "--workers", str(workers), "--threads", "4", "--worker-class", "gthread",
         "--bind", f"{host}:{port}", "--access-logfile", "-", "--graceful-timeout", "10",
+        # The path without its query string: activation links carry one-time codes.
+        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "epro:create_app()",
     ]
     click.echo(f"epro is serving on http://{host}:{port}  (Ctrl+C to stop)")

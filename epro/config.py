@@ -1,5 +1,4 @@
 """Default settings; every key can be overridden as EPRO_<KEY> in the environment."""
-from datetime import timedelta
 
 
 class Defaults:
@@ -8,10 +7,12 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
     SESSION_COOKIE_HTTPONLY = True
+    # Set EPRO_SESSION_COOKIE_SECURE=true and EPRO_REMEMBER_COOKIE_SECURE=true behind HTTPS.
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
     BABEL_DEFAULT_LOCALE = "zh_Hans"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     SITE_TIMEZONE = "Asia/Shanghai"
@@ -31,5 +32,11 @@ class Defaults:
     PATIENT_SESSION_DAYS = 30
     # Behind a TLS-terminating proxy: how many proxies to trust for X-Forwarded-*.
     PROXY_FIX_HOPS = 0
+    # Static files whose URL carries ?v=<content hash> are cached this long (1 year), immutable.
+    STATIC_MAX_AGE = 365 * 24 * 3600
+    # Compressed responses (Flask-Compress): HTML, CSS, JS, JSON and the web app manifest.
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
+                          "application/json", "application/problem+json", "application/manifest+json",
+                          "image/svg+xml"]
     # When set, "today" for schedules is this ISO date (demo screenshots, tests).
     TODAY = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("EPRO")
     if test_config:
         app.config.update(test_config)
+    days = timedelta(days=int(app.config["PATIENT_SESSION_DAYS"]))
+    app.config["PERMANENT_SESSION_LIFETIME"] = days
+    app.config["REMEMBER_COOKIE_DURATION"] = days
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = read_instance_secret(app.instance_path)
     key = app.config.get("SECRET_KEY") or ""
@@ -76,6 +80,8 @@ def ensure_instance_secret(instance_path: str) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from flask_compress import Compress
+
     from epro import database, i18n
     from epro.extensions import csrf, db, limiter, login_manager, migrate
 
@@ -86,6 +92,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)
+    Compress(app)
     from epro import auth  # noqa: F401  (registers the user loader)
 
 

@@ -82,8 +82,14 @@ def refresh_progress(patient_ids: list[int]) -> None:
     """
     if not patient_ids:
         return
+    # Lock the patients first, so two writers for one patient rebuild one after
+    # the other: on PostgreSQL (READ COMMITTED) the second one would otherwise
+    # miss the first one's response and fail on the projection's primary key.
+    # FOR NO KEY UPDATE does not wait for the KEY SHARE lock of our own response
+    # insert; SQLite ignores it (BEGIN IMMEDIATE already serialises writers).
     patients = db.session.scalars(
         select(Patient).where(Patient.id.in_(patient_ids)).options(joinedload(Patient.site))
+        .order_by(Patient.id).with_for_update(key_share=True, of=Patient)
     ).all()
     subs = submissions_by_patient(list(patients))
     progress_rows, flag_rows = [], []

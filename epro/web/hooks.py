@@ -15,10 +15,10 @@ from epro.extensions import db
 
 
 def static_url(filename: str) -> str:
-    """A versioned static URL, so files can be cached for a year."""
-    from epro import __version__
+    """A versioned static URL (a hash of the file's content), so files can be cached for a year."""
+    from epro.web.pwa import asset_version
 
-    return url_for("static", filename=filename, v=__version__)
+    return url_for("static", filename=filename, v=asset_version(filename))
 
 
 def switch_lang_url(code: str) -> str:
@@ -68,6 +68,10 @@ def register(app: Flask) -> None:
         if chosen in i18n.LANGS:
             session["lang"] = chosen
             if current_user.is_authenticated and current_user.locale != chosen:
+                from epro import audit
+
+                audit.record("update", "users", current_user.id, actor=current_user, field="locale",
+                             old=current_user.locale, new=chosen)
                 current_user.locale = chosen
                 db.session.commit()
 

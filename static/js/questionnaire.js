@@ -3,7 +3,11 @@
    - a review screen that lists every answer with a way to change it;
    - answers are kept on the device (localStorage) until the server confirms,
      so a reload mid-way loses nothing; the response id is kept too, so a
-     resend can never store the answers twice. */
+     resend can never store the answers twice;
+   - "send" puts the answers in the outbox on this phone (outbox.js) first, then
+     tries to send them: on success the confirmation page, without a signal a
+     clear "saved on this phone" state. Without IndexedDB (or without this
+     file) the plain form post does the job. */
 (function () {
   "use strict";
   var form = document.getElementById("questionnaire");
@@ -106,14 +110,101 @@
     show(current + 1); focusHeading(steps[current]);
   });
   form.addEventListener("change", function () { message.hidden = true; save(); });
+  var sending = false;
   form.addEventListener("submit", function (ev) {
+    if (sending) { ev.preventDefault(); return; } // a double tap
     var missing = firstUnanswered();
     if (missing >= 0) { ev.preventDefault(); show(missing); message.textContent = t("required"); message.hidden = false; return; }
+    // The moment the person pressed send: a late sync must not look like a late answer.
     if (!form.elements.completed_at.value) form.elements.completed_at.value = new Date().toISOString();
     save();
+    if (!window.eproOutbox || !window.indexedDB) return; // the plain post
+    ev.preventDefault();
+    sending = true;
+    submitRow.querySelector("button").disabled = true;
+    queueAndSend().catch(function () {
+      // The outbox is unusable here (storage blocked or full): the plain post still works.
+      form.submit();
+    });
   });
 
+  function answersNow() {
+    var answers = {};
+    steps.forEach(function (fs) {
+      var checked = fs.querySelector("input:checked");
+      if (checked && checked.name !== "respondent") answers[checked.name] = checked.value;
+    });
+    return answers;
+  }
+
+  function queueAndSend() {
+    var id = form.elements.response_id.value;
+    var checkedRespondent = form.querySelector('input[name="respondent"]:checked');
+    var item = {
+      id: id, user: form.getAttribute("data-user"),
+      patient_id: Number(form.getAttribute("data-patient-id")),
+      visit: form.getAttribute("data-visit"), instrument: form.getAttribute("data-instrument"),
+      answers: answersNow(),
+      respondent: checkedRespondent ? checkedRespondent.value : form.getAttribute("data-respondent"),
+      completed_at: form.elements.completed_at.value,
+      title: document.querySelector("main h1").textContent.replace(/\s+/g, " ").trim(),
+    };
+    return window.eproOutbox.add(item).then(function () {
+      // Queued: the outbox holds the answers now, so the draft can go.
+      try { localStorage.removeItem(key); } catch (e) { /* private mode */ }
+      var app = window.eproApp;
+      return app ? app.queued() : window.eproOutbox.flush();
+    }).then(function () {
+      return window.eproOutbox.get(id);
+    }).then(function (stored) {
+      if (stored && stored.state === "sent") {
+        location.assign(form.getAttribute("data-done-url").replace("RESPONSE_ID", encodeURIComponent(id)));
+      } else {
+        showSaved(stored || item);
+      }
+    });
+  }
+
+  // Not sent (yet): the answers are safe on this phone; say so, and what to do if the server refused.
+  function showSaved(item) {
+    var saved = document.getElementById("saved-here");
+    var outboxEl = document.getElementById("outbox");
+    var state = item.signin ? "signin" : item.state;
+    var problem = saved.querySelector('[data-when="problem"]');
+    var isProblem = state === "rejected" || state === "conflict" || state === "signin";
+    saved.querySelector('[data-when="pending"]').hidden = isProblem;
+    problem.hidden = !isProblem;
+    if (isProblem) {
+      problem.textContent = ((outboxEl && outboxEl.getAttribute("data-t-" + state)) || "") +
+        (item.message ? " " + item.message : "");
+    }
+    form.hidden = true;
+    saved.hidden = false;
+    saved.focus();
+    document.dispatchEvent(new Event("epro-questionnaire-finished"));
+  }
+
+  // A page kept offline carries the id made when it was fetched; once that id was queued or sent,
+  // a new questionnaire started from the same copy needs a new one (else the server sees a conflict).
+  function freshIdIfUsed() {
+    if (!window.eproOutbox || load()) return;
+    var id = form.elements.response_id.value;
+    window.eproOutbox.isUsed(id).then(function (used) {
+      if (!used || form.elements.response_id.value !== id) return;
+      form.elements.response_id.value = newId();
+      save();
+    }).catch(function () { /* no IndexedDB: nothing was queued here */ });
+  }
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
   restore();
+  freshIdIfUsed();
   if (hasServerErrors) {
     var bad = firstUnanswered();
     show(bad >= 0 ? bad : 0);

@@ -1,0 +1,78 @@
+"""Fixtures for the reliability tests ("never lose an answer", issue 5).
+
+Servers run on SQLite (the instance folder's file) or on a fresh PostgreSQL
+database (127.0.0.1:5432, user postgres, created and dropped here).  Tests
+that take the `backend` fixture run on both; `--db sqlite` narrows them.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from live_epro import PG_ADMIN_URL, Client, Server, pg_admin
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--db")
+        backends = BACKENDS if chosen == "all" else (chosen,)
+        metafunc.parametrize("backend", [
+            pytest.param(b, marks=[pytest.mark.postgres] if b == "postgresql" else []) for b in backends
+        ])
+
+
+@pytest.fixture
+def servers():
+    """servers(instance, database_uri=None, port=None) -> a Server; every one is stopped at teardown."""
+    made: list[Server] = []
+
+    def make(instance: Path, database_uri: str | None = None, port: int | None = None) -> Server:
+        server = Server(instance, database_uri, port)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture
+def pg_databases():
+    """pg_databases() -> the URL of a new, empty PostgreSQL database; all are dropped at teardown."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"epro_rel_{uuid.uuid4().hex[:10]}"
+        with pg_admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    with pg_admin() as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_uri(backend, pg_databases):
+    """None for SQLite (the instance folder's default file), else a fresh PostgreSQL database."""
+    return pg_databases() if backend == "postgresql" else None
+
+
+@pytest.fixture
+def clients():
+    """clients(base_url, username) -> a signed-in Client; all are closed at teardown."""
+    made: list[Client] = []
+
+    def make(base_url: str, username: str) -> Client:
+        client = Client(base_url, username)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()

@@ -1,0 +1,111 @@
+"""Every route × every role × own and someone else's resource → the expected answer.
+
+A new route fails this test until it is classified below, so nobody adds a
+page without deciding who may see it.
+"""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from epro.extensions import db
+from epro.models import Response
+
+PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",
+          "pwa.service_worker", "pwa.offline", "api.openapi"}
+SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state"}  # any signed-in user; no patient involved
+PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history"}
+STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", "clinic.codes", "clinic.record",
+         "clinic.audit_export"}
+ADMIN = {"clinic.admin_home"}
+API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
+POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response"}  # covered by their own tests
+
+ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]
+SEES = {  # which demo subjects each user may see
+    "patient.a1": {"A-001"}, "caregiver.a1": {"A-001"}, "clinician.a": {"A-001", "A-002"},
+    "investigator.a": {"A-001", "A-002"}, "clinician.b": {"B-001"}, "admin": set(), "anonymous": set(),
+}
+STAFF_USERS = {"clinician.a", "clinician.b", "investigator.a"}
+
+
+def test_every_route_is_classified(app):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()}
+    known = PUBLIC | SIGNED_IN | PATIENT_SIDE | STAFF | ADMIN | API_PATIENT | POST_ONLY
+    assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
+
+
+def url_for_rule(rule, pid, rid, instrument):
+    url = rule.rule
+    url = re.sub(r"<int(\([^)]*\))?:patient_id>", str(pid), url)
+    return (url.replace("<visit>", "M3").replace("<instrument>", instrument)
+            .replace("<response_id>", rid).replace("<path:filename>", "css/app.css"))
+
+
+def expected(endpoint, user, subject, api):
+    anon = user == "anonymous"
+    if endpoint in PUBLIC:
+        return {200, 302} if endpoint == "auth.login" and not anon else {200}
+    if anon:
+        return {401} if api or endpoint == "pwa.session_state" else {302}
+    if endpoint in SIGNED_IN:
+        return {200, 302}
+    visible = subject in SEES[user]
+    if endpoint in PATIENT_SIDE:
+        ok = user in ("patient.a1", "caregiver.a1") and (visible or endpoint == "patient.home")
+        return {200} if ok else {404}
+    if endpoint in STAFF:
+        ok = user in STAFF_USERS and (visible or endpoint in ("clinic.patients", "clinic.enrol"))
+        return {200} if ok else {404}
+    if endpoint in ADMIN:
+        return {200} if user == "admin" else {404}
+    if endpoint in API_PATIENT:
+        return {200} if visible else {404}
+    raise AssertionError(endpoint)
+
+
+@pytest.mark.parametrize("user", ROLES)
+def test_matrix(app, login, ids, user, db_backend):
+    if db_backend != "sqlite":
+        pytest.skip("access rules do not depend on the database; the matrix runs on SQLite")
+    with app.app_context():
+        bl_bi = dict(db.session.execute(
+            select(Response.patient_id, Response.id).where(Response.visit_code == "BL", Response.instrument == "bi")).all())
+    client = app.test_client() if user == "anonymous" else login(user).client
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in POST_ONLY:
+            continue
+        for subject in ("A-001", "B-001"):
+            pid = ids[subject]
+            instrument = "nihss" if rule.endpoint.startswith("clinic.") else "bi"
+            url = url_for_rule(rule, pid, bl_bi[pid], instrument)
+            response = client.get(url)
+            response.close()  # static files are streamed
+            want = expected(rule.endpoint, user, subject, rule.rule.startswith("/api/"))
+            assert response.status_code in want, (user, url, response.status_code, want)
+            if response.status_code == 404:
+                body = response.get_data(as_text=True)
+                assert subject not in body, (user, url)
+                if rule.rule.startswith("/api/"):
+                    assert response.mimetype == "application/problem+json"
+            checked += 1
+    assert checked > 40
+
+
+@pytest.mark.parametrize("user,subject,status", [
+    ("patient.a1", "B-001", 404), ("caregiver.a1", "B-001", 404), ("clinician.b", "A-001", 404),
+    ("admin", "A-001", 404), ("clinician.a", "A-001", 201),
+])
+def test_post_response_matrix(login, ids, user, subject, status, db_backend):
+    import uuid
+    from datetime import datetime, timezone
+
+    s = login(user)
+    body = {"id": str(uuid.uuid4()), "patient_id": ids[subject], "visit": "M3", "instrument": "mrs",
+            "answers": {"MRS0101": 2}, "respondent": "clinician",
+            "completed_at": datetime.now(timezone.utc).isoformat()}
+    r = s.api_post("/api/v1/responses", body)
+    assert r.status_code == status
+    if status == 404:
+        assert subject not in r.get_data(as_text=True)
