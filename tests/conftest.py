@@ -151,7 +151,7 @@ class Session:
 
     def __init__(self, client, username: str):
         self.client = client
-        page = client.get("/login?lang=en")
+        page = client.get("/login")
         token = csrf_from(page.get_data(as_text=True))
         response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
         assert response.status_code == 302, f"login failed for {username}"

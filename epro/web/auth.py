@@ -33,6 +33,10 @@ def start_session(user: User) -> None:
     session.clear()  # a fresh session at login (no fixation)
     if lang:
         session["lang"] = lang
+        if user.locale != lang:  # a language chosen on the sign-in page is the person's choice
+            audit.record("update", "users", user.id, actor=user, field="locale", old=user.locale, new=lang)
+            user.locale = lang
+            db.session.commit()
     login_user(user, remember=user.role in ("patient", "caregiver"))
     session.permanent = True
 

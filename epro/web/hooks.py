@@ -37,6 +37,14 @@ def instrument_name(code: str) -> str:
     return gettext(instruments.get(code).name)
 
 
+def instrument_short(code: str) -> str:
+    from flask_babel import gettext
+
+    from epro import instruments
+
+    return gettext(instruments.get(code).short_name)
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def sign_out_idle_staff():
@@ -87,6 +95,7 @@ def register(app: Flask) -> None:
             "static_url": static_url,
             "switch_lang_url": switch_lang_url,
             "instrument_name": instrument_name,
+            "instrument_short": instrument_short,
             "visit_label": labels.visit_label,
             "labels": labels,
             "idle_seconds": int(app.config["STAFF_IDLE_MINUTES"]) * 60,
