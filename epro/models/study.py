@@ -39,3 +39,15 @@ class Arm(db.Model):
     code: Mapped[str] = mapped_column(String(32))
     label: Mapped[str] = mapped_column(String(200))
     study: Mapped[Study] = relationship(back_populates="arms")
+
+
+class StudySite(db.Model):
+    """Which sites take part in which study."""
+
+    __tablename__ = "study_sites"
+    __table_args__ = (UniqueConstraint("study_id", "site_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    study: Mapped[Study] = relationship()
+    site: Mapped[Site] = relationship()
