@@ -24,6 +24,17 @@ def pytest_generate_tests(metafunc):
         ])
 
 
+def pytest_collection_modifyitems(config, items):
+    """`--db sqlite` leaves out this directory's PostgreSQL-only tests too."""
+    if config.getoption("--db") != "sqlite":
+        return
+    here = Path(__file__).resolve().parent
+    dropped = [i for i in items if i.get_closest_marker("postgres") and Path(str(i.fspath)).resolve().parent == here]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in dropped]
+
+
 @pytest.fixture
 def servers():
     """servers(instance, database_uri=None, port=None) -> a Server; every one is stopped at teardown."""

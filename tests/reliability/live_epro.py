@@ -127,9 +127,13 @@ class Server:
             return "(no log)"
 
     def errors_in_log(self) -> list[str]:
-        """Tracebacks the server logged (an unhandled error is a bug even if the client got a reply)."""
+        """Unhandled errors the server logged for the JSON API (a 500 is a bug even if the client retries).
+
+        Only /api/ paths: the HTML pages belong to other tests.
+        """
         text_ = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return [line for line in text_.splitlines() if line.startswith("Traceback")]
+        return [line for line in text_.splitlines()
+                if ("unhandled error on" in line and " /api/" in line) or "Error handling request" in line]
 
 
 def _wait_for_group_exit(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
