@@ -106,3 +106,35 @@ def translate_compile() -> None:
     from epro.i18n import compile_catalogs
 
     compile_catalogs()
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_command(path: str) -> None:
+    """Copy the database to PATH; safe while the server runs (SQLite: backup API; PostgreSQL: pg_dump -Fc)."""
+    from flask import current_app
+
+    from epro import backup
+
+    try:
+        click.echo(backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path))
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the database without asking.")
+def restore_command(path: str, yes: bool) -> None:
+    """Replace everything in the database with the backup at PATH (stop the server first)."""
+    from flask import current_app
+
+    from epro import backup
+
+    uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if not yes:
+        click.confirm(f"Replace everything in {backup.describe(uri)} with {path}?", abort=True)
+    try:
+        click.echo(backup.restore(uri, path))
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None

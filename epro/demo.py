@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
-from epro import audit, followup, instruments, schedule
+from epro import audit, demo_trial, followup, instruments, protocols, schedule
 from epro.extensions import db
 from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
 from epro.passwords import hash_password
@@ -22,12 +22,9 @@ from epro.responses import digest
 PASSWORD = "epro-demo-2026"
 NAMESPACE = uuid.UUID("5b0a7e63-5b7e-4a63-9d43-2f0cde5e3a11")
 
-STUDIES = {
-    "IT-HMSC": dict(name="Ischemia-tolerant allogeneic MSC (it-hMSC) safety study", protocol="it-hmsc",
-                    masked=True, arms=[("low", "it-hMSC low dose"), ("medium", "it-hMSC medium dose"),
-                                       ("high", "it-hMSC high dose")]),
-    "BMSC": dict(name="Autologous bone-marrow MSC (BMSCs) study", protocol="bmsc", masked=False,
-                 arms=[("routine", "Routine treatment"), ("bmsc", "BMSCs + routine treatment (2 infusions)")]),
+STUDIES = {  # masking and arms come from the protocol (epro/protocols/data)
+    "IT-HMSC": dict(name="Ischemia-tolerant allogeneic MSC (it-hMSC) safety study", protocol="it-hmsc"),
+    "BMSC": dict(name="Autologous bone-marrow MSC (BMSCs) study", protocol="bmsc"),
 }
 SITES = {"A": ("Site A", "IT-HMSC"), "B": ("Site B", "BMSC")}
 
@@ -135,10 +132,11 @@ def load() -> str:
     rng = random.Random(2026)
     studies = {}
     for code, spec in STUDIES.items():
-        study = _get_or_create(Study, code=code, defaults=dict(name=spec["name"], protocol=spec["protocol"],
-                                                                masked=spec["masked"]))
-        for arm_code, label in spec["arms"]:
-            _get_or_create(Arm, study_id=study.id, code=arm_code, defaults=dict(label=label))
+        protocol = protocols.load(spec["protocol"])
+        study = _get_or_create(Study, code=code, defaults=dict(name=spec["name"], protocol=protocol.code,
+                                                                masked=protocol.masked))
+        for arm in protocol.arms:
+            _get_or_create(Arm, study_id=study.id, code=arm.code, defaults=dict(label=arm.label.en))
         studies[code] = study
     sites = {code: _get_or_create(Site, code=code, defaults=dict(name=name, timezone="Asia/Shanghai"))
              for code, (name, _study) in SITES.items()}
@@ -188,6 +186,7 @@ def load() -> str:
     caregiver = _user("caregiver.a1", "caregiver", locale="zh")
     a1 = db.session.scalar(select(Patient).where(Patient.subject_code == "A-001"))
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
+    demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
     db.session.commit()
     return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
 

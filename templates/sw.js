@@ -1,5 +1,5 @@
 /* epro service worker {{ version }}.
-   - App shell (CSS, JS, icons, offline page): precached, then cache-first; their URLs carry a
+   - App shell (CSS, JS, icon, offline page): precached, then cache-first; their URLs carry a
      content hash, so a cached copy is never stale.
    - HTML pages: network first. Only the patient-side pages the server marks with X-Epro-Cache
      are kept, in one cache per person ("epro-pages-<user>"); a page for anybody else drops them,
@@ -22,8 +22,9 @@ const QUESTIONNAIRE = /^\/patients\/\d+\/visits\//;
 let lastLang = "zh";
 
 self.addEventListener("install", (event) => {
-  // cache: "reload" skips the HTTP cache; credentials: "omit" keeps the offline page anonymous.
-  const requests = SHELL.map((url) => new Request(url, { cache: "reload" }))
+  // Shell URLs carry a content hash, so the copy the page just loaded (HTTP cache) is the right one:
+  // no second download. The offline page is fetched anew, anonymous (credentials: "omit").
+  const requests = SHELL.map((url) => new Request(url))
     .concat(Object.values(OFFLINE).map((url) => new Request(url, { cache: "reload", credentials: "omit" })));
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(requests)));
 });
@@ -56,7 +57,7 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/static/")) {
     event.respondWith(staticFirst(request));
   } else if (request.mode === "navigate") {
-    event.respondWith(pageNetworkFirst(request, url));
+    event.respondWith(pageNetworkFirst(event, request, url));
   }
   // Everything else (the API, /pwa/session, the manifest) goes to the network untouched.
 });
@@ -77,31 +78,40 @@ async function staticFirst(request) {
   }
 }
 
-async function pageNetworkFirst(request, url) {
-  let response;
+// A connection that is there but carries nothing ("lie-fi") must not leave a patient staring at a
+// blank screen: after this long, a copy kept on the phone is shown while the network keeps trying.
+const NETWORK_TIMEOUT_MS = 8000;
+
+async function pageNetworkFirst(event, request, url) {
+  const network = fetch(request).then((response) => remember(response));
+  event.waitUntil(network.catch(() => null));
+  const slow = new Promise((resolve) => setTimeout(resolve, NETWORK_TIMEOUT_MS))
+    .then(() => keptCopy(url)).then((copy) => copy || network);
   try {
-    response = await fetch(request);
+    return await Promise.race([network, slow]);
   } catch (err) {
-    return offlinePage(url);
+    return (await keptCopy(url)) || offlinePage(url);
   }
+}
+
+async function remember(response) {
   const lang = (response.headers.get("Content-Language") || "").startsWith("en") ? "en" : "zh";
   if (response.headers.has("Content-Language")) lastLang = lang;
   const user = response.headers.get("X-Epro-User");
   if (user !== null) {
     // Waiting here keeps the order right when pages load quickly one after another.
-    const cache = await pagesCacheOf(user === "-" ? null : user);
-    if (cache && response.ok && response.headers.get("X-Epro-Cache") === user) {
-      await keep(cache, new URL(response.url), response.clone());
+    await dropPagesNotOf(user);
+    if (response.ok && response.headers.get("X-Epro-Cache") === user) {
+      await keep(await caches.open(PAGES + user), new URL(response.url), response.clone());
     }
   }
   return response;
 }
 
-// The one page cache of the person signed in now; drops every other person's pages.
-async function pagesCacheOf(user) {
+// A page for somebody else (or for nobody: "-") drops the pages kept for anybody but them.
+async function dropPagesNotOf(user) {
   const keys = await caches.keys();
   await Promise.all(keys.filter((k) => k.startsWith(PAGES) && k !== PAGES + user).map((k) => caches.delete(k)));
-  return user ? caches.open(PAGES + user) : null;
 }
 
 async function currentPagesCache() {
@@ -118,13 +128,14 @@ async function keep(cache, url, response) {
   await cache.put(url.origin + url.pathname, new Response(body, { status: 200, headers: headers }));
 }
 
-async function offlinePage(url) {
+async function keptCopy(url) {
   const cache = await currentPagesCache();
-  if (cache) {
-    const path = url.pathname === "/" ? "/me" : url.pathname;
-    const hit = await cache.match(url.origin + path, { ignoreSearch: true, ignoreVary: true });
-    if (hit) return hit;
-  }
+  if (!cache) return null;
+  const path = url.pathname === "/" ? "/me" : url.pathname;
+  return (await cache.match(url.origin + path, { ignoreSearch: true, ignoreVary: true })) || null;
+}
+
+async function offlinePage(url) {
   const lang = url.searchParams.get("lang") === "en" || (!url.searchParams.get("lang") && lastLang === "en")
     ? "en" : "zh";
   const page = await caches.match(OFFLINE[lang], { ignoreVary: true });
@@ -137,7 +148,8 @@ async function offlinePage(url) {
 const REFRESH_MS = 6 * 3600 * 1000;
 async function cachePages(data) {
   if (!data.user) return;
-  const cache = await pagesCacheOf(data.user);
+  await dropPagesNotOf(data.user);
+  const cache = await caches.open(PAGES + data.user);
   const wanted = new Set((data.urls || []).map((u) => new URL(u, self.location.origin).pathname));
   await Promise.all(Array.from(wanted).map(async (path) => {
     const copy = await cache.match(self.location.origin + path, { ignoreVary: true });
@@ -159,7 +171,7 @@ async function cachePages(data) {
 
 // A new version takes over only when no questionnaire is open in another tab.
 async function skipWaitingIfIdle(source) {
-  const windows = await self.clients.matchAll({ type: "window" });
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   const busy = windows.some((c) => c.id !== (source && source.id) && QUESTIONNAIRE.test(new URL(c.url).pathname));
   if (busy) {
     if (source) source.postMessage({ type: "update-deferred" });

@@ -14,12 +14,20 @@ from epro.models import Response
 PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",
           "pwa.service_worker", "pwa.offline", "api.openapi"}
 SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state"}  # any signed-in user; no patient involved
-PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history"}
+PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", "clinic.codes", "clinic.record",
-         "clinic.audit_export"}
-ADMIN = {"clinic.admin_home"}
+         "clinic.audit_export",
+         # trial conduct: the subject's study, its site's screening, the patient itself
+         "trial.studies_index", "trial.screening_log", "trial.reports", "trial.new_screening",
+         "trial.screening_detail", "trial.edit_screening", "trial.safety_summary", "trial.outcome_summary",
+         "trial.infusion_list", "trial.adverse_events", "trial.new_adverse_event", "trial.safety_check"}
+SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports"}
+MASKED_STUDY = {"trial.unblind"}  # staff of the site, masked studies only (site A)
+UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
+ADMIN = {"clinic.admin_home", "trial.new_study"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
-POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response"}  # covered by their own tests
+POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response",  # covered by their own tests
+             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed"}
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]
 SEES = {  # which demo subjects each user may see
@@ -31,15 +39,38 @@ STAFF_USERS = {"clinician.a", "clinician.b", "investigator.a"}
 
 def test_every_route_is_classified(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
-    known = PUBLIC | SIGNED_IN | PATIENT_SIDE | STAFF | ADMIN | API_PATIENT | POST_ONLY
+    known = PUBLIC | SIGNED_IN | PATIENT_SIDE | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT | POST_ONLY
     assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
 
 
-def url_for_rule(rule, pid, rid, instrument):
+def url_for_rule(rule, pid, rid, instrument, owned=None):
+    """The rule's URL for one subject; *owned* gives the ids of the subject's study, screening…"""
     url = rule.rule
     url = re.sub(r"<int(\([^)]*\))?:patient_id>", str(pid), url)
+    url = re.sub(r"<int:(\w+)>", lambda m: str((owned or {})[m.group(1)]), url)
     return (url.replace("<visit>", "M3").replace("<instrument>", instrument)
             .replace("<response_id>", rid).replace("<path:filename>", "css/app.css"))
+
+
+def owned_ids(app, ids):
+    """Per subject: its study and an open screening of its site (one is added at site A)."""
+    from datetime import date
+
+    from epro.models import Patient, Screening
+
+    with app.app_context():
+        a = db.session.get(Patient, ids["A-001"])
+        db.session.add(Screening(study_id=a.study_id, site_id=a.site_id, screening_code="S-A-900",
+                                 screened_on=date(2026, 1, 5), birth_date=date(1960, 1, 1), sex="male",
+                                 onset_date=date(2025, 12, 1), eligible=False, answers={}, failing=[], missing=[]))
+        db.session.commit()
+        out = {}
+        for subject in ("A-001", "B-001"):
+            p = db.session.get(Patient, ids[subject])
+            out[subject] = {"study_id": p.study_id, "screening_id": db.session.scalar(
+                select(Screening.id).where(Screening.site_id == p.site_id, Screening.patient_id.is_(None))
+                .order_by(Screening.id))}
+        return out
 
 
 def expected(endpoint, user, subject, api):
@@ -55,8 +86,12 @@ def expected(endpoint, user, subject, api):
         ok = user in ("patient.a1", "caregiver.a1") and (visible or endpoint == "patient.home")
         return {200} if ok else {404}
     if endpoint in STAFF:
-        ok = user in STAFF_USERS and (visible or endpoint in ("clinic.patients", "clinic.enrol"))
+        ok = user in STAFF_USERS and (visible or endpoint in SITE_PAGES)
         return {200} if ok else {404}
+    if endpoint in MASKED_STUDY:
+        return {200} if user in STAFF_USERS and visible and subject.startswith("A-") else {404}
+    if endpoint in UNBLINDED:
+        return {200} if user == "investigator.a" and visible else {404}
     if endpoint in ADMIN:
         return {200} if user == "admin" else {404}
     if endpoint in API_PATIENT:
@@ -71,6 +106,7 @@ def test_matrix(app, login, ids, user, db_backend):
     with app.app_context():
         bl_bi = dict(db.session.execute(
             select(Response.patient_id, Response.id).where(Response.visit_code == "BL", Response.instrument == "bi")).all())
+    owned = owned_ids(app, ids)
     client = app.test_client() if user == "anonymous" else login(user).client
     checked = 0
     for rule in app.url_map.iter_rules():
@@ -79,7 +115,7 @@ def test_matrix(app, login, ids, user, db_backend):
         for subject in ("A-001", "B-001"):
             pid = ids[subject]
             instrument = "nihss" if rule.endpoint.startswith("clinic.") else "bi"
-            url = url_for_rule(rule, pid, bl_bi[pid], instrument)
+            url = url_for_rule(rule, pid, bl_bi[pid], instrument, owned[subject])
             response = client.get(url)
             response.close()  # static files are streamed
             want = expected(rule.endpoint, user, subject, rule.rule.startswith("/api/"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from epro import followup, schedule
+from epro.conduct import masking
 from epro.models import Patient, Response, User
 from epro.timeline import Timeline
 
@@ -17,7 +18,7 @@ def patient(p: Patient, viewer: User) -> dict[str, Any]:
         "day0": p.day0.isoformat(),
         "enrolled_on": p.enrolled_on.isoformat(),
     }
-    if viewer.sees_arms and p.arm is not None:
+    if p.arm is not None and masking.sees_arm(viewer, p):
         body["arm"] = {"code": p.arm.code, "label": p.arm.label}
     return body
 

@@ -87,7 +87,8 @@ def create_response():
             current_user, p,
             visit=body.get("visit"), instrument=body.get("instrument"), answers=body.get("answers"),
             respondent=body.get("respondent"), completed_at=body.get("completed_at"),
-            response_id=body.get("id") if "id" in body else None,
+            # The client-made UUID is required: without it a retry would be stored twice.
+            response_id=body["id"] if isinstance(body.get("id"), str) else "",
         )
     except responses.Invalid as exc:
         return problem(422, _("Invalid response"), _("Some fields are not valid."), errors=[

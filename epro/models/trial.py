@@ -34,6 +34,8 @@ class Screening(db.Model):
     #: Total of a real NIHSS entry made at screening.
     nihss_total: Mapped[int | None]
     nihss_answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: "negative" or "positive"; asked only of women of childbearing potential.
+    pregnancy_test: Mapped[str | None] = mapped_column(String(8))
     #: Investigator's yes/no answers by criterion key.
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     eligible: Mapped[bool]
@@ -69,6 +71,8 @@ class AllocationSlot(db.Model):
     #: Who generated the list and from which seed (kept for the trial master file).
     generated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     seed_digest: Mapped[str] = mapped_column(String(64))
+    #: randomization.list_digest of the whole generated list (every stratum), to show it unchanged.
+    list_digest: Mapped[str] = mapped_column(String(64), server_default="")
 
 
 class Unblinding(db.Model):

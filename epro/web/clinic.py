@@ -15,9 +15,9 @@ from wtforms import SelectChoice
 
 from epro import access, activation, audit, charts, clinic_list, followup, instruments, records, responses, schedule
 from epro.extensions import db
-from epro.i18n_marker import N_
 from epro.instruments.mmse import EDUCATION_LEVELS
 from epro.models import AuditEvent, Patient, Response, Signature, Study, User
+from epro.timeline import alerts as worsening_alerts
 from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
 
@@ -75,11 +75,6 @@ def _patient(patient_id: int) -> Patient:
     return access.patient_or_404(current_user, patient_id)
 
 
-CHART_TITLES = {
-    "bi": N_("Barthel Index"), "gds15": N_("GDS-15"), "nihss": N_("NIHSS"),
-    "mrs": N_("mRS"), "mmse": N_("MMSE"),
-}
-
 
 @bp.get("/patients/<int:patient_id>")
 def timeline(patient_id: int):
@@ -95,15 +90,13 @@ def timeline(patient_id: int):
             title=_(definition.name), description=direction, higher_is_better=definition.higher_is_better,
             id_prefix=f"chart-{definition.code}",
         )
-    from epro import timeline as timeline_mod
-
     signed = set(db.session.scalars(
         select(Signature.response_id).join(Response, Response.id == Signature.response_id)
         .where(Response.patient_id == patient.id, Signature.voided_at.is_(None))
     ))
     return render_template(
         "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
-        alerts=timeline_mod.alerts(tl), today=followup.patient_today(patient),
+        alerts=worsening_alerts(tl), today=followup.patient_today(patient),
         instruments=[instruments.get(c) for c in schedule.DEFAULT_VISITS[0].instruments],
         form=EmptyForm(),
     )

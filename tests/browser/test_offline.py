@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 BI = {"feeding": 5, "bathing": 0, "grooming": 5, "dressing": 10, "bowels": 5, "bladder": 10,
       "toilet_use": 5, "transfers": 10, "mobility": 5, "stairs": 0}
@@ -107,14 +109,14 @@ def test_offline_answers_are_kept_and_sent_once(page_for, helpers):
     saved.wait_for()
     assert saved.locator('[data-when="pending"]').is_visible()
     assert page.locator("form#questionnaire").is_hidden()
-    assert page.locator(f'#outbox li[data-id="{bi_id}"][data-state="pending"]').is_visible()
-    assert page.locator("#outbox [role=status]").inner_text() == t("waiting")
+    expect(page.locator(f'#outbox li[data-id="{bi_id}"][data-state="pending"]')).to_be_visible()
+    expect(page.locator("#outbox [role=status]")).to_have_text(t("waiting"))
     assert_no_violations(page, "questionnaire saved on the phone (zh)")
 
     with page.expect_navigation():
         saved.locator("a.button").click()
     # The home page (a copy kept offline) marks what is already saved on the phone.
-    assert page.locator('a[data-instrument="bi"] .badge.queued').inner_text() == t("queued")
+    expect(page.locator('a[data-instrument="bi"] .badge.queued')).to_have_text(t("queued"))
     gds_id = answer_and_send(page, helpers, "gds15", GDS)
     page.locator("#saved-here").wait_for()
     assert gds_id != bi_id
@@ -124,15 +126,15 @@ def test_offline_answers_are_kept_and_sent_once(page_for, helpers):
     items = {i["id"]: i for i in waiting_items(page)}
     assert set(items) == {bi_id, gds_id}
     assert all(i["state"] == "pending" for i in items.values())
-    assert page.locator("#outbox li").count() == 2
-    assert page.locator("#outbox .outbox-box").is_visible()
-    assert page.locator("#outbox [role=status]").inner_text() == t("waiting")
+    expect(page.locator("#outbox li")).to_have_count(2)
+    expect(page.locator("#outbox .outbox-box")).to_be_visible()
+    expect(page.locator("#outbox [role=status]")).to_have_text(t("waiting"))
     assert_no_violations(page, "home with answers saved on the phone (zh)")
 
     # The connection returns: both are sent by themselves, once.
     page.context.set_offline(False)
-    page.locator("#outbox li").first.wait_for(state="detached")
-    assert page.locator("#outbox [role=status]").inner_text() == t("sent")
+    expect(page.locator("#outbox li")).to_have_count(0)
+    expect(page.locator("#outbox [role=status]")).to_have_text(t("sent"))
     assert waiting_items(page) == []
 
     for response_id, instrument, total in ((bi_id, "bi", BI_TOTAL), (gds_id, "gds15", helpers.gds15_total(GDS))):
@@ -238,7 +240,20 @@ def test_two_tabs_and_a_double_tap_store_once(page_for, helpers):
     pid = helpers.patient_id(page, "A-002")
     context = page.context
     context.add_init_script("Object.defineProperty(navigator, 'locks', { value: undefined });")
-    context.route("**/api/v1/responses", lambda route: route.abort("connectionrefused"))
+    context.add_init_script(NO_BACKGROUND_SYNC)
+    server = {"reachable": False}
+    posts: list[int] = []
+
+    def network(route):
+        if not server["reachable"]:
+            route.abort("connectionrefused")
+            return
+        response = route.fetch()
+        posts.append(response.status)
+        time.sleep(0.4)  # the reply is slow: the other tab's request is on its way meanwhile
+        route.fulfill(response=response)
+
+    context.route("**/api/v1/responses", network)
     page.goto(f"/patients/{pid}/visits/M3/gds15")
     answer(page, helpers, GDS)
     response_id = page.input_value("input[name=response_id]")
@@ -250,16 +265,7 @@ def test_two_tabs_and_a_double_tap_store_once(page_for, helpers):
     other.goto("/me")
     other.locator(f'#outbox li[data-id="{response_id}"]').wait_for()
 
-    posts: list[int] = []
-
-    def slow(route):
-        response = route.fetch()
-        posts.append(response.status)
-        time.sleep(0.4)  # the reply is slow: the other tab's request is on its way meanwhile
-        route.fulfill(response=response)
-
-    context.unroute("**/api/v1/responses")
-    context.route("**/api/v1/responses", slow)
+    server["reachable"] = True
     for tab in (page, other):  # both at once, without waiting for the first
         tab.evaluate("() => { window.eproApp.flushNow(); return true; }")
     for tab in (page, other):
@@ -275,6 +281,7 @@ def test_refused_answers_stay_on_the_phone_and_sign_out_warns(page_for, helpers)
     message; signing out with unsent answers asks first and only then clears them."""
     page = page_for("patient.a1", "en")
     pid = helpers.patient_id(page)
+    page.context.add_init_script(NO_BACKGROUND_SYNC)  # only this page sends, when the test says so
     page.context.route("**/api/v1/responses", lambda route: route.abort("connectionrefused"))
     response_id = answer_and_send(page, helpers, "bi", BI, pid)
     page.locator("#saved-here").wait_for()
@@ -290,8 +297,22 @@ def test_refused_answers_stay_on_the_phone_and_sign_out_warns(page_for, helpers)
     assert item["answers"] == {k: str(v) for k, v in BI.items()} and item["state"] == "rejected"
     assert stored_with_id(page, helpers, pid, response_id) == []
     page.reload()
-    assert page.locator(f'#outbox li[data-id="{response_id}"][data-state="rejected"]').is_visible()
-    assert_no_violations(page, "home with refused answers (en)")
+    expect(page.locator(f'#outbox li[data-id="{response_id}"][data-state="rejected"]')).to_be_visible()
+
+    # A 409 (this id already stored with other answers) is shown, and the answers stay too.
+    other_id = str(uuid.uuid4())
+    body = {"id": other_id, "patient_id": pid, "visit": "M3", "instrument": "bi", "answers": BI,
+            "respondent": "patient", "completed_at": datetime.now(timezone.utc).isoformat()}
+    assert helpers.api_post(page, "/api/v1/responses", body).status == 201
+    page.evaluate("""(item) => window.eproOutbox.add(item).then(() => window.eproApp.flushNow())""", dict(
+        body, answers={**{k: str(v) for k, v in BI.items()}, "stairs": "10"}, title="BI",
+        user=page.get_attribute("#outbox", "data-user")))
+    conflict = page.locator(f'#outbox li[data-id="{other_id}"][data-state="conflict"]')
+    conflict.wait_for()
+    assert page.get_attribute("#outbox", "data-t-conflict") in conflict.inner_text()
+    assert len(stored_with_id(page, helpers, pid, other_id)) == 1  # the first answers, unchanged
+    assert len(waiting_items(page)) == 2
+    assert_no_violations(page, "refused and conflicting answers shown (en)")
 
     # Signing out: a warning first; "cancel" keeps everything.
     warning = page.get_attribute("#outbox", "data-t-confirm-logout")
@@ -306,7 +327,7 @@ def test_refused_answers_stay_on_the_phone_and_sign_out_warns(page_for, helpers)
     wait_until(page, lambda: seen)
     page.wait_for_timeout(200)
     assert seen == [("confirm", warning)]
-    assert "/login" not in page.url and len(waiting_items(page)) == 1
+    assert "/login" not in page.url and len(waiting_items(page)) == 2
     assert [k for k in page.evaluate("caches.keys()") if k.startswith("epro-pages-")]
 
     page.once("dialog", lambda dialog: dialog.accept())
@@ -328,6 +349,7 @@ def test_signed_out_meanwhile_keeps_answers_and_asks_to_sign_in(page_for, helper
     after signing in again they are sent."""
     page = page_for("patient.a2", "zh")
     pid = helpers.patient_id(page, "A-002")
+    page.context.add_init_script(NO_BACKGROUND_SYNC)
     page.goto(f"/patients/{pid}/visits/M3/bi")
     answer(page, helpers, BI)
     response_id = page.input_value("input[name=response_id]")

@@ -2,7 +2,8 @@
 
 Servers run on SQLite (the instance folder's file) or on a fresh PostgreSQL
 database (127.0.0.1:5432, user postgres, created and dropped here).  Tests
-that take the `backend` fixture run on both; `--db sqlite` narrows them.
+that take the `backend` fixture run on both, grouped by module; `--db sqlite`
+narrows them and leaves out the PostgreSQL-only tests.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def pytest_generate_tests(metafunc):
         backends = BACKENDS if chosen == "all" else (chosen,)
         metafunc.parametrize("backend", [
             pytest.param(b, marks=[pytest.mark.postgres] if b == "postgresql" else []) for b in backends
-        ])
+        ], scope="module")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -66,12 +67,6 @@ def pg_databases():
     with pg_admin() as conn:
         for name in names:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def database_uri(backend, pg_databases):
-    """None for SQLite (the instance folder's default file), else a fresh PostgreSQL database."""
-    return pg_databases() if backend == "postgresql" else None
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from epro import instruments
 
-#: Per operation and mode (positive, negative): 6 operations x 2 x 60 = 720 requests.
-MAX_EXAMPLES = 60
+#: Per operation and mode (positive, negative): 6 operations x 2 x 50 = 600 requests.
+MAX_EXAMPLES = 50
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 MAX_CONTENT_LENGTH = 256 * 1024  # epro.config.Defaults
 

@@ -1,7 +1,8 @@
 """`epro backup` while the server writes, `epro restore` into a fresh database, every row compared.
 
-The commands run as a user would run them, in a subprocess with the
-server's environment.
+The SQLite round trip runs the commands as a user would, in a subprocess
+with the server's environment; the rest invoke the same click commands in
+this process, which is quicker.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from live_epro import (Server, connect, epro_command, open_or_past, patient_ids, response_body,
-                       server_env)
+from click.testing import CliRunner
+from live_epro import (PASSWORD, connect, csrf_from, epro_command, open_or_past, patient_ids,
+                       response_body, server_env)
 from sqlalchemy import inspect, text
 
 SECRET = "reliability-test-secret-key-0123456789abcdef"
@@ -28,6 +30,36 @@ def epro(instance: Path, database_uri: str | None, *args: str, stdin: str | None
     instance.mkdir(parents=True, exist_ok=True)
     return subprocess.run([*epro_command(), *args], env=env, cwd=str(instance), capture_output=True, text=True,
                           input=stdin if stdin is not None else "", timeout=120)
+
+
+def run_cli(instance: Path, database_uri: str, *args: str, **env: str):
+    """`epro ARGS` in this process, with the environment a deployment would have."""
+    from epro.cli import cli
+
+    instance.mkdir(parents=True, exist_ok=True)
+    environ = {"EPRO_INSTANCE_PATH": str(instance), "EPRO_SQLALCHEMY_DATABASE_URI": database_uri,
+               "EPRO_SECRET_KEY": SECRET, **env}
+    return CliRunner().invoke(cli, list(args), env=environ, input="n\n", catch_exceptions=False)
+
+
+def acked_ids_seen_by_clinic(database_uri: str, patient_id: int) -> set[str]:
+    """Sign in as clinician.a on an app over *database_uri* and list the patient's response ids."""
+    from epro import create_app
+    from epro.extensions import db
+
+    app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_uri})
+    try:
+        client = app.test_client()
+        token = csrf_from(client.get("/login?lang=en").get_data(as_text=True))
+        login = client.post("/login", data={"username": "clinician.a", "password": PASSWORD, "csrf_token": token})
+        assert login.status_code == 302
+        listed = client.get(f"/api/v1/patients/{patient_id}/responses")
+        assert listed.status_code == 200, listed.status_code
+        return {r["id"] for r in listed.get_json()["responses"]}
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def every_row(url: str) -> dict[str, list[tuple]]:
@@ -88,10 +120,11 @@ def test_sqlite_backup_while_writing_then_restore_into_a_fresh_database(servers,
         while len(acked) < 10 and not problems:
             time.sleep(0.05)
         online = tmp_path / "backups" / "online.db"
+        acked_before = set(acked)
         started = time.monotonic()
         done = epro(instance, None, "backup", str(online))
         backup_seconds = time.monotonic() - started
-        acked_during = len(acked)
+        written_during = len(acked) - len(acked_before)
     finally:
         stop.set()
         for t in threads:
@@ -99,7 +132,7 @@ def test_sqlite_backup_while_writing_then_restore_into_a_fresh_database(servers,
     assert done.returncode == 0, done.stderr
     assert "Backed up" in done.stdout
     assert not problems, problems
-    assert len(acked) > 10  # the server was writing while the copy was taken
+    assert written_during > 0  # the server was writing while the copy was taken
 
     # The online copy is one consistent snapshot: intact, and each response has its audit event.
     with sqlite3.connect(online) as copy:
@@ -109,33 +142,34 @@ def test_sqlite_backup_while_writing_then_restore_into_a_fresh_database(servers,
             "SELECT COUNT(*) FROM responses r WHERE NOT EXISTS (SELECT 1 FROM audit_events a "
             "WHERE a.table_name = 'responses' AND a.action = 'create' AND a.record_id = r.id)").fetchone()
         assert orphans == (0,)
+        in_copy = {row[0] for row in copy.execute("SELECT id FROM responses")}
+        assert acked_before <= in_copy  # acknowledged before the backup began, so in it
     copy.close()
     assert not list(online.parent.glob("*.partial"))
 
     # Quiet now: a second backup, restored into a fresh database, equals the original row by row.
     quiet = tmp_path / "backups" / "quiet.db"
-    assert epro(instance, None, "backup", str(quiet)).returncode == 0
+    assert run_cli(instance, server.db_url, "backup", str(quiet)).exit_code == 0
     original = every_row(server.db_url)
     fresh = tmp_path / "fresh"
     fresh_uri = "sqlite:///" + str(fresh / "restored.db")
 
-    refused = epro(fresh, fresh_uri, "restore", str(quiet), stdin="n\n")
-    assert refused.returncode != 0 and "Aborted" in refused.stderr
-    assert not (fresh / "restored.db").exists()
-
-    restored = epro(fresh, fresh_uri, "restore", "--yes", str(quiet))
-    assert restored.returncode == 0, restored.stderr
+    restored = run_cli(fresh, fresh_uri, "restore", "--yes", str(quiet))
+    assert restored.exit_code == 0, restored.output
     assert_same_rows(original, every_row(fresh_uri))
 
-    # The restored database serves: the clinic sees the same responses of A-001.
-    shutil.copy(instance / "secret_key", fresh / "secret_key")  # as on a new machine with the old instance folder
-    copy_server = servers(fresh, fresh_uri).start("serve", workers=1)
-    clinician = clients(copy_server.url, "clinician.a")
-    listed = clinician.get_json(f"/api/v1/patients/{a001}/responses")["responses"]
-    assert {r["id"] for r in listed} >= set(acked)
-    print(f"\n[sqlite] online backup of {online.stat().st_size:,} bytes in {backup_seconds:.1f} s while "
-          f"{len(acked) - acked_during}+ responses were being written; {len(acked)} written in all; "
-          f"{sum(map(len, original.values()))} rows compared")
+    # The restored database serves: the clinic sees every acknowledged response of A-001.
+    assert acked_ids_seen_by_clinic(fresh_uri, a001) >= set(acked)
+
+    # Back over the original (stopped, non-empty, WAL mode): it becomes the online snapshot again.
+    server.stop()
+    over = run_cli(instance, server.db_url, "restore", "--yes", str(online))
+    assert over.exit_code == 0, over.output
+    assert_same_rows(every_row("sqlite:///" + str(online)), every_row(server.db_url))
+    assert sqlite3.connect(instance / "epro.db").execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    print(f"\n[sqlite] `epro backup` ({online.stat().st_size:,} bytes) took {backup_seconds:.1f} s while "
+          f"{written_during} responses were stored; {len(acked)} in all; "
+          f"{sum(map(len, original.values()))} rows compared after restore")
 
 
 @pytest.mark.postgres
@@ -149,17 +183,21 @@ def test_postgresql_backup_and_restore_into_a_fresh_database(pg_databases, tmp_p
     assert loaded.returncode == 0, loaded.stderr
 
     archive = tmp_path / "backups" / "epro.dump"
-    done = epro(instance, source_uri, "backup", str(archive))
-    assert done.returncode == 0, done.stderr
+    done = run_cli(instance, source_uri, "backup", str(archive))
+    assert done.exit_code == 0, done.output
     assert archive.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
     original = every_row(source_uri)
 
-    restored = epro(instance, fresh_uri, "restore", "--yes", str(archive))
-    assert restored.returncode == 0, restored.stderr
+    refused = run_cli(instance, fresh_uri, "restore", str(archive))  # answers "n"
+    assert refused.exit_code != 0 and "Aborted" in refused.output
+    assert every_row(fresh_uri) == {}
+
+    restored = run_cli(instance, fresh_uri, "restore", "--yes", str(archive))
+    assert restored.exit_code == 0, restored.output
     assert_same_rows(original, every_row(fresh_uri))
     # Again, over the now non-empty database: --clean replaces, nothing is doubled.
-    again = epro(instance, fresh_uri, "restore", "--yes", str(archive))
-    assert again.returncode == 0, again.stderr
+    again = run_cli(instance, fresh_uri, "restore", "--yes", str(archive))
+    assert again.exit_code == 0, again.output
     assert_same_rows(original, every_row(fresh_uri))
     # Sequences come back too: the next insert does not collide with a restored id.
     with connect(fresh_uri) as conn:
@@ -170,46 +208,23 @@ def test_postgresql_backup_and_restore_into_a_fresh_database(pg_databases, tmp_p
 
 def test_backup_and_restore_explain_what_is_wrong(tmp_path):
     instance = tmp_path / "instance"
-    missing = epro(instance, "sqlite:///" + str(tmp_path / "nope.db"), "backup", str(tmp_path / "b.db"))
-    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    missing = run_cli(instance, "sqlite:///" + str(tmp_path / "nope.db"), "backup", str(tmp_path / "b.db"))
+    assert missing.exit_code != 0 and "does not exist" in missing.output, missing.output
     assert not (tmp_path / "b.db").exists() and not (tmp_path / "nope.db").exists()
 
     not_a_backup = tmp_path / "notes.txt"
     not_a_backup.write_text("hello " * 1000)
     target = tmp_path / "target.db"
-    bad = epro(instance, "sqlite:///" + str(target), "restore", "--yes", str(not_a_backup))
-    assert bad.returncode != 0 and "is not a readable SQLite database" in bad.stderr, bad.stderr
+    bad = run_cli(instance, "sqlite:///" + str(target), "restore", "--yes", str(not_a_backup))
+    assert bad.exit_code != 0 and "is not a readable SQLite database" in bad.output, bad.output
     assert not target.exists()
 
+    refused = run_cli(instance, "sqlite:///" + str(target), "restore", str(tmp_path / "b.db"))
+    assert refused.exit_code != 0 and "does not exist" in refused.output
 
-@pytest.mark.postgres
-def test_missing_pg_dump_is_a_clear_error(tmp_path, pg_databases):
-    instance = tmp_path / "instance"
-    env = server_env(instance, pg_databases())
-    env.update(EPRO_SECRET_KEY=SECRET, PATH=str(Path(epro_command()[0]).parent))  # no pg_dump on PATH
-    instance.mkdir()
-    result = subprocess.run([*epro_command(), "backup", str(tmp_path / "x.dump")], env=env, cwd=str(instance),
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0, result.stdout
-    assert "pg_dump was not found" in result.stderr and "README" in result.stderr, result.stderr
+    # No connection is attempted before the tool is found.
+    no_tool = run_cli(instance, "postgresql+psycopg://nobody@127.0.0.1:1/none", "backup", str(tmp_path / "x.dump"),
+                      PATH=str(tmp_path))
+    assert no_tool.exit_code != 0, no_tool.output
+    assert "pg_dump was not found" in no_tool.output and "README" in no_tool.output, no_tool.output
     assert not (tmp_path / "x.dump").exists()
-
-
-def test_server_still_serves_after_restore_over_its_database(tmp_path, servers, clients):
-    """Restoring a SQLite backup over a database goes through SQLite's locking, not a file copy."""
-    instance = tmp_path / "live"
-    server: Server = servers(instance).start("demo", workers=1)
-    backup = tmp_path / "before.db"
-    assert epro(instance, None, "backup", str(backup)).returncode == 0
-    before = every_row(server.db_url)
-    clinician = clients(server.url, "clinician.a")
-    a001 = patient_ids(clinician)["A-001"]
-    body = response_body(a001, "M3", "mrs", "clinician", random.Random(7))
-    assert clinician.submit(body).status_code == 201
-    server.stop()
-
-    assert epro(instance, None, "restore", "--yes", str(backup)).returncode == 0
-    assert_same_rows(before, every_row(server.db_url))
-    restarted = servers(instance, port=server.port).start("serve", workers=1)
-    again = clients(restarted.url, "clinician.a")
-    assert body["id"] not in {r["id"] for r in again.get_json(f"/api/v1/patients/{a001}/responses")["responses"]}

@@ -1,0 +1,42 @@
+"""The concealed allocation list: generated and read by unblinded staff only."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from epro.conduct import allocation, fields, studies
+from epro.extensions import db
+from epro.trial import randomization
+from epro.web.trial import bp, problems, say
+
+
+@bp.route("/studies/<int:study_id>/allocation", methods=["GET", "POST"])
+def allocation_list(study_id: int):
+    study = studies.visible_study(current_user, study_id)
+    # Masked staff may not even learn that the page exists (concealment, ICH E9 2.3.1).
+    if study is None or not current_user.sees_arms:
+        abort(404)
+    protocol = studies.protocol_of(study)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        try:
+            count = allocation.generate(study, request.form, current_user)
+        except fields.Invalid as exc:
+            errors, status = problems(exc), 422
+        except fields.Refused as exc:
+            errors, status = {"form": say(exc.message, exc.params)}, exc.status
+        else:
+            db.session.commit()
+            flash(_("Allocation list generated: %(n)s places.", n=count), "success")
+            return redirect(url_for("trial.allocation_list", study_id=study.id))
+    recorded = allocation.recorded_digest(study)
+    lists = allocation.stored_lists(study)
+    return render_template(
+        "trial/allocation.html", study=study, protocol=protocol, errors=errors,
+        values=request.form if request.method == "POST" else {"length": protocol.enrollment_target or 60},
+        slots=allocation.slots(study), recorded_digest=recorded,
+        unchanged=bool(lists) and randomization.list_digest(lists) == recorded,
+        arms={a.code: a for a in study.arms},
+    ), status

@@ -1,0 +1,34 @@
+"""The site's safety desk: symptom reports waiting for review, and running SAE clocks."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from epro.conduct import fields, safety, studies
+from epro.extensions import db
+from epro.web.trial import bp, say
+
+
+@bp.get("/safety")
+def reports():
+    site_id = current_user.site_id
+    return render_template(
+        "trial/reports.html", reports=safety.pending_reports(site_id), clocks=safety.open_sae_clocks(site_id),
+        severities=safety.SEVERITIES, reporters=safety.REPORTERS, studies=studies.studies_at(site_id),
+    )
+
+
+@bp.post("/reports/<int:report_id>/reviewed")
+def report_reviewed(report_id: int):
+    report = safety.visible_report(current_user, report_id)
+    if report is None:
+        abort(404)
+    try:
+        safety.mark_reviewed(report, current_user)
+    except fields.Refused as exc:
+        flash(say(exc.message, exc.params), "error")
+    else:
+        db.session.commit()
+        flash(_("Report of %(code)s marked reviewed.", code=report.patient.subject_code), "success")
+    return redirect(url_for("trial.reports"))
