@@ -27,7 +27,13 @@ def visible_patients(user: User) -> Select:
     return query.where(False)
 
 
+#: Ids are 32-bit integers in the database; a larger number cannot exist.
+MAX_ID = 2**31 - 1
+
+
 def patient_or_404(user: User, patient_id: int) -> Patient:
+    if not 0 < patient_id <= MAX_ID:
+        abort(404)
     patient = db.session.scalar(visible_patients(user).where(Patient.id == patient_id))
     if patient is None:
         abort(404)

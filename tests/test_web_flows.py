@@ -267,3 +267,14 @@ def test_staff_signed_out_when_idle_patients_are_not(app, login, monkeypatch):
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     assert staff.get("/api/v1/me").status_code == 401
     assert patient.get("/api/v1/me").status_code == 200
+
+
+def test_huge_ids_and_nul_characters_are_not_server_errors(login, client):
+    s = login("clinician.a")
+    for url in ("/clinic/patients/99999999999999999999", "/clinic/patients/3000000000",
+                "/patients/3000000000/history"):
+        assert s.get(url).status_code == 404, url
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"username": "a\x00b", "password": "x", "csrf_token": token})
+    assert r.status_code == 400

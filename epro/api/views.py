@@ -16,8 +16,9 @@ from epro.web.messages import field_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-#: Ids beyond a signed 64-bit integer cannot exist; SQLite raises OverflowError on them.
-MAX_ID = 2**63 - 1
+#: Ids are INTEGER columns: beyond 2**31 - 1 none can exist, and PostgreSQL ("integer out of
+#: range") and SQLite (OverflowError past 2**63) would fail on them with a 500 instead of a 404.
+MAX_ID = 2**31 - 1
 PATIENT = f"/patients/<int(max={MAX_ID}):patient_id>"
 
 

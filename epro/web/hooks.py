@@ -47,6 +47,17 @@ def instrument_short(code: str) -> str:
 
 def register(app: Flask) -> None:
     @app.before_request
+    def refuse_nul_characters():
+        """NUL cannot be stored in PostgreSQL text; no person types it. 400, never 500."""
+        from flask import abort
+
+        if any("\x00" in v for v in request.args.values()) or (
+            request.form and any("\x00" in v for v in request.form.values())
+        ):
+            abort(400)
+        return None
+
+    @app.before_request
     def sign_out_idle_staff():
         """Staff sessions end after STAFF_IDLE_MINUTES without a request (21 CFR 11.300(d) spirit)."""
         if not current_user.is_authenticated or not current_user.is_staff:

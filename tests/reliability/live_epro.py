@@ -181,13 +181,21 @@ def csrf_from(html: str) -> str:
 
 
 class Client:
-    """One signed-in user over real HTTP, as a phone or the clinic's browser would be."""
+    """One signed-in user over real HTTP, as a phone or the clinic's browser would be.
+
+    Every request goes on a new connection (`Connection: close`).  A reused
+    keep-alive connection that gunicorn closes after its idle timeout (2 s) at
+    the moment a request is sent fails without any response; that race is
+    the client's, and with a new connection each time a request that gets no
+    answer can only mean the server failed, which is what these tests look for.
+    """
 
     def __init__(self, base_url: str, username: str, timeout: float = 30.0):
         self.base_url = base_url
         self.username = username
         self.timeout = timeout
         self.http = requests.Session()
+        self.http.headers["Connection"] = "close"
         token = csrf_from(self.http.get(base_url + "/login?lang=en", timeout=timeout).text)
         response = self.http.post(base_url + "/login", timeout=timeout, allow_redirects=False,
                                   data={"username": username, "password": PASSWORD, "csrf_token": token})

@@ -2,10 +2,11 @@
 
 Schemathesis generates requests from /api/v1/openapi.json (valid ones and,
 in its negative mode, ones that break the schema) and sends them to a real
-`epro demo` server as patient.a1 with the CSRF header.  Half of the
-generated bodies and paths are steered to the patient's own id and half of
-the answers to valid ones, so the requests get past "not found" into
-validation, scoring and storage.  The targeted tests below cover what a
+`epro demo` server as patient.a1 with the CSRF header, and checks every
+answer against the description too (status code, content type, body
+schema).  Three in four generated bodies and paths are steered to the
+patient's own id and half of the bodies to a valid M3 answer set, so the
+requests get past "not found" into validation, scoring and storage.  The targeted tests below cover what a
 generator finds only by luck.
 """
 from __future__ import annotations
@@ -22,27 +23,43 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live_epro import Client, Server, patient_ids, query, response_body
+from live_epro import PG_ADMIN_URL, Client, Server, patient_ids, pg_admin, query, response_body
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
 from epro import instruments
+from epro.config import Defaults
 
-#: Per operation and mode (positive, negative): 6 operations x 2 x 50 = 600 requests.
-MAX_EXAMPLES = 50
+#: Per operation, mode (positive, negative) and backend: 6 operations x 2 x 35 = 420 requests per backend.
+MAX_EXAMPLES = 35
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-MAX_CONTENT_LENGTH = 256 * 1024  # epro.config.Defaults
+MAX_CONTENT_LENGTH = Defaults.MAX_CONTENT_LENGTH
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("fuzz") / "instance").start("demo", workers=2)
-    client = Client(server.url, "patient.a1")
-    yield SimpleNamespace(server=server, client=client, pid=patient_ids(client)["A-001"])
-    client.close()
-    server.stop()
+def live(backend, tmp_path_factory):
+    """A demo server on *backend* and patient.a1 signed in, for the whole module."""
+    pg_name = f"epro_fuzz_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
+    uri = None
+    if pg_name:
+        with pg_admin() as conn:
+            conn.execute(f'CREATE DATABASE "{pg_name}"')
+        uri = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + pg_name
+    server = Server(tmp_path_factory.mktemp(f"fuzz-{backend}") / "instance", uri)
+    client = None
+    try:
+        server.start("demo", workers=2)
+        client = Client(server.url, "patient.a1")
+        yield SimpleNamespace(server=server, client=client, pid=patient_ids(client)["A-001"])
+    finally:
+        if client is not None:
+            client.close()
+        server.stop()
+        if pg_name:
+            with pg_admin() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 def problem_of(response, status: int) -> dict:
@@ -215,9 +232,9 @@ def test_unknown_codes_and_answers_are_422_naming_them(live, changes, field):
 
 
 def test_impossible_patient_ids_are_404(live):
-    for pid in (0, -5, 2**63, 2**80, -(2**80)):
+    for pid in (0, -5, 2**31, 2**40, 2**63, 2**80, -(2**80)):
         problem_of(live.client.submit(_body(live, patient_id=pid)), 404)
-    for path in (f"/api/v1/patients/{2**63}", f"/api/v1/patients/{2**80}/schedule",
+    for path in (f"/api/v1/patients/{2**31}", f"/api/v1/patients/{2**40}/schedule",
                  f"/api/v1/patients/{10**40}/responses", f"/api/v1/patients/{2**64}/timeline"):
         problem_of(live.client.http.get(live.server.url + path), 404)
 
