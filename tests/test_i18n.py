@@ -66,12 +66,17 @@ def pages_for(ids_):
     a1 = ids_["A-001"]
     return {
         "patient.a1": ["/me", f"/patients/{a1}/visits/M3/bi", f"/patients/{a1}/visits/M3/gds15",
-                       f"/patients/{a1}/history"],
+                       f"/patients/{a1}/history", f"/patients/{a1}/report"],
         "caregiver.a1": ["/me", f"/patients/{a1}/visits/M3/gds15", f"/patients/{a1}/history"],
         "clinician.a": ["/clinic/", "/clinic/?filter=late", f"/clinic/patients/{a1}", "/clinic/enrol",
                         f"/clinic/patients/{a1}/codes"] + [
-                        f"/clinic/patients/{a1}/visits/M3/{c}" for c in ("nihss", "mrs", "mmse")],
-        "admin": ["/clinic/admin"],
+                        f"/clinic/patients/{a1}/visits/M3/{c}" for c in ("nihss", "mrs", "mmse")] + [
+                        f"/clinic/trial/{page}" for page in (
+                            "", "screening", "safety", f"patients/{a1}/infusions", f"patients/{a1}/adverse-events",
+                            f"patients/{a1}/adverse-events/new", f"patients/{a1}/visits/M1/safety",
+                            f"patients/{a1}/unblind")],
+        "investigator.a": [f"/clinic/trial/patients/{a1}/infusions"],
+        "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new"],
     }
 
 

@@ -37,10 +37,6 @@ CRITERION_FIELD = "criterion_{key}"
 NIHSS = "nihss"
 
 
-def nihss_items() -> tuple[instruments.base.Item, ...]:
-    return instruments.get(NIHSS).items
-
-
 @dataclass(frozen=True)
 class ScreeningInput:
     code: str

@@ -88,8 +88,8 @@ def bmsc_eligible_form(today: date, code: str, **overrides) -> dict[str, str]:
     """A BMSC screening form of an eligible man: every criterion met."""
     from epro import protocols
 
-    form = {"screening_code": code, "screened_on": today.isoformat(), "birth_date": date(today.year - 55, 3, 1).isoformat(),
-            "sex": "male", "onset_date": (today - timedelta(days=90)).isoformat(),
+    form = {"screening_code": code, "screened_on": today.isoformat(),
+            "birth_date": date(today.year - 55, 3, 1).isoformat(), "sex": "male", "onset_date": (today - timedelta(days=90)).isoformat(),
             **{k: str(v) for k, v in NIHSS_10.items()}}
     for c in protocols.load("bmsc").eligibility:
         if not c.computable:

@@ -145,3 +145,36 @@ def test_non_randomized_protocol_lets_staff_choose_the_arm(login, trial, eligibl
     assert trial.run(lambda: db.session.scalar(
         select(Patient).where(Patient.subject_code == "A-OPEN")).arm.code) == "bmsc"
     assert protocols.load("bmsc").randomized  # the shipped file itself is unchanged
+
+
+def test_simultaneous_randomizations_take_different_places(login, trial, eligible_form):
+    """Two people press "Randomize" at the same moment: each gets its own place, in sequence."""
+    import threading
+
+    from epro.models import AllocationSlot, Patient
+
+    study_id = _new_study(login, trial)
+    login("investigator.a").post(f"/clinic/trial/studies/{study_id}/allocation", data={"seed": "s2", "length": "6"})
+    sessions = [login("clinician.a"), login("investigator.a")]
+    screenings = [_screen(sessions[0], trial, study_id, f"S-A-C{n}", eligible_form) for n in range(2)]
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def press(n):
+        barrier.wait()
+        r = sessions[n].post(f"/clinic/trial/screenings/{screenings[n]}/randomize",
+                             data={"subject_code": f"A-C{n}", "education": "primary", "language": "zh"})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=press, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [302, 302]
+    used = trial.all(select(AllocationSlot).where(AllocationSlot.study_id == study_id,
+                                                  AllocationSlot.patient_id.is_not(None)))
+    assert sorted(s.sequence for s in used) == [1, 2]
+    arms = dict(trial.run(lambda: [(p.id, p.arm.code) for p in db.session.scalars(
+        select(Patient).where(Patient.study_id == study_id))]))
+    assert all(arms[s.patient_id] == s.arm_code for s in used)

@@ -31,7 +31,7 @@ def test_two_infusions_dose_volume_window_and_day0(login, trial, text):
     assert "Day 0 moved from" in flashed
     first = trial.scalar(select(Infusion).where(Infusion.patient_id == pid, Infusion.number == 1))
     assert first.cells == 65_000_000 and first.flags == ["volume_outside"] and first.given_by_id == clinician
-    assert "6.5 × 10⁷" in flashed
+    assert "the dose for 65 kg is 6.5 × 10⁷ cells" in flashed
     patient = trial.scalar(select(Patient).where(Patient.id == pid))
     assert patient.day0 == first_day
     moved = trial.scalar(select(AuditEvent).where(AuditEvent.table_name == "patients", AuditEvent.field == "day0",

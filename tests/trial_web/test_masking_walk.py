@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from epro import protocols, schedule
-from epro.extensions import db
 
 VISITS = schedule.VISIT_CODES
 INSTRUMENTS = ("bi", "gds15", "nihss", "mrs", "mmse")

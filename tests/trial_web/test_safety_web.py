@@ -1,7 +1,4 @@
 """Safety: symptom reports from the app, adverse events and the SAE clock, safety checks, the summary."""
-import json
-from datetime import timedelta
-
 from sqlalchemy import select
 
 

@@ -42,7 +42,12 @@ def infusion_list(patient_id: int):
             errors, status = {"form": say(exc.message, exc.params)}, exc.status
         else:
             db.session.commit()
-            flash(_("Infusion %(number)s recorded.", number=done.infusion.number), "success")
+            if done.dose is not None:
+                flash(_("Infusion %(number)s recorded: the dose for %(kg)s kg is %(cells)s cells.",
+                        number=done.infusion.number, kg=f"{done.infusion.weight_kg:g}",
+                        cells=infusions.scientific(done.dose)), "success")
+            else:
+                flash(_("Infusion %(number)s recorded.", number=done.infusion.number), "success")
             for message, params in done.warnings:
                 flash(say(message, params), "warning")
             return redirect(url_for("trial.infusion_list", patient_id=patient.id))
@@ -56,7 +61,6 @@ def infusion_list(patient_id: int):
         "trial/infusions.html", patient=patient, rows=rows, unmasked=unmasked, plan=plan,
         next_row=next_row if unmasked and plan else None, staff=infusions.staff_choices(patient),
         values=values, errors=errors, flags=infusions.FLAGS, users=_users(rows),
-        tz=patient.site.timezone,
     ), status
 
 
