@@ -34,6 +34,8 @@ def pytest_generate_tests(metafunc):
     if "db_backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--db")
         backends = BACKENDS if chosen == "all" else (chosen,)
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = tuple(b for b in backends if b == "sqlite")
         metafunc.parametrize("db_backend", backends, scope="session")
 
 

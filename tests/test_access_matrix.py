@@ -100,9 +100,8 @@ def expected(endpoint, user, subject, api):
 
 
 @pytest.mark.parametrize("user", ROLES)
+@pytest.mark.sqlite_only  # access rules do not depend on the database; the matrix runs on SQLite
 def test_matrix(app, login, ids, user, db_backend):
-    if db_backend != "sqlite":
-        pytest.skip("access rules do not depend on the database; the matrix runs on SQLite")
     with app.app_context():
         bl_bi = dict(db.session.execute(
             select(Response.patient_id, Response.id).where(Response.visit_code == "BL", Response.instrument == "bi")).all())

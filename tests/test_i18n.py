@@ -81,9 +81,8 @@ def pages_for(ids_):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.sqlite_only  # rendering does not depend on the database; checked on SQLite
 def test_every_page_renders_in_both_languages(login, ids, english_ids, lang, client, db_backend):
-    if db_backend != "sqlite":
-        pytest.skip("rendering does not depend on the database; checked on SQLite")
     checked = 0
     for username, urls in pages_for(ids).items():
         s = login(username)

@@ -121,7 +121,7 @@ def test_item_rejects_bool_values_in_definition():
 @pytest.mark.parametrize(
     "raw",
     [True, False, 10.0, 5.0, None, "", " 10", "10 ", "010", "10.0", "+10", "1e1", "١٠", [10], (10,), {10}, b"10", object()],
-    ids=repr,
+    ids=lambda v: "object" if type(v) is object else repr(v),  # stable ids (pytest-xdist)
 )
 def test_junk_values_are_invalid(raw):
     inst = get("bi")

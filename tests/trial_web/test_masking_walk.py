@@ -99,9 +99,8 @@ def walk_values(trial, patient_ids: list[int]) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("user", ["patient.a1", "caregiver.a1", "clinician.a"])
+@pytest.mark.sqlite_only  # what a page shows does not depend on the database; the walk runs on SQLite
 def test_masked_users_never_see_an_arm(app, login, trial, ids, eligible_form, user, db_backend):
-    if db_backend != "sqlite":
-        pytest.skip("what a page shows does not depend on the database; the walk runs on SQLite")
     flashed = _masked_activity(login, trial, ids, eligible_form)
     texts = forbidden_texts(trial)
     assert leaks(flashed, texts) == []

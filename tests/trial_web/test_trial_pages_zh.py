@@ -15,9 +15,8 @@ def english_ids():
     return sorted({i for i in ids if " " in i and "%(" not in i and len(i) > 12}, key=len, reverse=True)
 
 
+@pytest.mark.sqlite_only  # rendering does not depend on the database; checked on SQLite
 def test_trial_pages_render_in_chinese(login, trial, text, db_backend):
-    if db_backend != "sqlite":
-        pytest.skip("rendering does not depend on the database; checked on SQLite")
     leftovers_ids = english_ids()
     a, b = trial.study_id("IT-HMSC"), trial.study_id("BMSC")
     pages = {
