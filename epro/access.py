@@ -41,11 +41,13 @@ def patient_or_404(user: User, patient_id: int) -> Patient:
 
 
 def may_submit(user: User, instrument: str) -> bool:
-    """Patients and caregivers report BI and GDS; staff rate everything."""
+    """Patients and caregivers answer patient-reported instruments; staff rate everything."""
+    from epro import instruments
+
     if user.is_staff:
         return True
     if user.role in ("patient", "caregiver"):
-        return instrument in PATIENT_INSTRUMENTS or instrument == "gds30"
+        return instruments.get(instrument).reporter == "patient"
     return False
 
 

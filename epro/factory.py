@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_extensions(app)
+    register_sessions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_hooks(app)
@@ -94,6 +95,12 @@ def register_extensions(app: Flask) -> None:
     i18n.init_app(app)
     Compress(app)
     from epro import auth  # noqa: F401  (registers the user loader)
+
+
+def register_sessions(app: Flask) -> None:
+    from epro.web.sessions import StaticAwareSessionInterface
+
+    app.session_interface = StaticAwareSessionInterface()
 
 
 def register_blueprints(app: Flask) -> None:

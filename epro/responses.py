@@ -130,7 +130,7 @@ def submit(
         errors.append(FieldError("visit", N_("Unknown visit.")))
     else:
         planned = followup.find_visit(patient, visit)
-        if definition and planned and definition.code not in planned.instruments and definition.code != "gds30":
+        if definition and planned and definition.code not in planned.instruments:
             errors.append(FieldError("instrument", N_("This questionnaire is not part of this visit.")))
         elif planned and followup.patient_today(patient) < planned.window_start:
             errors.append(

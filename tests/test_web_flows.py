@@ -278,3 +278,23 @@ def test_huge_ids_and_nul_characters_are_not_server_errors(login, client):
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     r = client.post("/login", data={"username": "a\x00b", "password": "x", "csrf_token": token})
     assert r.status_code == 400
+
+
+def test_static_files_are_cacheable_without_the_session(login):
+    s = login("clinician.a")
+    page = s.get("/clinic/").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/app\.css\?v=[^"]+)"', page).group(1)
+    r = s.get(css)
+    r.close()
+    assert "Cookie" not in r.headers.get("Vary", "")
+    assert "max-age" in r.headers.get("Cache-Control", "")
+
+
+def test_record_errors_keep_the_typed_reason(login, ids):
+    s = login("clinician.a")
+    url = f"/clinic/patients/{ids['A-001']}/visits/M3/mrs"
+    rid = re.search(r'name="response_id" value="([^"]+)"', s.get(url).get_data(as_text=True)).group(1)
+    s.post(url, data={"MRS0101": "2", "response_id": rid})
+    r = s.post(f"/clinic/responses/{rid}/remove?lang=en", data={"reason": "duplicate entry", "version": "99"})
+    assert r.status_code == 409
+    assert 'value="duplicate entry"' in r.get_data(as_text=True)

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from epro import access, activation, audit, charts, clinic_list, followup, instruments, records, responses, schedule
+from epro.conduct import studies
 from epro.extensions import db
 from epro.instruments.mmse import EDUCATION_LEVELS
-from epro.models import AuditEvent, Patient, Response, Signature, Study, User
+from epro.models import AuditEvent, Patient, Response, Signature, User
 from epro.timeline import alerts as worsening_alerts
 from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
@@ -154,14 +155,16 @@ def assess(patient_id: int, visit: str, instrument: str):
 def enrol():
     form = EnrolPatientForm()
     form.education.choices = [SelectChoice(code, _(label)) for code, label in EDUCATION_LEVELS]
-    studies = _site_studies()
-    if form.validate_on_submit():
+    site_studies = studies.studies_at(current_user.site_id)
+    if not site_studies:
+        form.subject_code.errors = [_("Your site takes part in no study yet. Please ask the administrator.")]
+    elif form.validate_on_submit():
         code = form.subject_code.data.strip().upper()
         if db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
             form.subject_code.errors = [_("This subject code is already enrolled.")]
         else:
             patient = Patient(
-                subject_code=code, site_id=current_user.site_id, study_id=studies[0].id,
+                subject_code=code, site_id=current_user.site_id, study_id=site_studies[0].id,
                 birth_year=form.birth_year.data, sex=form.sex.data, education=form.education.data,
                 language=form.language.data, day0=form.day0.data,
                 enrolled_on=min(followup.today_in(current_user.site.timezone), form.day0.data),
@@ -177,18 +180,6 @@ def enrol():
             flash(_("%(code)s is enrolled. Give the patient an activation code.", code=code), "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
     return render_template("clinic/enrol.html", form=form), (422 if form.errors else 200)
-
-
-def _site_studies() -> list[Study]:
-    studies = db.session.scalars(
-        select(Study).join(Patient, Patient.study_id == Study.id)
-        .where(Patient.site_id == current_user.site_id).distinct()
-    ).all()
-    if not studies:
-        studies = db.session.scalars(select(Study).order_by(Study.id)).all()
-    if not studies:
-        abort(404)
-    return list(studies)
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
@@ -227,16 +218,27 @@ def _record_trail(record_ids: list[str], tables: tuple[str, ...] = ("responses",
     ))
 
 
+def _users_by_id(ids) -> dict[int, User]:
+    """Only the users a page mentions, in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def _render_record(response: Response, *, error: str | None = None, failed_action: str | None = None,
+                   typed: dict | None = None, status: int = 200):
+    trail = _record_trail([response.id])
+    return render_template(
+        "clinic/record.html", response=response, definition=instruments.get(response.instrument),
+        patient=response.patient, trail=trail, users=_users_by_id(e.user_id for e in trail),
+        meanings=records.MEANINGS, error=error, failed_action=failed_action, typed=typed or {},
+    ), status
+
+
 @bp.get("/responses/<response_id>")
 def record(response_id: str):
-    response = _response(response_id)
-    definition = instruments.get(response.instrument)
-    users = {u.id: u for u in db.session.scalars(select(User))}
-    return render_template(
-        "clinic/record.html", response=response, definition=definition, patient=response.patient,
-        trail=_record_trail([response.id]), users=users, meanings=records.MEANINGS,
-        error=request.args.get("error"),
-    )
+    return _render_record(_response(response_id))
 
 
 @bp.post("/responses/<response_id>/<action>")
@@ -258,14 +260,10 @@ def change_record(response_id: str, action: str):
             abort(404)
     except records.RecordError as exc:
         db.session.rollback()
-        response = _response(response_id)
-        definition = instruments.get(response.instrument)
-        users = {u.id: u for u in db.session.scalars(select(User))}
-        return render_template(
-            "clinic/record.html", response=response, definition=definition, patient=response.patient,
-            trail=_record_trail([response.id]), users=users, meanings=records.MEANINGS,
-            error=_(exc.message), failed_action=action,
-        ), exc.status
+        # Keep what was typed (never the password) so an error costs nothing to fix.
+        typed = {"reason": form.get("reason", ""), "meaning": form.get("meaning", "")}
+        return _render_record(_response(response_id), error=_(exc.message), failed_action=action,
+                              typed=typed, status=exc.status)
     return redirect(url_for("clinic.record", response_id=response.id))
 
 
@@ -276,7 +274,7 @@ def audit_export(patient_id: int):
     ids = list(db.session.scalars(select(Response.id).where(Response.patient_id == patient.id)))
     events = _record_trail(ids) + _record_trail([str(patient.id)], ("patients",))
     events.sort(key=lambda e: (e.at, e.id))
-    users = {u.id: u.username for u in db.session.scalars(select(User))}
+    users = {i: u.username for i, u in _users_by_id(e.user_id for e in events).items()}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"])

@@ -60,6 +60,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def sign_out_idle_staff():
         """Staff sessions end after STAFF_IDLE_MINUTES without a request (21 CFR 11.300(d) spirit)."""
+        if request.endpoint == "static":
+            return None  # static files neither count as activity nor need the session
         if not current_user.is_authenticated or not current_user.is_staff:
             return None
         now = time.time()
@@ -77,8 +79,7 @@ def register(app: Flask) -> None:
                 return problem(401, gettext("Sign-in required"), gettext("You were signed out after a time without activity."))
             flash(gettext("You were signed out after %(n)d minutes without activity.", n=limit // 60), "info")
             return redirect(url_for("auth.login", next=request.path))
-        if request.endpoint != "static":
-            session["seen"] = now
+        session["seen"] = now
         return None
 
     @app.before_request
@@ -125,7 +126,8 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if current_user.is_authenticated and response.mimetype == "text/html":
+        if response.mimetype == "text/html" and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
-        response.vary.add("Cookie")
+        if request.endpoint != "static":
+            response.vary.add("Cookie")
         return response
