@@ -17,7 +17,7 @@ import time
 from sqlalchemy import event
 
 from epro import create_app
-from epro.extensions import db
+from epro.base.extensions import db
 
 PASSWORD = "epro-demo-2026"
 
@@ -45,7 +45,7 @@ def main() -> None:
     with app.app_context():
         from flask_migrate import upgrade
 
-        from epro import demo
+        from epro.app import demo
 
         upgrade()
         demo.load()

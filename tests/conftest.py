@@ -64,8 +64,8 @@ def build_demo_database(uri: str) -> None:
     """Migrate an empty database to head and load the demo data into it."""
     from flask_migrate import upgrade
 
-    from epro import demo
-    from epro.extensions import db
+    from epro.app import demo
+    from epro.base.extensions import db
 
     app = create_app(_config(uri))
     with app.app_context():
@@ -117,7 +117,7 @@ def empty_app(tmp_path, db_backend):
 
 
 def _dispose(app) -> None:
-    from epro.extensions import db
+    from epro.base.extensions import db
 
     with app.app_context():
         url = db.engine.url
@@ -187,7 +187,7 @@ def ids(app):
     """Patient ids of the demo subjects by subject code."""
     from sqlalchemy import select
 
-    from epro.extensions import db
+    from epro.base.extensions import db
     from epro.models import Patient
 
     with app.app_context():

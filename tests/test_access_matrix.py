@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from epro.extensions import db
+from epro.base.extensions import db
 from epro.models import Response
 
 PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",

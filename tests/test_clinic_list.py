@@ -2,8 +2,12 @@
 import pytest
 from sqlalchemy import event, select
 
-from epro import clinic_list, demo, followup, timeline
-from epro.extensions import db
+from epro.services import site_list as clinic_list, followup
+
+from epro.app import demo
+
+from epro.core import timeline
+from epro.base.extensions import db
 from epro.models import Patient, User
 
 

@@ -4,8 +4,8 @@ import re
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from epro.audit import AuditTrailIsAppendOnly
-from epro.extensions import db
+from epro.services.audit import AuditTrailIsAppendOnly
+from epro.base.extensions import db
 from epro.models import AuditEvent, Response
 
 MRS = {"MRS0101": "2"}

@@ -2,7 +2,7 @@
 
 Rows are only ever inserted: database triggers refuse UPDATE and DELETE (migration
 0003), and a flush or bulk statement that would change one is
-refused in Python (see epro.audit), whatever path tries it.
+refused in Python (see epro.services.audit), whatever path tries it.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from epro.extensions import db
+from epro.base.extensions import db
 from epro.models.types import UTCDateTime, utcnow
 
 

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.extensions import db
+from epro.base.extensions import db
 from epro.models.study import Arm, Site, Study
 from epro.models.types import UTCDateTime, utcnow
 

@@ -1,8 +1,8 @@
 """A projection of each patient's schedule for fast, SQL-side list filters.
 
-Derived data only: rebuilt from responses by ``epro.followup.refresh_progress``
+Derived data only: rebuilt from responses by ``epro.services.followup.refresh_progress``
 whenever a response is stored, and never edited by hand.  Visit status is a
-function of these counts and today's date (``epro.schedule.status_from``), so
+function of these counts and today's date (``epro.core.schedule.status_from``), so
 no nightly job is needed when a window opens or closes.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from epro.extensions import db
+from epro.base.extensions import db
 
 
 class VisitProgress(db.Model):

@@ -1,7 +1,7 @@
 """Stored answers to an instrument for a visit: patient-, caregiver- or clinician-reported.
 
 A response is never overwritten.  Repeats are kept; which one counts for its
-visit is derived (the first complete one), see epro.schedule.counting_ids.
+visit is derived (the first complete one), see epro.core.schedule.counting_ids.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.extensions import db
+from epro.base.extensions import db
 from epro.models.people import Patient, User
 from epro.models.types import UTCDateTime, utcnow
 

@@ -13,7 +13,7 @@ def wants_json() -> bool:
 
 
 def register(app: Flask) -> None:
-    from epro.api.problems import problem
+    from epro.web.api.problems import problem
 
     titles = {
         400: lambda: _("Bad request"),
@@ -45,8 +45,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(error):
-        from epro import audit
-        from epro.extensions import db
+        from epro.services import audit
+        from epro.base.extensions import db
 
         username = (request.form.get("username") or "").strip()[:80]
         audit.record("login_locked" if request.endpoint == "auth.login" else "rate_limited", "users", "-",

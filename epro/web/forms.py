@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, PasswordField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
 
-from epro.passwords import MIN_LENGTH
+from epro.services.passwords import MIN_LENGTH
 
 
 class LoginForm(FlaskForm):

@@ -10,8 +10,10 @@ from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
-from epro import i18n, labels
-from epro.extensions import db
+from epro.base import i18n
+
+from epro.core import labels
+from epro.base.extensions import db
 
 
 def static_url(filename: str) -> str:
@@ -32,7 +34,7 @@ def switch_lang_url(code: str) -> str:
 def instrument_name(code: str) -> str:
     from flask_babel import gettext
 
-    from epro import instruments
+    from epro.core import instruments
 
     return gettext(instruments.get(code).name)
 
@@ -40,7 +42,7 @@ def instrument_name(code: str) -> str:
 def instrument_short(code: str) -> str:
     from flask_babel import gettext
 
-    from epro import instruments
+    from epro.core import instruments
 
     return gettext(instruments.get(code).short_name)
 
@@ -74,7 +76,7 @@ def register(app: Flask) -> None:
             if lang:
                 session["lang"] = lang
             if request.path.startswith("/api/"):
-                from epro.api.problems import problem
+                from epro.web.api.problems import problem
 
                 return problem(401, gettext("Sign-in required"), gettext("You were signed out after a time without activity."))
             flash(gettext("You were signed out after %(n)d minutes without activity.", n=limit // 60), "info")
@@ -88,7 +90,7 @@ def register(app: Flask) -> None:
         if chosen in i18n.LANGS:
             session["lang"] = chosen
             if current_user.is_authenticated and current_user.locale != chosen:
-                from epro import audit
+                from epro.services import audit
 
                 audit.record("update", "users", current_user.id, actor=current_user, field="locale",
                              old=current_user.locale, new=chosen)

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
-from epro.extensions import db
+from epro.base.extensions import db
 
 bp = Blueprint("main", __name__)
 

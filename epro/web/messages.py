@@ -5,8 +5,8 @@ from datetime import date
 
 from flask_babel import format_date, gettext
 
-from epro.i18n_marker import N_
-from epro.responses import FieldError
+from epro.core.i18n_marker import N_
+from epro.services.responses import FieldError
 
 #: Plainer words for a form than the instrument's technical messages.
 FORM_MESSAGES = {"missing": N_("Please choose an answer.")}

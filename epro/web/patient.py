@@ -13,8 +13,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from epro import access, followup, instruments, responses, schedule
-from epro.extensions import db
+from epro.services import access, followup, responses
+
+from epro.core import instruments, schedule
+from epro.base.extensions import db
 from epro.models import Patient, Response, Signature
 from epro.web.messages import field_errors
 

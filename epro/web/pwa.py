@@ -20,7 +20,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from epro import __version__, i18n
+from epro import __version__
+
+from epro.base import i18n
 
 bp = Blueprint("pwa", __name__)
 

@@ -47,7 +47,7 @@ def _epro_command() -> list[str]:
     found = shutil.which("epro")
     if found:
         return [found]
-    return [sys.executable, "-c", "from epro.cli import main; main()"]
+    return [sys.executable, "-c", "from epro.app.cli import main; main()"]
 
 
 def _free_port() -> int:
@@ -229,7 +229,7 @@ def no_horizontal_scroll(page) -> None:
     assert widths[0] <= widths[1], f"horizontal scroll on {widths[2]}: scrollWidth {widths[0]} > {widths[1]}"
 
 
-# Scoring rules from INSTRUMENTS.md, written out here independently of epro.instruments.
+# Scoring rules from INSTRUMENTS.md, written out here independently of epro.core.instruments.
 
 GDS_REVERSED = {1, 5, 7, 11, 13}  # "NO" scores 1 on these, "YES" on the others
 

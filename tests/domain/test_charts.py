@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from epro.charts import AXIS_COLOUR, LINE_COLOUR, TEXT_COLOUR, line_chart_svg
+from epro.core.charts import AXIS_COLOUR, LINE_COLOUR, TEXT_COLOUR, line_chart_svg
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 CODES = ("BL", "M1", "M3", "M6", "M9", "M12")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import epro.schedule
-from epro.schedule import (
+import epro.core.schedule
+from epro.core.schedule import (
     CLINICIAN_INSTRUMENTS,
     DEFAULT_VISITS,
     LAST_VISIT_GRACE,
@@ -31,7 +31,7 @@ from epro.schedule import (
 )
 
 UTC = timezone.utc
-EPRO_DIR = Path(epro.schedule.__file__).resolve().parent
+EPRO_DIR = Path(epro.core.schedule.__file__).resolve().parent
 DAY0 = date(2026, 1, 15)
 ENROLLED = date(2026, 1, 5)
 PLAN = plan(DAY0, ENROLLED)
@@ -348,7 +348,7 @@ def test_domain_modules_import_neither_flask_nor_sqlalchemy() -> None:
         "import sys, types\n"
         f"pkg = types.ModuleType('epro'); pkg.__path__ = [{str(EPRO_DIR)!r}]\n"
         "sys.modules['epro'] = pkg\n"
-        "import epro.schedule, epro.timeline, epro.charts\n"
+        "import epro.core.schedule, epro.core.timeline, epro.core.charts\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'flask', 'sqlalchemy', 'flask_sqlalchemy'})\n"
         "print(bad)\n"
         "raise SystemExit(1 if bad else 0)\n"

@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from epro.schedule import Submission, local_date, plan
-from epro.timeline import RULES, Alert, build_timeline, alerts, summarize
+from epro.core.schedule import Submission, local_date, plan
+from epro.core.timeline import RULES, Alert, build_timeline, alerts, summarize
 
 UTC = timezone.utc
 DAY0 = date(2026, 1, 15)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from epro import instruments
-from epro.instruments import (
+from epro.core import instruments
+from epro.core.instruments import (
     CODES,
     Instrument,
     InvalidAnswers,
@@ -19,7 +19,7 @@ from epro.instruments import (
     all_instruments,
     get,
 )
-from epro.instruments.base import Choice, Item, ItemError
+from epro.core.instruments.base import Choice, Item, ItemError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -262,14 +262,14 @@ def test_result_as_dict_and_hash():
 
 # ``epro/__init__.py`` holds the Flask app factory, so importing ``epro`` itself
 # loads Flask.  The check therefore registers a bare ``epro`` package first and
-# imports only ``epro.instruments`` and what it pulls in.
+# imports only ``epro.core.instruments`` and what it pulls in.
 _PURITY_CHECK = """
 import sys, types
 package = types.ModuleType("epro")
 package.__path__ = [sys.argv[1]]
 sys.modules["epro"] = package
-import epro.instruments
-assert epro.instruments.get("bi").max_total == 100
+import epro.core.instruments
+assert epro.core.instruments.get("bi").max_total == 100
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("flask", "sqlalchemy", "flask_sqlalchemy", "werkzeug", "jinja2"))
 assert not loaded, loaded
 """
@@ -288,7 +288,7 @@ def test_imports_neither_flask_nor_sqlalchemy():
 
 def test_modules_import_only_the_standard_library():
     allowed = set(sys.stdlib_module_names) | {"epro"}
-    for path in sorted((REPO / "epro" / "instruments").glob("*.py")):
+    for path in sorted((REPO / "epro" / "core" / "instruments").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -300,4 +300,4 @@ def test_modules_import_only_the_standard_library():
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
                 if name.startswith("epro"):
-                    assert name == "epro.i18n_marker", f"{path.name} imports {name}"
+                    assert name == "epro.core.i18n_marker", f"{path.name} imports {name}"

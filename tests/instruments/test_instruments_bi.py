@@ -2,7 +2,7 @@
 
 import pytest
 
-from epro.instruments import InvalidAnswers, get
+from epro.core.instruments import InvalidAnswers, get
 
 BI = get("bi")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from epro.instruments import all_instruments
-from epro.instruments.base import _MESSAGES, _NOT_A_MAPPING
-from epro.instruments.mmse import EDUCATION_LEVELS, education_bands
+from epro.core.instruments import all_instruments
+from epro.core.instruments.base import _MESSAGES, _NOT_A_MAPPING
+from epro.core.instruments.mmse import EDUCATION_LEVELS, education_bands
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGE = REPO / "epro" / "instruments"
+PACKAGE = REPO / "epro" / "core" / "instruments"
 ZH_PO = REPO / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
 

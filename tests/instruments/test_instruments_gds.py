@@ -2,7 +2,7 @@
 
 import pytest
 
-from epro.instruments import InvalidAnswers, get
+from epro.core.instruments import InvalidAnswers, get
 
 GDS = get("gds15")
 KEYS = tuple(f"GDS02{n:02d}" for n in range(1, 16))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from epro.instruments import InvalidAnswers, get
-from epro.instruments.mmse import EDUCATION_LEVELS, UnknownEducation, impairment_cutoff
+from epro.core.instruments import InvalidAnswers, get
+from epro.core.instruments.mmse import EDUCATION_LEVELS, UnknownEducation, impairment_cutoff
 
 MMSE = get("mmse")
 CAPS = {

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from epro.instruments import CODES, InvalidAnswers, get
+from epro.core.instruments import CODES, InvalidAnswers, get
 
 GDS15_NO_SCORES = {1, 5, 7, 11, 13}
 GDS30_NO_SCORES = {1, 5, 7, 9, 15, 19, 21, 27, 29, 30}

@@ -42,7 +42,7 @@ def epro_command() -> list[str]:
     found = shutil.which("epro")
     if found:
         return [found]
-    return [sys.executable, "-c", "from epro.cli import main; main()"]
+    return [sys.executable, "-c", "from epro.app.cli import main; main()"]
 
 
 def free_port() -> int:
@@ -223,7 +223,7 @@ class Client:
 
 def valid_answers(instrument: str, rng: random.Random) -> dict[str, Any]:
     """A complete set of allowed answers, drawn at random from the instrument's own choices."""
-    from epro import instruments
+    from epro.core import instruments
 
     definition = instruments.get(instrument)
     return {item.key: rng.choice(item.choices).value for item in definition.items}

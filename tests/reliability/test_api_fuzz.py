@@ -29,8 +29,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from epro import instruments
-from epro.config import Defaults
+from epro.core import instruments
+from epro.base.config import Defaults
 
 #: Per operation, mode (positive, negative) and backend: 6 operations x 2 x 35 = 420 requests per backend.
 MAX_EXAMPLES = 35

@@ -34,7 +34,7 @@ def epro(instance: Path, database_uri: str | None, *args: str, stdin: str | None
 
 def run_cli(instance: Path, database_uri: str, *args: str, **env: str):
     """`epro ARGS` in this process, with the environment a deployment would have."""
-    from epro.cli import cli
+    from epro.app.cli import cli
 
     instance.mkdir(parents=True, exist_ok=True)
     environ = {"EPRO_INSTANCE_PATH": str(instance), "EPRO_SQLALCHEMY_DATABASE_URI": database_uri,
@@ -45,7 +45,7 @@ def run_cli(instance: Path, database_uri: str, *args: str, **env: str):
 def acked_ids_seen_by_clinic(database_uri: str, patient_id: int) -> set[str]:
     """Sign in as clinician.a on an app over *database_uri* and list the patient's response ids."""
     from epro import create_app
-    from epro.extensions import db
+    from epro.base.extensions import db
 
     app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_uri})
     try:

@@ -20,9 +20,9 @@ for is stored exactly once.  The unacknowledged ones are what a phone would
 retry (same UUID, same body, same session cookie): each retry gets 201, or
 200 if the server had committed it before it died, and ends up stored once.
 
-Why acknowledged means durable: epro.responses commits before it answers.
+Why acknowledged means durable: epro.services.responses commits before it answers.
 `epro demo` / `epro serve` run SQLite in WAL mode with `synchronous = NORMAL`
-(epro/database.py): a committed transaction is in the WAL file when COMMIT
+(epro/base/database.py): a committed transaction is in the WAL file when COMMIT
 returns, so it survives the death of the process (this test) but not
 necessarily a power cut or an OS crash, for which SQLite documents
 `synchronous = FULL`.  PostgreSQL's default (fsync at commit) survives both.

@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from epro.protocols import load
-from epro.trial.eligibility import (
+from epro.core.protocols import load
+from epro.core.trial.eligibility import (
     FAILED,
     FEMALE,
     MALE,

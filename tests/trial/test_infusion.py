@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from epro.protocols import load
-from epro.trial.infusion import (
+from epro.core.protocols import load
+from epro.core.trial.infusion import (
     ON_TIME,
     OUTSIDE_WINDOW,
     InfusionError,

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from epro.trial.outcomes import (
+from epro.core.trial.outcomes import (
     FILLS,
     MIN_LABEL_WIDTH,
     POOLED,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from epro import protocols
-from epro.protocols import ProtocolError, Text, UnknownProtocol, load, load_path, text
-from epro.schedule import DEFAULT_VISITS
-from epro.trial import eligibility, safety
+from epro.core import protocols
+from epro.core.protocols import ProtocolError, Text, UnknownProtocol, load, load_path, text
+from epro.core.schedule import DEFAULT_VISITS
+from epro.core.trial import eligibility, safety
 
 FOLLOW_UP = ("M1", "M3", "M6", "M9", "M12")
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from epro.protocols import load
-from epro.trial.randomization import (
+from epro.core.protocols import load
+from epro.core.trial.randomization import (
     RandomizationError,
     allocate,
     block_sizes,

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from epro.trial import safety
-from epro.trial.safety import (
+from epro.core.trial import safety
+from epro.core.trial.safety import (
     POOLED,
     AdverseEvent,
     ImagingCheck,

@@ -27,17 +27,17 @@ class Trial:
             return fn()
 
     def today(self) -> date:
-        from epro import followup
+        from epro.services import followup
 
         return self.run(lambda: followup.today_in("Asia/Shanghai"))
 
     def scalar(self, statement):
-        from epro.extensions import db
+        from epro.base.extensions import db
 
         return self.run(lambda: db.session.scalar(statement))
 
     def all(self, statement):
-        from epro.extensions import db
+        from epro.base.extensions import db
 
         return self.run(lambda: list(db.session.scalars(statement)))
 
@@ -59,8 +59,8 @@ class Trial:
     def add_patient(self, study_code: str, site_code: str, subject: str, arm_code: str | None, day0: date,
                     **extra) -> int:
         """A patient put straight into the database (for tests that need a known arm)."""
-        from epro import followup
-        from epro.extensions import db
+        from epro.services import followup
+        from epro.base.extensions import db
         from epro.models import Arm, Patient, Site, Study
 
         def make():
@@ -86,7 +86,7 @@ def trial(app):
 
 def bmsc_eligible_form(today: date, code: str, **overrides) -> dict[str, str]:
     """A BMSC screening form of an eligible man: every criterion met."""
-    from epro import protocols
+    from epro.core import protocols
 
     form = {"screening_code": code, "screened_on": today.isoformat(),
             "birth_date": date(today.year - 55, 3, 1).isoformat(), "sex": "male", "onset_date": (today - timedelta(days=90)).isoformat(),

@@ -4,8 +4,8 @@ import json
 
 from sqlalchemy import select
 
-from epro.extensions import db
-from epro.trial import randomization
+from epro.base.extensions import db
+from epro.core.trial import randomization
 
 
 def _new_study(login, trial, code="HMSC-X", protocol="it-hmsc", site="A"):
@@ -117,8 +117,8 @@ def test_demo_list_holds_the_demo_patients_in_order(trial):
 
 
 def test_non_randomized_protocol_lets_staff_choose_the_arm(login, trial, eligible_form, monkeypatch):
-    from epro import protocols
-    from epro.conduct import studies
+    from epro.core import protocols
+    from epro.services.trial import studies
 
     study_id = _new_study(login, trial, code="OPEN-X", protocol="bmsc", site="A")
     original = studies.protocol_of
@@ -129,7 +129,7 @@ def test_non_randomized_protocol_lets_staff_choose_the_arm(login, trial, eligibl
             return p
         return dataclasses.replace(p, design=dataclasses.replace(p.design, allocation="non_randomized"))
 
-    for module in ("epro.conduct.studies", "epro.conduct.allocation", "epro.conduct.screening"):
+    for module in ("epro.services.trial.studies", "epro.services.trial.allocation", "epro.services.trial.screening"):
         monkeypatch.setattr(f"{module}.protocol_of", open_choice)
     s = login("clinician.a")
     assert s.post(f"/clinic/trial/studies/{study_id}/screenings/new",

@@ -1,7 +1,7 @@
 """The demo's trial data: what CONTRACT.md promises, and loading twice changes nothing."""
 from sqlalchemy import func, select
 
-from epro.extensions import db
+from epro.base.extensions import db
 
 
 def _counts():
@@ -13,8 +13,8 @@ def _counts():
 
 
 def test_demo_trial_data_and_idempotency(app):
-    from epro import demo
-    from epro.conduct import safety
+    from epro.app import demo
+    from epro.services.trial import safety
     from epro.models import Infusion, Patient, Screening, Site, StudySite
 
     with app.app_context():

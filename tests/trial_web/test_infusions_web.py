@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from epro.schedule import add_months
+from epro.core.schedule import add_months
 
 
 def _infuse(s, pid, day, **extra):

@@ -8,7 +8,7 @@ from itertools import product
 import pytest
 from sqlalchemy import select
 
-from epro import protocols, schedule
+from epro.core import protocols, schedule
 
 VISITS = schedule.VISIT_CODES
 INSTRUMENTS = ("bi", "gds15", "nihss", "mrs", "mmse")

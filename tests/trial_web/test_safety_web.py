@@ -115,7 +115,7 @@ def test_safety_check_per_visit(login, trial, ids):
 
 
 def test_safety_summary_pooled_for_masked_per_arm_for_unblinded(login, trial, ids):
-    from epro import protocols
+    from epro.core import protocols
 
     study = trial.study_id("IT-HMSC")
     s = login("clinician.a")

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from epro import instruments, protocols
+from epro.core import instruments, protocols
 
 
 def new_url(trial):

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import event, select
 
-from epro.extensions import db
+from epro.base.extensions import db
 
 #: subject → arm, then instrument → {visit: total}
 KNOWN = {
@@ -17,7 +17,7 @@ KNOWN = {
 
 def _known_study(app, login, trial, code="KNOWN", patients=KNOWN):
     """A masked it-hMSC study at site B with the known totals stored as responses."""
-    from epro import followup
+    from epro.services import followup
     from epro.models import Patient, Response, Site
 
     if trial.study_id(code) is None:
@@ -46,7 +46,7 @@ def _known_study(app, login, trial, code="KNOWN", patients=KNOWN):
 
 def _unblinded_user_at_b(trial):
     from epro.models import Site, User
-    from epro.passwords import hash_password
+    from epro.services.passwords import hash_password
 
     def make():
         site = db.session.scalar(select(Site).where(Site.code == "B"))

@@ -1,12 +1,12 @@
 """Emergency unblinding: a reason, an audit record, the arm for that user and patient only, a notice."""
 from sqlalchemy import select
 
-from epro.extensions import db
+from epro.base.extensions import db
 
 
 def _second_masked_clinician_at_a(trial):
     from epro.models import Site, User
-    from epro.passwords import hash_password
+    from epro.services.passwords import hash_password
 
     def make():
         site = db.session.scalar(select(Site).where(Site.code == "A"))

@@ -2,7 +2,7 @@
 emergency unblinding and study summaries (``/clinic/trial``).
 
 Views are thin: they find what the user may see (else 404, as everywhere in
-epro), hand the form to :mod:`epro.conduct`, commit, and say what happened.
+epro), hand the form to :mod:`epro.services.trial`, commit, and say what happened.
 Staff only; creating a study is for administrators.
 """
 from __future__ import annotations
@@ -13,8 +13,10 @@ from flask import Blueprint, abort, request
 from flask_babel import format_date, get_locale, gettext
 from flask_login import current_user, login_required
 
-from epro import i18n, protocols
-from epro.conduct import fields, infusions, masking, safety, studies
+from epro.base import i18n
+
+from epro.core import protocols
+from epro.services.trial import fields, infusions, masking, safety, studies
 
 bp = Blueprint("trial", __name__, url_prefix="/clinic/trial")
 

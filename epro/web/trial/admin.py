@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from epro import protocols
-from epro.conduct import fields, studies
-from epro.extensions import db
+from epro.core import protocols
+from epro.services.trial import fields, studies
+from epro.base.extensions import db
 from epro.models import Site, Study
 from epro.web.trial import bp, problems
 

@@ -9,11 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from epro import access, followup, schedule
-from epro.conduct import fields, infusions, masking, safety
-from epro.extensions import db
+from epro.services import access, followup
+
+from epro.core import schedule
+from epro.services.trial import fields, infusions, masking, safety
+from epro.base.extensions import db
 from epro.models import Patient, User
-from epro.trial import safety as rules
+from epro.core.trial import safety as rules
 from epro.web.trial import bp, problems, say
 
 

@@ -1,4 +1,0 @@
-"""The JSON API (/api/v1): same session cookie and CSRF header as the web app."""
-from epro.api.views import bp
-
-__all__ = ["bp"]

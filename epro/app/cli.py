@@ -1,0 +1,140 @@
+"""The `epro` command: Flask's CLI over the app factory, plus demo and serve.
+
+Every `flask` command works through it (`epro routes`, `epro db upgrade`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from epro import create_app
+from epro.app.factory import ensure_instance_secret, instance_path
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def cli() -> None:
+    """epro: ePRO for stroke stem-cell trials."""
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    """Run gunicorn in this process's place, with the same environment."""
+    args = [
+        sys.executable, "-m", "gunicorn",
+        "--workers", str(workers), "--threads", "4", "--worker-class", "gthread",
+        "--bind", f"{host}:{port}", "--access-logfile", "-", "--graceful-timeout", "10",
+        # The path without its query string: activation links carry one-time codes.
+        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+        "epro:create_app()",
+    ]
+    click.echo(f"epro is serving on http://{host}:{port}  (Ctrl+C to stop)")
+    os.execv(sys.executable, args)
+
+
+@cli.command("demo", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the demo data and exit.")
+@click.option("--patients", "extra", default=0, type=click.IntRange(0, 100000),
+              help="Also generate N patients spread over the demo sites.")
+@click.option("--workers", default=2, show_default=True, type=int)
+def demo_command(host: str, port: int, no_serve: bool, extra: int, workers: int) -> None:
+    """Upgrade the database, load the demo data (idempotent), then serve."""
+    from flask_migrate import upgrade
+
+    from epro.app import demo
+
+    ensure_instance_secret(instance_path())
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        summary = demo.load()
+        if extra:
+            summary += demo.generate(extra)
+        click.echo(summary)
+    if not no_serve:
+        _serve(host, port, workers)
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve_command(host: str, port: int, workers: int) -> None:
+    """The production server (gunicorn)."""
+    create_app()  # fail fast here, with a clear message, on a missing secret key
+    _serve(host, port, workers)
+
+
+def main() -> None:
+    cli(prog_name="epro")
+
+
+@cli.group("translate")
+def translate() -> None:
+    """Translation catalogs: extract, update, compile, check (see README)."""
+
+
+def _pybabel(*args: str) -> None:
+    import subprocess
+
+    from epro.app.factory import PROJECT_ROOT
+
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], cwd=PROJECT_ROOT, check=True)
+
+
+@translate.command("extract", with_appcontext=False)
+def translate_extract() -> None:
+    """Write translations/messages.pot from the code and templates."""
+    _pybabel("extract", "-F", "babel.cfg", "-k", "N_", "-k", "_l", "-k", "lazy_gettext",
+             "--no-location", "--omit-header", "--sort-output", "-o", "translations/messages.pot", ".")
+
+
+@translate.command("update", with_appcontext=False)
+def translate_update() -> None:
+    """Extract, then merge new messages into every catalog (new ones start empty)."""
+    translate_extract.callback()
+    _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching",
+             "--ignore-obsolete")
+
+
+@translate.command("compile", with_appcontext=False)
+def translate_compile() -> None:
+    """Compile .po to .mo (the app also does this by itself when a .po is newer)."""
+    from epro.base.i18n import compile_catalogs
+
+    compile_catalogs()
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+def backup_command(path: str) -> None:
+    """Copy the database to PATH; safe while the server runs (SQLite: backup API; PostgreSQL: pg_dump -Fc)."""
+    from flask import current_app
+
+    from epro.app import backup
+
+    try:
+        click.echo(backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], path))
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Replace the database without asking.")
+def restore_command(path: str, yes: bool) -> None:
+    """Replace everything in the database with the backup at PATH (stop the server first)."""
+    from flask import current_app
+
+    from epro.app import backup
+
+    uri = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if not yes:
+        click.confirm(f"Replace everything in {backup.describe(uri)} with {path}?", abort=True)
+    try:
+        click.echo(backup.restore(uri, path))
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,264 @@
+"""Demo data: two sites, both trials, the accounts in CONTRACT.md, and a
+realistic history relative to today so something is always due.
+
+Loading is idempotent: every object is looked up by its natural key first.
+"""
+from __future__ import annotations
+
+import functools
+import random
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+
+from epro.services import audit, followup
+
+from epro.app import demo_trial
+
+from epro.core import instruments, protocols, schedule
+from epro.base.extensions import db
+from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
+from epro.services.passwords import hash_password
+from epro.services.responses import digest
+
+PASSWORD = "epro-demo-2026"
+NAMESPACE = uuid.UUID("5b0a7e63-5b7e-4a63-9d43-2f0cde5e3a11")
+
+STUDIES = {  # masking and arms come from the protocol (epro/core/protocols/data)
+    "IT-HMSC": dict(name="Ischemia-tolerant allogeneic MSC (it-hMSC) safety study", protocol="it-hmsc"),
+    "BMSC": dict(name="Autologous bone-marrow MSC (BMSCs) study", protocol="bmsc"),
+}
+SITES = {"A": ("Site A", "IT-HMSC"), "B": ("Site B", "BMSC")}
+
+
+def _get_or_create(model, defaults=None, **keys):
+    obj = db.session.scalar(select(model).filter_by(**keys))
+    if obj is None:
+        obj = model(**keys, **(defaults or {}))
+        db.session.add(obj)
+        db.session.flush()
+    return obj
+
+
+def _user(username: str, role: str, **extra) -> User:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, role=role, password_hash=hash_password(PASSWORD), **extra)
+        db.session.add(user)
+        db.session.flush()
+        audit.record("create", "users", user.id, new={"username": username, "role": role}, reason="demo data")
+    return user
+
+
+def _answers_for(code: str, ability: float, rng: random.Random) -> dict:
+    """Plausible answers: ability 0 (worst) .. 1 (best) picks each item's level."""
+    definition = instruments.get(code)
+    answers = {}
+    for item in definition.items:
+        values = [v for v in item.allowed_values if v != "UN"]
+        if code.startswith("gds"):
+            depressive = rng.random() > ability
+            scored_yes = _gds_yes_scores(code, item.key)
+            answers[item.key] = ("YES" if scored_yes else "NO") if depressive else ("NO" if scored_yes else "YES")
+            continue
+        best_high = definition.higher_is_better
+        ordered = values if best_high else list(reversed(values))
+        jitter = rng.uniform(-0.15, 0.15)
+        idx = round(max(0.0, min(1.0, ability + jitter)) * (len(ordered) - 1))
+        answers[item.key] = ordered[idx]
+    if code == "nihss" and answers.get("nihss_1a") == 3:
+        answers["nihss_8"], answers["nihss_9"] = 2, 3
+    return answers
+
+
+@functools.cache
+def _gds_yes_scores(code: str, key: str) -> bool:
+    """Whether "YES" is the depressive (scoring) answer for this GDS item."""
+    definition = instruments.get(code)
+    others = {i.key: "NO" for i in definition.items}
+    base = definition.score(others).total
+    others[key] = "YES"
+    return definition.score(others).total > base
+
+
+def _store(patient: Patient, visit: str, code: str, answers: dict, respondent: str,
+           completed: datetime, entered_by: User | None) -> None:
+    rid = str(uuid.uuid5(NAMESPACE, f"{patient.subject_code}/{visit}/{code}"))
+    if db.session.get(Response, rid) is not None:
+        return
+    kwargs = {"education": patient.education} if code == "mmse" else {}
+    score = instruments.get(code).score(answers, respondent=respondent, **kwargs)
+    db.session.add(Response(
+        id=rid, patient_id=patient.id, visit_code=visit, instrument=code, answers=score.answers,
+        total=score.total, flags=sorted(score.flags), respondent=respondent,
+        entered_by_id=entered_by.id if entered_by else None, completed_at=completed, received_at=completed,
+        payload_digest=digest({"demo": rid}),
+    ))
+    audit.record("create", "responses", rid, actor=entered_by,
+                 new={"visit": visit, "instrument": code, "total": score.total}, reason="demo data")
+
+
+def _at(day: date, hour: int, tz: str) -> datetime:
+    return datetime.combine(day, time(hour, 30), ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def _day0_with_open(today: date, visit_months: int, offset_days: int) -> date:
+    """A day 0 such that the visit's target date is today + offset_days."""
+    target = today + timedelta(days=offset_days)
+    day0 = schedule.add_months(target, -visit_months)
+    while schedule.add_months(day0, visit_months) < target:
+        day0 += timedelta(days=1)
+    return day0
+
+
+def _fill(patient: Patient, upto: tuple[str, ...], ability: list[float], clinician: User | None,
+          rng: random.Random, skip: tuple[tuple[str, str], ...] = (), late: tuple[str, ...] = ()) -> None:
+    tz = patient.site.timezone
+    for n, visit in enumerate(followup.planned_visits(patient)):
+        if visit.code not in upto:
+            continue
+        level = ability[min(n, len(ability) - 1)]
+        when = visit.window_end + timedelta(days=3) if visit.code in late else visit.target_date
+        for code in visit.instruments:
+            if (visit.code, code) in skip:
+                continue
+            clin = code in schedule.CLINICIAN_INSTRUMENTS
+            respondent = "clinician" if clin else "patient"
+            entered = clinician if clin else patient.user
+            _store(patient, visit.code, code, _answers_for(code, level, rng), respondent,
+                   _at(when, 10 if clin else 19, tz), entered)
+
+
+def load() -> str:
+    """Create the demo world if it is not there; return a one-line summary."""
+    rng = random.Random(2026)
+    studies = {}
+    for code, spec in STUDIES.items():
+        protocol = protocols.load(spec["protocol"])
+        study = _get_or_create(Study, code=code, defaults=dict(name=spec["name"], protocol=protocol.code,
+                                                                masked=protocol.masked))
+        for arm in protocol.arms:
+            _get_or_create(Arm, study_id=study.id, code=arm.code, defaults=dict(label=arm.label.en))
+        studies[code] = study
+    sites = {code: _get_or_create(Site, code=code, defaults=dict(name=name, timezone="Asia/Shanghai"))
+             for code, (name, _study) in SITES.items()}
+    arms = {(s.code, a.code): a for s in studies.values() for a in db.session.scalars(
+        select(Arm).where(Arm.study_id == s.id))}
+
+    clin_a = _user("clinician.a", "clinician", site_id=sites["A"].id, display_name="Dr. Wang (A)", locale="zh")
+    clin_b = _user("clinician.b", "clinician", site_id=sites["B"].id, display_name="Dr. Li (B)", locale="zh")
+    _user("investigator.a", "investigator", site_id=sites["A"].id, display_name="Prof. Zhao (A)",
+          unblinded=True, locale="zh")
+    _user("admin", "admin", display_name="Administrator", locale="en")
+
+    today = followup.today_in("Asia/Shanghai")
+    people = [
+        # subject, username, site, arm, day0, visits done, abilities, extras
+        ("A-001", "patient.a1", "A", "low", _day0_with_open(today, 3, 3), ("BL", "M1"), [0.45, 0.55], {}),
+        ("A-002", "patient.a2", "A", "high", _day0_with_open(today, 3, -6), ("BL", "M1"), [0.7, 0.45],
+         {"skip": (("M1", "mmse"),)}),
+        ("A-003", None, "A", "medium", _day0_with_open(today, 1, -30), ("BL",), [0.5], {}),
+        ("A-004", None, "A", "medium", _day0_with_open(today, 6, 20), ("BL", "M1", "M3"), [0.3, 0.4, 0.5],
+         {"late": ("M3",)}),
+        ("B-001", "patient.b1", "B", "bmsc", _day0_with_open(today, 1, 10), ("BL",), [0.5], {}),
+        ("B-002", None, "B", "routine", _day0_with_open(today, 1, -2), ("BL",), [0.4], {}),
+    ]
+    created = 0
+    for subject, username, site_code, arm_code, day0, done, abilities, extra in people:
+        patient = db.session.scalar(select(Patient).where(Patient.subject_code == subject))
+        study = studies[SITES[site_code][1]]
+        if patient is None:
+            user = _user(username, "patient", locale="zh") if username else None
+            patient = Patient(
+                subject_code=subject, site_id=sites[site_code].id, study_id=study.id,
+                arm_id=arms[(study.code, arm_code)].id, user_id=user.id if user else None,
+                birth_year=1958 + rng.randint(0, 10), sex=rng.choice(["female", "male"]),
+                education=rng.choice(["primary", "middle_or_above"]), language="zh",
+                day0=day0, enrolled_on=day0 - timedelta(days=10),
+            )
+            db.session.add(patient)
+            db.session.flush()
+            audit.record("create", "patients", patient.id, new={"subject_code": subject}, reason="demo data")
+            created += 1
+            _fill(patient, done, abilities, clin_a if site_code == "A" else clin_b, rng,
+                  skip=extra.get("skip", ()), late=extra.get("late", ()))
+    missing = db.session.scalars(select(Patient.id).where(
+        ~Patient.id.in_(select(VisitProgress.patient_id)))).all()
+    followup.refresh_progress(list(missing))
+    caregiver = _user("caregiver.a1", "caregiver", locale="zh")
+    a1 = db.session.scalar(select(Patient).where(Patient.subject_code == "A-001"))
+    _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
+    demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
+    db.session.commit()
+    return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
+
+
+def generate(count: int) -> str:
+    """Add `count` generated patients (G-<site>-NNNNN) with visits, answers and gaps."""
+    rng = random.Random(count)
+    sites = db.session.scalars(select(Site).order_by(Site.code)).all()
+    study_of = {"A": "IT-HMSC", "B": "BMSC"}
+    studies = {s.code: s for s in db.session.scalars(select(Study))}
+    existing = set(db.session.scalars(select(Patient.subject_code).where(Patient.subject_code.like("G-%"))))
+    today = followup.today_in("Asia/Shanghai")
+    made = 0
+    patient_rows, response_rows = [], []
+    for n in range(count):
+        site = sites[n % len(sites)]
+        subject = f"G-{site.code}-{n + 1:05d}"
+        if subject in existing:
+            continue
+        study = studies[study_of.get(site.code, "IT-HMSC")]
+        day0 = today - timedelta(days=rng.randint(-10, 400))
+        patient_rows.append(dict(
+            subject_code=subject, site_id=site.id, study_id=study.id,
+            arm_id=rng.choice(study.arms).id if study.arms else None,
+            birth_year=rng.randint(1950, 1990), sex=rng.choice(["female", "male"]),
+            education=rng.choice(["illiterate", "primary", "middle_or_above"]), language="zh",
+            day0=day0, enrolled_on=day0 - timedelta(days=rng.randint(1, 14)),
+            created_at=datetime.now(timezone.utc),
+        ))
+        made += 1
+    if patient_rows:
+        db.session.execute(insert(Patient), patient_rows)
+        db.session.flush()
+    ids = dict(db.session.execute(select(Patient.subject_code, Patient.id).where(
+        Patient.subject_code.in_([r["subject_code"] for r in patient_rows]))).all()) if patient_rows else {}
+    for row in patient_rows:
+        planned = schedule.plan(row["day0"], row["enrolled_on"])
+        ability = rng.uniform(0.2, 0.8)
+        for visit in planned:
+            if visit.window_start > today:
+                break
+            for code in visit.instruments:
+                if rng.random() < 0.12:
+                    continue  # a gap: not answered
+                late = rng.random() < 0.08
+                when = visit.window_end + timedelta(days=rng.randint(1, 5)) if late else visit.target_date
+                if when > today:
+                    when = today
+                ability = max(0.0, min(1.0, ability + rng.uniform(-0.05, 0.08)))
+                kwargs = {"education": row["education"]} if code == "mmse" else {}
+                answers = _answers_for(code, ability, rng)
+                score = instruments.get(code).score(answers, **kwargs)
+                rid = str(uuid.uuid5(NAMESPACE, f"{row['subject_code']}/{visit.code}/{code}"))
+                moment = _at(when, 10, "Asia/Shanghai")
+                response_rows.append(dict(
+                    id=rid, patient_id=ids[row["subject_code"]], visit_code=visit.code, instrument=code,
+                    answers=score.answers, total=score.total, flags=sorted(score.flags),
+                    respondent="clinician" if code in schedule.CLINICIAN_INSTRUMENTS else "patient",
+                    completed_at=moment, received_at=moment, payload_digest=digest({"demo": rid}),
+                    status="active",
+                ))
+    for start in range(0, len(response_rows), 5000):
+        db.session.execute(insert(Response), response_rows[start:start + 5000])
+    new_ids = list(ids.values())
+    for start in range(0, len(new_ids), 500):
+        followup.refresh_progress(new_ids[start:start + 500])
+    if made:
+        audit.record("create", "patients", "bulk", new={"generated_patients": made,
+                                                        "responses": len(response_rows)}, reason="demo data")
+    db.session.commit()
+    return f"\ndemo: {made} generated patients with {len(response_rows)} responses"

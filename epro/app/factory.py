@@ -1,0 +1,129 @@
+"""The application factory: it wires extensions, blueprints, error handlers and
+commands in named steps, so a reader finds each concern in one place.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+MIN_SECRET_LENGTH = 32
+SECRET_FILE = "secret_key"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=instance_path(),
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure(app, test_config)
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    register_extensions(app)
+    register_sessions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_hooks(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    from epro.base import config
+
+    app.config.from_object(config.Defaults)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "epro.db")
+    app.config.from_prefixed_env("EPRO")
+    if test_config:
+        app.config.update(test_config)
+    days = timedelta(days=int(app.config["PATIENT_SESSION_DAYS"]))
+    app.config["PERMANENT_SESSION_LIFETIME"] = days
+    app.config["REMEMBER_COOKIE_DURATION"] = days
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = read_instance_secret(app.instance_path)
+    key = app.config.get("SECRET_KEY") or ""
+    if len(key) < MIN_SECRET_LENGTH and not app.config.get("TESTING"):
+        raise RuntimeError(
+            "epro refuses to start without a strong secret key: set EPRO_SECRET_KEY "
+            f"(at least {MIN_SECRET_LENGTH} random characters) or run `epro demo` once "
+            "to create one in the instance folder."
+        )
+
+
+def instance_path() -> str:
+    """The instance folder: EPRO_INSTANCE_PATH, else ./instance beside the package."""
+    return os.environ.get("EPRO_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+
+def read_instance_secret(instance_path: str) -> str | None:
+    path = Path(instance_path) / SECRET_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+def ensure_instance_secret(instance_path: str) -> None:
+    """Create the instance folder's secret key once (used by `epro demo`)."""
+    path = Path(instance_path) / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+
+
+def register_extensions(app: Flask) -> None:
+    from flask_compress import Compress
+
+    from epro.base import database, i18n
+    from epro.base.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    database.configure_engine_events(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    Compress(app)
+    from epro.web import login as auth  # noqa: F401  (registers the user loader)
+
+
+def register_sessions(app: Flask) -> None:
+    from epro.web.sessions import StaticAwareSessionInterface
+
+    app.session_interface = StaticAwareSessionInterface()
+
+
+def register_blueprints(app: Flask) -> None:
+    from epro.web.api import bp as api_bp
+    from epro.web.auth import bp as auth_bp
+    from epro.web.clinic import bp as clinic_bp
+    from epro.web.main import bp as main_bp
+    from epro.web.patient import bp as patient_bp
+    from epro.web.pwa import bp as pwa_bp
+    from epro.web.report import bp as report_bp
+    from epro.web.trial import bp as trial_bp
+
+    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from epro.web import errors
+
+    errors.register(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from epro.web import hooks
+
+    hooks.register(app)

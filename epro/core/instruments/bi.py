@@ -1,0 +1,148 @@
+"""Barthel Index, 100-point version (Barthel指数).
+
+Source: Mahoney FI, Barthel DW. Functional evaluation: the Barthel Index.
+Md State Med J 1965;14:61-65; items in the order of the Chinese national
+form.  Bands (≤40 severe, 41-60 moderate, 61-99 mild dependence, 100
+independent) are those used in China.  LOINC total 96761-2; item codes as
+listed in INSTRUMENTS.md.
+
+Only the original levels are valid.  12 (a level of Shah's *Modified* Barthel
+Index) or any other in-between value is an error, never rounded.  The
+20-point Collin & Wade version is this total divided by 5.
+"""
+
+from epro.core.i18n_marker import N_
+
+from .base import Band, Choice, Instrument, Item
+
+_DEPENDENT = N_("Dependent")
+_INDEPENDENT = N_("Independent")
+_UNABLE = N_("Unable")
+
+INSTRUMENT = Instrument(
+    code="bi",
+    name=N_("Barthel Index"),
+    short_name="BI",
+    reporter="patient",
+    instructions=N_(
+        "For each activity, choose what the patient actually does now, not what they "
+        "might be able to do. Using aids such as a walking stick still counts as doing "
+        "it alone."
+    ),
+    items=(
+        Item(
+            "feeding",
+            N_("Feeding"),
+            (
+                Choice(0, N_("Unable; has to be fed")),
+                Choice(5, N_("Needs help, e.g. cutting up food, or needs a special diet")),
+                Choice(10, N_("Independent; eats without help")),
+            ),
+            loinc="83184-2",
+        ),
+        Item(
+            "bathing",
+            N_("Bathing"),
+            (
+                Choice(0, _DEPENDENT),
+                Choice(5, N_("Independent; bathes or showers without help")),
+            ),
+            loinc="83181-8",
+        ),
+        Item(
+            "grooming",
+            N_("Grooming"),
+            (
+                Choice(0, N_("Needs help with personal care")),
+                Choice(5, N_("Independent; washes face, combs hair, brushes teeth, shaves")),
+            ),
+            loinc="96767-9",
+        ),
+        Item(
+            "dressing",
+            N_("Dressing"),
+            (
+                Choice(0, _DEPENDENT),
+                Choice(5, N_("Needs help but can do about half alone")),
+                Choice(10, N_("Independent, including buttons, zips and shoes")),
+            ),
+            loinc="83182-6",
+        ),
+        Item(
+            "bowels",
+            N_("Bowel control"),
+            (
+                Choice(0, N_("Incontinent, or needs to be given enemas")),
+                Choice(5, N_("Occasional accident (about once a week)")),
+                Choice(10, N_("Continent; no accidents")),
+            ),
+            loinc="96759-6",
+        ),
+        Item(
+            "bladder",
+            N_("Bladder control"),
+            (
+                Choice(0, N_("Incontinent, or has a catheter and cannot manage it alone")),
+                Choice(5, N_("Occasional accident (at most once a day)")),
+                Choice(10, N_("Continent; no accidents")),
+            ),
+            loinc="96760-4",
+        ),
+        Item(
+            "toilet_use",
+            N_("Toilet use"),
+            (
+                Choice(0, _DEPENDENT),
+                Choice(5, N_("Needs some help, but can do some things alone")),
+                Choice(10, N_("Independent; gets on and off, dresses and wipes alone")),
+            ),
+            loinc="83183-4",
+        ),
+        Item(
+            "transfers",
+            N_("Moving from bed to chair and back"),
+            (
+                Choice(0, N_("Unable; cannot sit up without support")),
+                Choice(5, N_("Needs major help (one or two people), can sit")),
+                Choice(10, N_("Needs minor help (a little help or reminders)")),
+                Choice(15, _INDEPENDENT),
+            ),
+            loinc="83185-9",
+        ),
+        Item(
+            "mobility",
+            N_("Walking on level ground (about 45 metres)"),
+            (
+                Choice(0, N_("Cannot walk, or walks less than 45 metres")),
+                Choice(5, N_("Uses a wheelchair independently, including turning corners")),
+                Choice(10, N_("Walks with the help of one person")),
+                Choice(15, N_("Independent; may use an aid such as a stick")),
+            ),
+            loinc="83186-7",
+        ),
+        Item(
+            "stairs",
+            N_("Going up and down stairs"),
+            (
+                Choice(0, _UNABLE),
+                Choice(5, N_("Needs help or supervision")),
+                Choice(10, _INDEPENDENT),
+            ),
+            loinc="96758-8",
+        ),
+    ),
+    min_total=0,
+    max_total=100,
+    higher_is_better=True,
+    loinc="96761-2",
+    source=(
+        "Mahoney FI, Barthel DW. Functional evaluation: the Barthel Index. "
+        "Md State Med J 1965;14:61-65. Item order of the Chinese national form."
+    ),
+    bands=(
+        Band("severe", N_("Severe dependence"), 0, 40),
+        Band("moderate", N_("Moderate dependence"), 41, 60),
+        Band("mild", N_("Mild dependence"), 61, 99),
+        Band("independent", _INDEPENDENT, 100, 100),
+    ),
+)

@@ -1,0 +1,29 @@
+"""Names people read for codes: visits, statuses, respondents, flags.
+
+English msgids marked with N_; templates translate them with gettext.
+"""
+from epro.core.i18n_marker import N_
+
+VISITS = {
+    "BL": N_("Baseline"), "M1": N_("Month 1"), "M3": N_("Month 3"),
+    "M6": N_("Month 6"), "M9": N_("Month 9"), "M12": N_("Month 12"),
+}
+VISIT_STATUS = {
+    "upcoming": N_("upcoming"), "open": N_("open"), "complete": N_("complete"),
+    "late": N_("late"), "missed": N_("missed"),
+}
+INSTRUMENT_STATUS = {"due": N_("due"), "done": N_("done"), "not-due": N_("not due")}
+RESPONDENTS = {
+    "patient": N_("patient"), "caregiver-assisted": N_("patient, helped by caregiver"),
+    "caregiver-proxy": N_("caregiver for the patient (proxy)"), "clinician": N_("clinician"),
+}
+FLAGS = {"proxy": N_("proxy"), "contains_un": N_("contains UN"), "late": N_("late"),
+         "early": N_("early"), "depression": N_("GDS ≥ 5"), "impaired": N_("below MMSE cut-off")}
+SEXES = {"female": N_("Female"), "male": N_("Male")}
+FILTERS = {"all": N_("All"), "due_week": N_("Due this week"), "late": N_("Late"),
+           "missed": N_("Missed"), "alerts": N_("Worse")}
+SORTS = {"subject": N_("Subject code"), "next_visit": N_("Next visit"), "day0": N_("Newest day 0")}
+
+
+def visit_label(code: str) -> str:
+    return VISITS.get(code, code)

@@ -1,0 +1,100 @@
+"""One-time activation codes that bring a patient or caregiver onto their own phone.
+
+A clinician makes a code; the person opens the link (or scans the QR code) and
+chooses a username and password.  Codes are random, short enough to type,
+stored only as a hash, expire, and work once.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
+
+import segno
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from epro.services import audit
+from epro.base.extensions import db
+from epro.models import ActivationCode, CaregiverLink, Patient, User
+from epro.services.passwords import hash_password
+
+#: No 0/O, 1/I/L: easy to read aloud and to type on a phone.
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LENGTH = 8
+
+
+def normalize(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalize(code).encode()).hexdigest()
+
+
+def display(code: str) -> str:
+    code = normalize(code)
+    return f"{code[:4]}-{code[4:]}"
+
+
+def issue(patient: Patient, role: str, actor: User) -> tuple[str, ActivationCode]:
+    """Make a new code; return the plain code (shown once) and its record."""
+    code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    hours = int(current_app.config["ACTIVATION_CODE_HOURS"])
+    record = ActivationCode(
+        code_hash=hash_code(code),
+        patient_id=patient.id,
+        role=role,
+        created_by_id=actor.id,
+        expires_at=datetime.now(timezone.utc) + timedelta(hours=hours),
+    )
+    db.session.add(record)
+    db.session.flush()
+    audit.record("create", "activation_codes", record.id, actor=actor,
+                 new={"patient": patient.subject_code, "role": role})
+    db.session.commit()
+    return code, record
+
+
+def link_for(code: str) -> str:
+    return url_for("auth.activate", code=display(code), _external=True)
+
+
+def qr_svg(url: str) -> str:
+    """The activation link as an inline SVG QR code (segno), scannable offline."""
+    return segno.make(url, error="m").svg_inline(scale=5, dark="#000", light="#fff", border=4)
+
+
+def find_usable(code: str) -> ActivationCode | None:
+    if len(normalize(code)) != LENGTH:
+        return None
+    record = db.session.scalar(select(ActivationCode).where(ActivationCode.code_hash == hash_code(code)))
+    if record is None or record.used_at is not None:
+        return None
+    if record.expires_at <= datetime.now(timezone.utc):
+        return None
+    return record
+
+
+def redeem(record: ActivationCode, username: str, password: str) -> tuple[User | None, str]:
+    """Create the account and use up the code; (None, message) if the username is taken."""
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        return None, _("This username is taken. Please choose another.")
+    patient = record.patient
+    if record.role == "patient" and patient.user_id is not None:
+        return None, _("This patient already has an account. Please ask your clinic.")
+    user = User(username=username, password_hash=hash_password(password), role=record.role,
+                locale=patient.language if record.role == "patient" else None)
+    db.session.add(user)
+    db.session.flush()
+    if record.role == "patient":
+        patient.user_id = user.id
+    else:
+        db.session.add(CaregiverLink(caregiver_id=user.id, patient_id=patient.id))
+    record.used_at = datetime.now(timezone.utc)
+    record.used_by_id = user.id
+    audit.record("activate", "users", user.id, actor=user,
+                 new={"username": username, "role": record.role, "patient": patient.subject_code})
+    db.session.commit()
+    return user, ""

@@ -1,0 +1,113 @@
+"""Bridges stored patients and responses to the pure schedule and timeline.
+
+Everything here loads in a fixed number of queries, however many patients:
+the clinician's list for thousands of patients makes one query for the
+patients and one for their responses.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import joinedload
+
+from epro.core import schedule, timeline
+from epro.base.extensions import db
+from epro.models import Patient, PatientFlags, Response, VisitProgress
+
+
+def today_in(tz: str) -> date:
+    """Today's date at the site; EPRO_TODAY pins it for demos and tests."""
+    pinned = current_app.config.get("TODAY")
+    if pinned:
+        return pinned if isinstance(pinned, date) else date.fromisoformat(str(pinned))
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+def patient_today(patient: Patient) -> date:
+    return today_in(patient.site.timezone)
+
+
+def planned_visits(patient: Patient) -> tuple[schedule.PlannedVisit, ...]:
+    return schedule.plan(patient.day0, patient.enrolled_on)
+
+
+def find_visit(patient: Patient, code: str) -> schedule.PlannedVisit | None:
+    return next((v for v in planned_visits(patient) if v.code == code), None)
+
+
+def submissions_by_patient(patients: list[Patient]) -> dict[int, list[schedule.Submission]]:
+    """Active responses of many patients in one query, scoring columns only
+    (no answers, no ORM objects): cheap enough for thousands of patients."""
+    tz_of = {p.id: p.site.timezone for p in patients}
+    result: dict[int, list[schedule.Submission]] = defaultdict(list)
+    if not patients:
+        return result
+    rows = db.session.execute(
+        select(
+            Response.id, Response.patient_id, Response.visit_code, Response.instrument,
+            Response.completed_at, Response.received_at, Response.total, Response.respondent,
+            Response.flags,
+        ).where(Response.patient_id.in_(list(tz_of)), Response.status == "active")
+        .order_by(Response.completed_at)
+    )
+    for rid, pid, visit, instrument, completed_at, received_at, total, respondent, flags in rows:
+        result[pid].append(schedule.Submission(
+            id=rid, visit=visit, instrument=instrument, completed_at=completed_at,
+            received_at=received_at, completed_on=schedule.local_date(completed_at, tz_of[pid]),
+            total=total, respondent=respondent, flags=frozenset(flags or ()),
+        ))
+    return result
+
+
+def submissions_for(patient: Patient) -> list[schedule.Submission]:
+    return submissions_by_patient([patient])[patient.id]
+
+
+def timeline_for(patient: Patient) -> timeline.Timeline:
+    return timeline.build_timeline(
+        planned_visits(patient), submissions_for(patient), patient_today(patient)
+    )
+
+
+def refresh_progress(patient_ids: list[int]) -> None:
+    """Rebuild the list projection (visit_progress, patient_flags) of these patients.
+
+    Runs in the caller's transaction, so a stored response and its projection
+    commit together.  Far-future "today" is irrelevant here: only counts are
+    stored, and the status is derived from them with the real today.
+    """
+    if not patient_ids:
+        return
+    # Lock the patients first, so two writers for one patient rebuild one after
+    # the other: on PostgreSQL (READ COMMITTED) the second one would otherwise
+    # miss the first one's response and fail on the projection's primary key.
+    # FOR NO KEY UPDATE does not wait for the KEY SHARE lock of our own response
+    # insert; SQLite ignores it (BEGIN IMMEDIATE already serialises writers).
+    patients = db.session.scalars(
+        select(Patient).where(Patient.id.in_(patient_ids)).options(joinedload(Patient.site))
+        .order_by(Patient.id).with_for_update(key_share=True, of=Patient)
+    ).all()
+    subs = submissions_by_patient(list(patients))
+    progress_rows, flag_rows = [], []
+    for patient in patients:
+        planned = planned_visits(patient)
+        index = schedule.SubmissionIndex(subs[patient.id])
+        for visit in planned:
+            counts = schedule.visit_counts(visit, index)
+            progress_rows.append(dict(
+                patient_id=patient.id, visit_code=visit.code, window_start=visit.window_start,
+                window_end=visit.window_end, required=counts.required, done=counts.done,
+                late_done=counts.late_done,
+            ))
+        tl = timeline.build_timeline(planned, index, patient_today(patient))
+        flag_rows.append(dict(patient_id=patient.id, alert_count=len(timeline.alerts(tl))))
+    ids = [p.id for p in patients]
+    db.session.execute(delete(VisitProgress).where(VisitProgress.patient_id.in_(ids)))
+    db.session.execute(delete(PatientFlags).where(PatientFlags.patient_id.in_(ids)))
+    if progress_rows:
+        db.session.execute(insert(VisitProgress), progress_rows)
+    db.session.execute(insert(PatientFlags), flag_rows)

@@ -1,0 +1,118 @@
+"""Changing a stored record the way an auditor expects (21 CFR 11, ICH E6(R3)).
+
+Nothing is overwritten or deleted: a wrong response is *removed* (a status,
+with a reason) and, if needed, replaced by a new entry; a signed response is
+locked until someone unlocks it with a reason, which voids the signature.
+Every step writes the audit trail in the same transaction, and a change based
+on an outdated view of the record is refused (optimistic locking).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from epro.services import audit, followup
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.models import Response, Signature, User
+from epro.services.passwords import verify_password
+
+MEANINGS = {"performed": N_("Performed by"), "reviewed": N_("Reviewed by")}
+MAX_REASON = 500
+
+
+class RecordError(Exception):
+    """A change that cannot be made; ``message`` is an English msgid."""
+
+    status = 422
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Outdated(RecordError):
+    status = 409
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise RecordError(N_("Please give a reason for this change."))
+    if len(text) > MAX_REASON:
+        raise RecordError(N_("The reason is too long (500 characters at most)."))
+    return text
+
+
+def _check_version(response: Response, seen_version: int | str | None) -> None:
+    try:
+        seen = int(seen_version) if seen_version is not None else None
+    except (TypeError, ValueError):
+        seen = None
+    if seen != response.version:
+        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again."))
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again."))
+
+
+def sign(response: Response, signer: User, password: str, meaning: str, seen_version) -> Signature:
+    if meaning not in MEANINGS:
+        raise RecordError(N_("Choose what the signature means."))
+    if response.status != "active":
+        raise RecordError(N_("A removed record cannot be signed."))
+    _check_version(response, seen_version)
+    if not verify_password(signer.password_hash, password or ""):
+        audit.record("signature_failed", "responses", response.id, actor=signer)
+        db.session.commit()
+        raise RecordError(N_("The password is not right. The record was not signed."))
+    signature = Signature(response_id=response.id, signer_id=signer.id, meaning=meaning,
+                          printed_name=signer.display_name or signer.username)
+    db.session.add(signature)
+    response.version += 1  # a signature changes what the record is
+    audit.record("sign", "responses", response.id, actor=signer, field="signature",
+                 new={"meaning": meaning, "printed_name": signature.printed_name})
+    _commit()
+    return signature
+
+
+def unlock(response: Response, actor: User, reason: str | None, seen_version) -> None:
+    text = _reason(reason)
+    _check_version(response, seen_version)
+    if not response.locked:
+        raise RecordError(N_("This record is not signed, so it is not locked."))
+    now = datetime.now(timezone.utc)
+    for signature in response.active_signatures:
+        signature.voided_at = now
+        signature.voided_by_id = actor.id
+        signature.void_reason = text
+        audit.record("unlock", "responses", response.id, actor=actor, field="signature",
+                     old={"meaning": signature.meaning, "printed_name": signature.printed_name,
+                          "signed_at": signature.signed_at}, new="void", reason=text)
+    response.version += 1
+    _commit()
+
+
+def remove(response: Response, actor: User, reason: str | None, seen_version) -> None:
+    """Take a response out of the record (it stays stored, with the reason)."""
+    text = _reason(reason)
+    _check_version(response, seen_version)
+    if response.locked:
+        raise RecordError(N_("This record is signed. Unlock it with a reason first."))
+    if response.status != "active":
+        raise RecordError(N_("This record was already removed."))
+    response.status = "removed"
+    response.removed_at = datetime.now(timezone.utc)
+    response.removed_by_id = actor.id
+    response.removed_reason = text
+    audit.record("remove", "responses", response.id, actor=actor, field="status", old="active",
+                 new="removed", reason=text)
+    db.session.flush()
+    followup.refresh_progress([response.patient_id])
+    _commit()

@@ -1,0 +1,263 @@
+"""Recording a response: the one path for the web questionnaire, the clinic
+forms and the JSON API, so all three validate, score and audit the same way.
+
+Idempotent by the client-made UUID: the same id with the same body is a retry
+and returns the stored response; the same id with another body is a conflict.
+The response is committed before the caller acknowledges it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from epro.services import access, audit, followup
+
+from epro.core import instruments, schedule
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.models import RESPONDENTS, Patient, Response, User
+
+#: How far in the future a device clock may be before we call the time wrong.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass
+class FieldError:
+    field: str
+    message: str  # English msgid; the web layer translates
+    params: dict[str, Any] = dc_field(default_factory=dict)
+    #: The instrument's error code ("missing", "invalid", "unknown") when there is one.
+    code: str = ""
+
+
+class SubmissionError(Exception):
+    status = 400
+
+
+class Invalid(SubmissionError):
+    status = 422
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class NotAllowed(SubmissionError):
+    status = 403
+
+
+class Conflict(SubmissionError):
+    status = 409
+
+
+@dataclass
+class Outcome:
+    response: Response
+    created: bool
+    score: instruments.ScoreResult | None = dc_field(default=None)
+
+
+def parse_completed_at(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # "9999-12-31T23:59:59-14:00" is past year 9999 in UTC
+        raise ValueError(value) from None
+
+
+def digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def instrument_errors(exc: instruments.InvalidAnswers) -> list[FieldError]:
+    """One field error per bad item, keeping the instrument's own message ids."""
+    return [FieldError(f"answers.{e.key}" if e.key != "answers" else "answers", e.msgid, e.params, e.code)
+            for e in exc.errors]
+
+
+def submit(
+    actor: User,
+    patient: Patient,
+    *,
+    visit: Any,
+    instrument: Any,
+    answers: Any,
+    respondent: Any,
+    completed_at: Any = None,
+    response_id: Any = None,
+    now: datetime | None = None,
+    replaces: Response | None = None,
+    reason: str | None = None,
+    seen_version: Any = None,
+) -> Outcome:
+    """Validate, score and store one response, or raise a SubmissionError.
+
+    With ``replaces``, the new response corrects an earlier one: the earlier one
+    is removed (kept, with the reason) in the same transaction.
+    """
+    now = now or datetime.now(timezone.utc)
+    errors: list[FieldError] = []
+
+    if response_id is None:
+        response_id = str(uuid.uuid4())
+    else:
+        try:
+            response_id = str(uuid.UUID(str(response_id)))
+        except (ValueError, TypeError, AttributeError):
+            errors.append(FieldError("id", N_("Must be a UUID.")))
+
+    definition = None
+    if not isinstance(instrument, str) or instrument not in instruments.CODES:
+        errors.append(FieldError("instrument", N_("Unknown questionnaire.")))
+    else:
+        definition = instruments.get(instrument)
+        if not access.may_submit(actor, instrument):
+            raise NotAllowed(N_("You may not submit this questionnaire."))
+
+    planned = None
+    if not isinstance(visit, str) or visit not in schedule.VISIT_CODES:
+        errors.append(FieldError("visit", N_("Unknown visit.")))
+    else:
+        planned = followup.find_visit(patient, visit)
+        if definition and planned and definition.code not in planned.instruments:
+            errors.append(FieldError("instrument", N_("This questionnaire is not part of this visit.")))
+        elif planned and followup.patient_today(patient) < planned.window_start:
+            errors.append(
+                FieldError("visit", N_("This visit opens on %(date)s."), {"date": planned.window_start})
+            )
+
+    if respondent not in RESPONDENTS:
+        errors.append(FieldError("respondent", N_("Unknown respondent.")))
+    elif respondent not in access.respondents_for(actor):
+        errors.append(FieldError("respondent", N_("You cannot answer as this respondent.")))
+
+    if completed_at is None:
+        completed = now
+    else:
+        try:
+            completed = parse_completed_at(completed_at)
+            if completed > now + CLOCK_SKEW:
+                errors.append(FieldError("completed_at", N_("This time is in the future.")))
+        except ValueError:
+            errors.append(FieldError("completed_at", N_("Must be a date and time (RFC 3339).")))
+            completed = now
+
+    if not isinstance(answers, dict):
+        errors.append(FieldError("answers", N_("Must be an object of answers.")))
+    score = None
+    if definition is not None and isinstance(answers, dict):
+        try:
+            who = respondent if respondent in RESPONDENTS else None
+            if definition.code == "mmse":
+                score = definition.score(answers, respondent=who, education=patient.education)
+            else:
+                score = definition.score(answers, respondent=who)
+        except instruments.InvalidAnswers as exc:
+            errors.extend(instrument_errors(exc))
+    if replaces is not None:
+        errors.extend(_replacement_errors(replaces, patient, visit, instrument, reason, seen_version))
+    if errors:
+        raise Invalid(errors)
+    assert score is not None and planned is not None
+
+    body_digest = digest(
+        {
+            "patient_id": patient.id,
+            "visit": visit,
+            "instrument": instrument,
+            "answers": score.answers,
+            "respondent": respondent,
+            # A time the server filled in is not part of what the client sent.
+            "completed_at": completed.isoformat() if completed_at is not None else None,
+        }
+    )
+    existing = db.session.get(Response, response_id)
+    if existing is not None:
+        return _replay(existing, body_digest)
+
+    response = Response(
+        id=response_id,
+        patient_id=patient.id,
+        visit_code=visit,
+        instrument=instrument,
+        answers=score.answers,
+        total=score.total,
+        flags=sorted(score.flags),
+        respondent=respondent,
+        entered_by_id=actor.id,
+        completed_at=completed,
+        received_at=now,
+        payload_digest=body_digest,
+    )
+    db.session.add(response)
+    if replaces is not None:
+        _remove_replaced(replaces, actor, response_id, str(reason).strip(), now)
+    audit.record(
+        "create", "responses", response_id, actor=actor,
+        new={"patient": patient.subject_code, "visit": visit, "instrument": instrument,
+             "answers": score.answers, "total": score.total, "respondent": respondent},
+        reason=str(reason).strip() if replaces is not None else None,
+    )
+    try:
+        db.session.flush()
+        followup.refresh_progress([patient.id])
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(N_("Someone else changed this record after you opened it. Please look at it again."))
+    except IntegrityError:
+        # Another request stored the same id between our check and our insert.
+        db.session.rollback()
+        existing = db.session.get(Response, response_id)
+        if existing is None:
+            raise
+        return _replay(existing, body_digest)
+    return Outcome(response, created=True, score=score)
+
+
+def _replacement_errors(old: Response, patient: Patient, visit: Any, instrument: Any, reason: Any,
+                        seen_version: Any) -> list[FieldError]:
+    errors = []
+    if old.patient_id != patient.id or old.visit_code != visit or old.instrument != instrument:
+        errors.append(FieldError("replaces", N_("A correction must be for the same questionnaire and visit.")))
+    if old.status != "active":
+        errors.append(FieldError("replaces", N_("This record was already removed.")))
+    if old.locked:
+        errors.append(FieldError("replaces", N_("This record is signed. Unlock it with a reason first.")))
+    if str(seen_version) != str(old.version):
+        errors.append(FieldError("replaces", N_(
+            "Someone else changed this record after you opened it. Please look at it again.")))
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append(FieldError("reason", N_("Please give a reason for this change.")))
+    elif len(reason) > 500:
+        errors.append(FieldError("reason", N_("The reason is too long (500 characters at most).")))
+    return errors
+
+
+def _remove_replaced(old: Response, actor: User, new_id: str, reason: str, now: datetime) -> None:
+    old.status = "removed"
+    old.removed_at = now
+    old.removed_by_id = actor.id
+    old.removed_reason = reason
+    audit.record("remove", "responses", old.id, actor=actor, field="status", old="active", new="removed",
+                 reason=reason)
+    audit.record("correct", "responses", old.id, actor=actor, field="replaced_by", new=new_id, reason=reason)
+
+
+def _replay(existing: Response, body_digest: str) -> Outcome:
+    if existing.payload_digest != body_digest:
+        raise Conflict(N_("A different response was already stored with this id."))
+    return Outcome(existing, created=False)

@@ -1,0 +1,14 @@
+"""Running a trial from the database: the bridge between stored rows and the
+pure trial core (:mod:`epro.core.protocols`, :mod:`epro.core.trial`).
+
+One module per step of trial conduct: ``studies`` (a study made from a
+protocol), ``screening``, ``allocation`` (the concealed list and its use),
+``masking`` (who may see an arm, emergency unblinding), ``infusions``,
+``safety`` (symptom reports, adverse events, the SAE clock, safety checks and
+the safety summary) and ``outcomes``.
+
+Rules kept by every module here: each write is audited in the same
+transaction (:func:`epro.services.audit.record`); clinical rows are never deleted (a
+status says when one was replaced); the caller commits.  Messages are English
+message ids marked with ``N_`` and translated by the web layer.
+"""

@@ -1,0 +1,188 @@
+"""The concealed allocation list of a study, and randomizing an eligible candidate.
+
+ICH E9 2.3.1 and CONSORT items 8-10: the list is generated once per study by an
+unblinded person from a seed (stratified by site, permuted blocks of varying
+size: :mod:`epro.core.trial.randomization`), stored slot by slot and fingerprinted
+(``list_digest``), and consumed strictly in sequence.  Nobody reads a slot's arm
+before it is assigned: :func:`randomize` takes the next free slot of the
+study and site under a row lock and claims it with a conditional UPDATE, so
+two people randomizing at the same moment can never get the same slot.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from sqlalchemy import func, insert, select, update
+
+from epro.services import audit, followup
+from epro.services.trial.fields import Reader, Refused
+from epro.services.trial.masking import sees_arms_in
+from epro.services.trial.studies import protocol_of, sites_of
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.core.instruments.mmse import EDUCATION_LEVELS
+from epro.models import AllocationSlot, Arm, Patient, Screening, Site, Study, User
+from epro.core.trial import randomization
+
+LANGUAGES = ("zh", "en")
+MAX_LENGTH = 10000
+SUBJECT_PATTERN = re.compile(r"[A-Z0-9-]{2,32}")
+LIST_EXISTS = N_("This study has an allocation list already; it is generated only once.")
+NOT_RANDOMIZED = N_("This study does not randomize; the investigator chooses the arm.")
+NOT_ELIGIBLE = N_("Only an eligible candidate can be randomized.")
+ALREADY = N_("This candidate is randomized already.")
+LIST_USED_UP = N_("There is no free place on the allocation list of this site. Ask the unblinded investigator.")
+SUBJECT_TAKEN = N_("This subject code is already enrolled.")
+ARM_CHOICE_NOT_ALLOWED = N_("Only staff who may see arms can choose one.")
+BAD_SUBJECT = N_("Letters, digits and dashes, 2 to 32 characters.")
+
+
+def seed_digest(seed: str) -> str:
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()
+
+
+def has_list(study: Study) -> bool:
+    return db.session.scalar(select(AllocationSlot.id).where(AllocationSlot.study_id == study.id).limit(1)) is not None
+
+
+def generate(study: Study, raw, actor: User) -> int:
+    """Generate and store the study's list from the form's seed and length; returns the slot count."""
+    protocol = protocol_of(study)
+    if not protocol.randomized:
+        raise Refused(NOT_RANDOMIZED)
+    if has_list(study):
+        raise Refused(LIST_EXISTS)
+    form = Reader(raw)
+    seed = form.text("seed", max_len=200)
+    length = form.number("length", low=1, high=MAX_LENGTH, whole=True)
+    form.check()
+    sites = sites_of(study)
+    lists = randomization.generate_list(seed, protocol.arm_ratios(), [s.code for s in sites], int(length))
+    digest, seeded = randomization.list_digest(lists), seed_digest(seed)
+    rows = [
+        dict(study_id=study.id, site_id=site.id, sequence=n, arm_code=arm, generated_by_id=actor.id,
+             seed_digest=seeded, list_digest=digest)
+        for site in sites for n, arm in enumerate(lists[site.code], start=1)
+    ]
+    db.session.execute(insert(AllocationSlot), rows)
+    audit.record("generate", "allocation_slots", f"study:{study.id}", actor=actor, new={
+        "study": study.code, "strata": [s.code for s in sites], "length_per_site": int(length),
+        "slots": len(rows), "list_digest": digest, "seed_digest": seeded,
+    })
+    return len(rows)
+
+
+def stored_lists(study: Study) -> dict[str, list[str]]:
+    """Site code → arm codes in sequence, as stored (unblinded eyes only)."""
+    lists: dict[str, list[str]] = defaultdict(list)
+    for code, arm in db.session.execute(
+        select(Site.code, AllocationSlot.arm_code).join(Site, Site.id == AllocationSlot.site_id)
+        .where(AllocationSlot.study_id == study.id).order_by(Site.code, AllocationSlot.sequence)
+    ):
+        lists[code].append(arm)
+    return dict(lists)
+
+
+def slots(study: Study) -> list[tuple[AllocationSlot, str, str | None]]:
+    """(slot, site code, subject code or None) for every slot (unblinded eyes only)."""
+    return [tuple(r) for r in db.session.execute(
+        select(AllocationSlot, Site.code, Patient.subject_code)
+        .join(Site, Site.id == AllocationSlot.site_id)
+        .outerjoin(Patient, Patient.id == AllocationSlot.patient_id)
+        .where(AllocationSlot.study_id == study.id).order_by(Site.code, AllocationSlot.sequence)
+    )]
+
+
+def recorded_digest(study: Study) -> str | None:
+    return db.session.scalar(select(func.max(AllocationSlot.list_digest)).where(AllocationSlot.study_id == study.id))
+
+
+def free_places(study: Study, site_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(AllocationSlot).where(
+        AllocationSlot.study_id == study.id, AllocationSlot.site_id == site_id,
+        AllocationSlot.patient_id.is_(None))) or 0
+
+
+def _claim_next_slot(study: Study, site_id: int, patient: Patient, actor: User) -> AllocationSlot:
+    """Claim the lowest free slot; the arm is read only once the slot is ours."""
+    now = datetime.now(timezone.utc)
+    for _attempt in range(3):
+        # PostgreSQL: FOR UPDATE makes a concurrent randomizer wait; after our commit its
+        # re-checked row no longer qualifies and it may see no row, so it simply asks again.
+        slot_id = db.session.scalar(
+            select(AllocationSlot.id).where(
+                AllocationSlot.study_id == study.id, AllocationSlot.site_id == site_id,
+                AllocationSlot.patient_id.is_(None),
+            ).order_by(AllocationSlot.sequence).limit(1).with_for_update()
+        )
+        if slot_id is None:
+            continue
+        claimed = db.session.execute(
+            update(AllocationSlot).where(AllocationSlot.id == slot_id, AllocationSlot.patient_id.is_(None))
+            .values(patient_id=patient.id, assigned_at=now, assigned_by_id=actor.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed == 1:
+            return db.session.get(AllocationSlot, slot_id, populate_existing=True)
+    raise Refused(LIST_USED_UP)
+
+
+def randomize(screening: Screening, raw, actor: User, today) -> Patient:
+    """Enrol an eligible candidate as a patient and give it the next arm of the list.
+
+    Day 0 starts as the randomization date; the first infusion moves it
+    (:func:`epro.services.trial.infusions.record`).  For a study that does not
+    randomize, the form's ``arm`` is the investigator's choice.
+    """
+    if screening.patient_id is not None:
+        raise Refused(ALREADY)
+    if not screening.eligible:
+        raise Refused(NOT_ELIGIBLE)
+    study = screening.study
+    protocol = protocol_of(study)
+    form = Reader(raw)
+    code = form.text("subject_code", max_len=32).upper()
+    if code and not SUBJECT_PATTERN.fullmatch(code):
+        form.problem("subject_code", BAD_SUBJECT)
+    elif code and db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
+        form.problem("subject_code", SUBJECT_TAKEN)
+    education = form.choice("education", [c for c, _label in EDUCATION_LEVELS])
+    language = form.choice("language", LANGUAGES)
+    chosen_arm = None
+    if not protocol.randomized:
+        if not sees_arms_in(actor, study):
+            raise Refused(ARM_CHOICE_NOT_ALLOWED)
+        arm_code = form.choice("arm", [a.code for a in study.arms])
+        chosen_arm = next((a for a in study.arms if a.code == arm_code), None)
+    form.check()
+    patient = Patient(
+        subject_code=code, site_id=screening.site_id, study_id=study.id,
+        birth_year=screening.birth_date.year, sex=screening.sex, education=education, language=language,
+        day0=today, enrolled_on=min(screening.screened_on, today),
+    )
+    db.session.add(patient)
+    db.session.flush()
+    audit.record("create", "patients", patient.id, actor=actor, new={
+        "subject_code": code, "birth_year": patient.birth_year, "sex": patient.sex,
+        "education": education, "language": language, "day0": today, "screening": screening.screening_code,
+    })
+    if protocol.randomized:
+        slot = _claim_next_slot(study, screening.site_id, patient, actor)
+        arm_code, how = slot.arm_code, {"sequence": slot.sequence}
+        record_id = slot.id
+    else:
+        arm_code, how, record_id = chosen_arm.code, {"chosen_by": actor.username}, f"patient:{patient.id}"
+    arm = db.session.scalar(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code))
+    patient.arm_id = arm.id
+    # The assignment is audited on the list, not on the patient: a masked user's
+    # export of the patient's audit trail must not carry the arm.
+    audit.record("assign", "allocation_slots", record_id, actor=actor,
+                 new={"patient": code, "arm": arm_code, **how})
+    screening.patient_id = patient.id
+    audit.record("update", "screenings", screening.id, actor=actor, field="patient", new=code)
+    db.session.flush()
+    followup.refresh_progress([patient.id])
+    return patient

@@ -1,0 +1,268 @@
+"""Safety data from the database: symptom reports, adverse events, the SAE
+clock, per-visit safety checks, and the safety summary of a study.
+
+The rules (grades, seriousness, the 24-hour SAE clock, what counts in which
+rate) are :mod:`epro.core.trial.safety`'s; this module reads forms and rows into it.
+
+* A patient or caregiver reports "a new health problem" from the app at any
+  time; it waits for the site's clinicians, who mark it reviewed or record it
+  as an adverse event (ICH E6(R2) 4.11: the investigator assesses and records
+  AEs).
+* An SAE starts its reporting clock when the site becomes aware of it; the
+  clock shows on the site's patient list until the SAE is marked reported.
+* A safety check per visit: laboratory results, neurological examination and
+  imaging change, each with a detail when not normal.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from epro.services import audit, followup
+from epro.services.trial.fields import Reader, Refused
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.models import AdverseEvent, Patient, SafetyCheck, Study, SymptomReport, User
+from epro.core.trial import safety as rules
+
+SEVERITIES = {"mild": N_("Mild"), "moderate": N_("Moderate"), "severe": N_("Severe")}
+REPORTERS = {"patient": N_("by the patient"), "caregiver": N_("by a caregiver")}
+NO_ARM = "none"
+
+END_BEFORE_ONSET = N_("The end date is before the onset.")
+DETAIL_NEEDED = N_("Please describe what was found.")
+REASON_NEEDED = N_("This visit has a safety check already. Please give a reason for the new one.")
+NOT_SERIOUS = N_("Only a serious adverse event has a reporting clock.")
+ALREADY_REPORTED = N_("This serious adverse event is marked reported already.")
+ALREADY_REVIEWED = N_("This report was reviewed already.")
+FATAL_NEEDS_DEATH = N_("A fatal adverse event is serious: tick \"Results in death\".")
+
+
+# --- symptom reports ---------------------------------------------------------
+
+
+def report_symptom(patient: Patient, raw, actor: User, today: date) -> SymptomReport:
+    form = Reader(raw)
+    what = form.text("what", max_len=2000)
+    since = form.date("since", not_after=today)
+    severity = form.choice("severity", SEVERITIES)
+    hospital = form.yes_no("hospital_visit")
+    form.check()
+    report = SymptomReport(patient_id=patient.id, what=what, since=since, severity=severity,
+                           hospital_visit=bool(hospital), reported_by_id=actor.id,
+                           respondent="patient" if actor.role == "patient" else "caregiver")
+    db.session.add(report)
+    db.session.flush()
+    audit.record("create", "symptom_reports", report.id, actor=actor, new={
+        "patient": patient.subject_code, "what": what, "since": since, "severity": severity,
+        "hospital_visit": bool(hospital)})
+    return report
+
+
+def _pending(site_id: int):
+    return (select(SymptomReport).join(Patient, Patient.id == SymptomReport.patient_id)
+            .where(Patient.site_id == site_id, SymptomReport.reviewed_at.is_(None)))
+
+
+def pending_reports(site_id: int) -> list[SymptomReport]:
+    return list(db.session.scalars(
+        _pending(site_id).options(joinedload(SymptomReport.patient)).order_by(SymptomReport.created_at)))
+
+
+def pending_count(site_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(_pending(site_id).subquery())) or 0
+
+
+def visible_report(user: User, report_id: int) -> SymptomReport | None:
+    if not user.is_staff or user.site_id is None:
+        return None
+    return db.session.scalar(select(SymptomReport).join(Patient, Patient.id == SymptomReport.patient_id)
+                             .where(SymptomReport.id == report_id, Patient.site_id == user.site_id))
+
+
+def mark_reviewed(report: SymptomReport, actor: User, adverse_event: AdverseEvent | None = None) -> None:
+    if report.reviewed_at is not None:
+        raise Refused(ALREADY_REVIEWED)
+    report.reviewed_at = datetime.now(timezone.utc)
+    report.reviewed_by_id = actor.id
+    report.adverse_event_id = adverse_event.id if adverse_event else None
+    audit.record("review", "symptom_reports", report.id, actor=actor,
+                 new={"adverse_event": adverse_event.id if adverse_event else None})
+
+
+# --- adverse events ----------------------------------------------------------
+
+
+def record_adverse_event(patient: Patient, raw, actor: User, today: date,
+                         report: SymptomReport | None = None) -> AdverseEvent:
+    """Store an AE from the clinician's form; a report it comes from is marked reviewed."""
+    form = Reader(raw)
+    term = form.text("term", max_len=200)
+    onset = form.date("onset", not_after=today)
+    end = form.date("end", required=False, not_after=today)
+    grade = form.choice("grade", [str(g) for g in rules.SEVERITY])
+    serious = form.choices("serious_criteria", rules.SERIOUS_CRITERIA)
+    relatedness = form.choice("relatedness", rules.RELATEDNESS)
+    action = form.choice("action", rules.ACTION_TAKEN)
+    outcome = form.choice("outcome", rules.OUTCOME)
+    aware_at = form.moment("aware_on", "aware_time", patient.site.timezone, not_after=today)
+    if onset and end and end < onset:
+        form.problem("end", END_BEFORE_ONSET)
+    if grade and outcome and relatedness and action and onset:
+        try:
+            rules.AdverseEvent(patient.id, term or "-", 0, int(grade), relatedness, action, outcome,
+                               frozenset(serious))
+        except rules.SafetyError:  # the only rule the form itself cannot enforce
+            form.problem("serious_criteria", FATAL_NEEDS_DEATH)
+    form.check()
+    ae = AdverseEvent(patient_id=patient.id, term=term, onset=onset, end=end, grade=int(grade),
+                      serious_criteria=serious, relatedness=relatedness, action=action, outcome=outcome,
+                      aware_at=aware_at, recorded_by_id=actor.id)
+    db.session.add(ae)
+    db.session.flush()
+    audit.record("create", "adverse_events", ae.id, actor=actor, new={
+        "patient": patient.subject_code, "term": term, "onset": onset, "end": end, "grade": int(grade),
+        "serious_criteria": serious, "relatedness": relatedness, "action": action, "outcome": outcome,
+        "aware_at": aware_at, "symptom_report": report.id if report else None})
+    if report is not None:
+        mark_reviewed(report, actor, ae)
+    return ae
+
+
+def mark_reported(ae: AdverseEvent, actor: User, now: datetime | None = None) -> None:
+    if not ae.serious:
+        raise Refused(NOT_SERIOUS)
+    if ae.reported_at is not None:
+        raise Refused(ALREADY_REPORTED)
+    ae.reported_at = now or datetime.now(timezone.utc)
+    audit.record("update", "adverse_events", ae.id, actor=actor, field="reported_at", new=ae.reported_at)
+
+
+def adverse_events(patient: Patient) -> list[AdverseEvent]:
+    return list(db.session.scalars(
+        select(AdverseEvent).where(AdverseEvent.patient_id == patient.id, AdverseEvent.status == "active")
+        .order_by(AdverseEvent.onset.desc(), AdverseEvent.id.desc())))
+
+
+def visible_adverse_event(user: User, event_id: int) -> AdverseEvent | None:
+    if not user.is_staff or user.site_id is None:
+        return None
+    return db.session.scalar(select(AdverseEvent).join(Patient, Patient.id == AdverseEvent.patient_id)
+                             .where(AdverseEvent.id == event_id, Patient.site_id == user.site_id))
+
+
+def clock(ae: AdverseEvent, now: datetime | None = None) -> rules.SaeClock | None:
+    if not ae.serious:
+        return None
+    return rules.sae_clock(ae.aware_at, now or datetime.now(timezone.utc), ae.reported_at)
+
+
+def open_sae_clocks(site_id: int, now: datetime | None = None) -> list[tuple[AdverseEvent, rules.SaeClock]]:
+    """Serious AEs of the site not yet reported, soonest due first."""
+    now = now or datetime.now(timezone.utc)
+    rows = db.session.scalars(
+        select(AdverseEvent).join(Patient, Patient.id == AdverseEvent.patient_id)
+        .options(joinedload(AdverseEvent.patient))
+        .where(Patient.site_id == site_id, AdverseEvent.status == "active", AdverseEvent.reported_at.is_(None))
+        .order_by(AdverseEvent.aware_at))
+    return [(ae, rules.sae_clock(ae.aware_at, now)) for ae in rows if ae.serious]
+
+
+# --- safety checks per visit ------------------------------------------------------
+
+
+def check_for(patient: Patient, visit_code: str) -> SafetyCheck | None:
+    return db.session.scalar(select(SafetyCheck).where(
+        SafetyCheck.patient_id == patient.id, SafetyCheck.visit_code == visit_code,
+        SafetyCheck.status == "active"))
+
+
+def checked_visits(patient: Patient) -> set[str]:
+    return set(db.session.scalars(select(SafetyCheck.visit_code).where(
+        SafetyCheck.patient_id == patient.id, SafetyCheck.status == "active")))
+
+
+def record_check(patient: Patient, visit_code: str, raw, actor: User) -> SafetyCheck:
+    """The visit's safety check; a new one replaces the last (kept, with the reason)."""
+    form = Reader(raw)
+    lab = form.choice("lab", rules.LAB_RESULTS)
+    lab_detail = form.text("lab_detail", required=lab not in (None, "normal"), max_len=2000,
+                           message=DETAIL_NEEDED)
+    neuro = form.choice("neuro", rules.NEURO_RESULTS)
+    neuro_detail = form.text("neuro_detail", required=neuro == "abnormal", max_len=2000, message=DETAIL_NEEDED)
+    imaging = form.choice("imaging", rules.IMAGING_FINDINGS)
+    imaging_detail = form.text("imaging_detail", required=imaging not in (None, "none"), max_len=2000,
+                               message=DETAIL_NEEDED)
+    previous = check_for(patient, visit_code)
+    reason = form.text("reason", required=False, max_len=500)
+    if previous is not None and not reason:
+        form.problem("reason", REASON_NEEDED)
+    form.check()
+    if previous is not None:
+        previous.status = "replaced"
+        audit.record("replace", "safety_checks", previous.id, actor=actor, field="status", old="active",
+                     new="replaced", reason=reason)
+    row = SafetyCheck(patient_id=patient.id, visit_code=visit_code, lab=lab, lab_detail=lab_detail,
+                      neuro=neuro, neuro_detail=neuro_detail, imaging=imaging, imaging_detail=imaging_detail,
+                      recorded_by_id=actor.id)
+    db.session.add(row)
+    db.session.flush()
+    audit.record("create", "safety_checks", row.id, actor=actor, new={
+        "patient": patient.subject_code, "visit": visit_code, "lab": lab, "lab_detail": lab_detail,
+        "neuro": neuro, "neuro_detail": neuro_detail, "imaging": imaging, "imaging_detail": imaging_detail})
+    return row
+
+
+# --- the safety summary --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudySafety:
+    summary: rules.SafetySummary
+    period_months: int
+
+
+def study_summary(study: Study, site_id: int, masked: bool, period_months: int = 12) -> StudySafety:
+    """Counts and per-patient rates over the safety period for the study's patients at a site.
+
+    Records count from day 0 (the first infusion) to the end of the last visit
+    window of the period; a baseline (BL) safety check is before treatment and
+    never counts (ICH E3 12.2: treatment-emergent events).  Fixed number of
+    queries: patients, adverse events, safety checks.
+    """
+    patients = list(db.session.scalars(
+        select(Patient).where(Patient.study_id == study.id, Patient.site_id == site_id)
+        .options(joinedload(Patient.arm), joinedload(Patient.site))))
+    by_id = {p.id: p for p in patients}
+    last_day = {}
+    visit_day: dict[int, dict[str, int]] = {}
+    for p in patients:
+        planned = followup.planned_visits(p)
+        end = max((v.window_end for v in planned if _months(v.code) <= period_months), default=p.day0)
+        last_day[p.id] = (end - p.day0).days
+        visit_day[p.id] = {v.code: (-1 if v.code == "BL" else (v.target_date - p.day0).days) for v in planned}
+    records: list[rules.SafetyRecord] = []
+    ids = list(by_id)
+    for ae in db.session.scalars(select(AdverseEvent).where(
+            AdverseEvent.patient_id.in_(ids), AdverseEvent.status == "active")):
+        records.append(rules.AdverseEvent(
+            ae.patient_id, ae.term, (ae.onset - by_id[ae.patient_id].day0).days, ae.grade, ae.relatedness,
+            ae.action, ae.outcome, frozenset(ae.serious_criteria or ())))
+    for c in db.session.scalars(select(SafetyCheck).where(
+            SafetyCheck.patient_id.in_(ids), SafetyCheck.status == "active")):
+        day = visit_day[c.patient_id].get(c.visit_code, -1)
+        records += [rules.LabCheck(c.patient_id, day, "panel", c.lab), rules.NeuroExam(c.patient_id, day, c.neuro),
+                    rules.ImagingCheck(c.patient_id, day, c.imaging)]
+    records = [r for r in records if r.study_day <= last_day[r.patient_id]]
+    by_arm: dict[str, list[int]] = defaultdict(list)
+    for p in patients:
+        by_arm[p.arm.code if p.arm else NO_ARM].append(p.id)
+    return StudySafety(rules.safety_summary(records, by_arm, masked=masked), period_months)
+
+
+def _months(visit_code: str) -> int:
+    return 0 if visit_code == "BL" else int(visit_code.removeprefix("M"))

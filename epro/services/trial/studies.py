@@ -1,0 +1,104 @@
+"""Studies made from a protocol, and which studies a member of staff works on.
+
+A study's arms and masking are copied from its protocol when it is created
+(:func:`create_from_protocol`), so the database says what the patients were
+randomized to even if a protocol file is amended later; protocol wording in
+both languages is read from the protocol itself (:func:`arm_text`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from epro.services import audit
+
+from epro.core import protocols
+from epro.services.trial.fields import Reader
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.models import Arm, Site, Study, StudySite, User
+
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+BAD_CODE = N_("Capital letters, digits and dashes, 2 to 32 characters.")
+CODE_TAKEN = N_("A study with this code exists already.")
+NO_SITES = N_("Choose at least one site.")
+
+
+def protocol_of(study: Study) -> protocols.Protocol:
+    return protocols.load(study.protocol)
+
+
+def protocol_arm(study: Study, arm: Arm) -> protocols.Arm | None:
+    try:
+        return protocol_of(study).arm(arm.code)
+    except (KeyError, protocols.UnknownProtocol):
+        return None
+
+
+def arm_text(arm: Arm, lang: str) -> str:
+    """The arm's label in *lang*, from the protocol; the stored label if the protocol has none."""
+    planned = protocol_arm(arm.study, arm)
+    return protocols.text(planned.label, lang) if planned else arm.label
+
+
+def studies_at(site_id: int | None) -> list[Study]:
+    """The studies a site takes part in, by code."""
+    if site_id is None:
+        return []
+    return list(db.session.scalars(
+        select(Study).join(StudySite, StudySite.study_id == Study.id)
+        .where(StudySite.site_id == site_id).order_by(Study.code)
+    ))
+
+
+def visible_study(user: User, study_id: int) -> Study | None:
+    """The study if the user's site takes part in it (staff only), else None."""
+    if not user.is_staff or user.site_id is None:
+        return None
+    return db.session.scalar(
+        select(Study).join(StudySite, StudySite.study_id == Study.id)
+        .where(Study.id == study_id, StudySite.site_id == user.site_id)
+    )
+
+
+def sites_of(study: Study) -> list[Site]:
+    return list(db.session.scalars(
+        select(Site).join(StudySite, StudySite.site_id == Site.id)
+        .where(StudySite.study_id == study.id).order_by(Site.code)
+    ))
+
+
+def create_from_protocol(raw, actor: User, all_sites: Sequence[Site]) -> Study:
+    """A new study from the admin's form: code, name, protocol, sites; arms copied from the protocol."""
+    form = Reader(raw)
+    code = form.text("code", max_len=32).upper()
+    if code and not CODE_PATTERN.match(code):
+        form.problem("code", BAD_CODE)
+    elif code and db.session.scalar(select(Study.id).where(Study.code == code)):
+        form.problem("code", CODE_TAKEN)
+    name = form.text("name", max_len=200)
+    protocol_code = form.choice("protocol", protocols.CODES)
+    by_id = {str(s.id): s for s in all_sites}
+    chosen = form.choices("sites", by_id)
+    if not chosen and not form.has_problem("sites"):
+        form.problem("sites", NO_SITES)
+    form.check()
+    protocol = protocols.load(protocol_code)
+    study = Study(code=code, name=name, protocol=protocol.code, masked=protocol.masked)
+    db.session.add(study)
+    db.session.flush()
+    for arm in protocol.arms:
+        db.session.add(Arm(study_id=study.id, code=arm.code, label=arm.label.en))
+    for site_id in chosen:
+        db.session.add(StudySite(study_id=study.id, site_id=int(site_id)))
+    audit.record("create", "studies", study.id, actor=actor, new={
+        "code": code, "name": name, "protocol": protocol.code, "masked": protocol.masked,
+        "arms": [a.code for a in protocol.arms], "sites": sorted(by_id[s].code for s in chosen),
+    })
+    return study
+
+
+__all__ = ["arm_text", "create_from_protocol", "protocol_arm", "protocol_of", "sites_of",
+           "studies_at", "visible_study"]

@@ -1,0 +1,95 @@
+"""Shapes of the JSON API's objects, in one place (see CONTRACT.md)."""
+from __future__ import annotations
+
+from typing import Any
+
+from epro.services import followup
+
+from epro.core import schedule
+from epro.services.trial import masking
+from epro.models import Patient, Response, User
+from epro.core.timeline import Timeline
+
+
+def patient(p: Patient, viewer: User) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": p.id,
+        "subject_code": p.subject_code,
+        "study": {"code": p.study.code, "name": p.study.name, "protocol": p.study.protocol},
+        "site": {"code": p.site.code, "name": p.site.name, "timezone": p.site.timezone},
+        "day0": p.day0.isoformat(),
+        "enrolled_on": p.enrolled_on.isoformat(),
+    }
+    if p.arm is not None and masking.sees_arm(viewer, p):
+        body["arm"] = {"code": p.arm.code, "label": p.arm.label}
+    return body
+
+
+def schedule_of(p: Patient) -> dict[str, Any]:
+    planned = followup.planned_visits(p)
+    subs = followup.submissions_for(p)
+    today = followup.patient_today(p)
+    return {
+        "visits": [
+            {
+                "code": v.code,
+                "target_date": v.target_date.isoformat(),
+                "window_start": v.window_start.isoformat(),
+                "window_end": v.window_end.isoformat(),
+                "status": schedule.visit_status(v, subs, today),
+                "instruments": [
+                    {"code": code, "status": schedule.instrument_status(v, code, subs, today)}
+                    for code in v.instruments
+                ],
+            }
+            for v in planned
+        ]
+    }
+
+
+def response(r: Response, counts: bool | None = None) -> dict[str, Any]:
+    body = {
+        "id": r.id,
+        "patient_id": r.patient_id,
+        "visit": r.visit_code,
+        "instrument": r.instrument,
+        "answers": r.answers,
+        "total": r.total,
+        "flags": list(r.flags or []),
+        "respondent": r.respondent,
+        "completed_at": r.completed_at.isoformat(),
+        "received_at": r.received_at.isoformat(),
+    }
+    if counts is not None:
+        body["counts"] = counts
+    return body
+
+
+def timeline(p: Patient, tl: Timeline, viewer: User) -> dict[str, Any]:
+    return {
+        "patient": patient(p, viewer),
+        "visits": [
+            {
+                "code": tv.visit.code,
+                "target_date": tv.visit.target_date.isoformat(),
+                "window_start": tv.visit.window_start.isoformat(),
+                "window_end": tv.visit.window_end.isoformat(),
+                "status": tv.status,
+                "assessments": [
+                    {
+                        "response_id": a.response_id,
+                        "instrument": a.instrument,
+                        "total": a.total,
+                        "change_from_baseline": a.change_from_baseline,
+                        "respondent": a.respondent,
+                        "completed_at": a.completed_at.isoformat(),
+                        "received_at": a.received_at.isoformat(),
+                        "timing": a.timing,
+                        "flags": sorted(a.flags),
+                    }
+                    for a in tv.assessments
+                ],
+            }
+            for tv in tl.visits
+        ],
+    }
