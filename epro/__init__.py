@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> "Flask":
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from epro.app.factory import create_app as factory
 
     return factory(test_config)

@@ -4,6 +4,7 @@ A new route fails this test until it is classified below, so nobody adds a
 page without deciding who may see it.
 """
 import re
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
@@ -134,12 +135,12 @@ def test_matrix(app, login, ids, user, db_backend):
 ])
 def test_post_response_matrix(login, ids, user, subject, status, db_backend):
     import uuid
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     s = login(user)
     body = {"id": str(uuid.uuid4()), "patient_id": ids[subject], "visit": "M3", "instrument": "mrs",
             "answers": {"MRS0101": 2}, "respondent": "clinician",
-            "completed_at": datetime.now(timezone.utc).isoformat()}
+            "completed_at": datetime.now(UTC).isoformat()}
     r = s.api_post("/api/v1/responses", body)
     assert r.status_code == status
     if status == 404:

@@ -1,5 +1,6 @@
 """The JSON API of CONTRACT.md: shapes, idempotency, errors and access."""
 import uuid
+from datetime import UTC
 
 import pytest
 
@@ -18,9 +19,9 @@ def bi_body(patient_id, **overrides):
 @pytest.fixture
 def now_body(app):
     """completed_at must not be in the future; use the server's today."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def test_healthz(client):

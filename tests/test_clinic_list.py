@@ -2,13 +2,12 @@
 import pytest
 from sqlalchemy import event, select
 
-from epro.services import site_list as clinic_list, followup
-
 from epro.app import demo
-
-from epro.core import timeline
 from epro.base.extensions import db
+from epro.core import timeline
 from epro.models import Patient, User
+from epro.services import followup
+from epro.services import site_list as clinic_list
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import re
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from epro.services.audit import AuditTrailIsAppendOnly
 from epro.base.extensions import db
 from epro.models import AuditEvent, Response
+from epro.services.audit import AuditTrailIsAppendOnly
 
 MRS = {"MRS0101": "2"}
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 import functools
 import random
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 
-from epro.services import audit, followup
-
 from epro.app import demo_trial
-
-from epro.core import instruments, protocols, schedule
 from epro.base.extensions import db
+from epro.core import instruments, protocols, schedule
 from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
+from epro.services import audit, followup
 from epro.services.passwords import hash_password
 from epro.services.responses import digest
 
@@ -101,7 +99,7 @@ def _store(patient: Patient, visit: str, code: str, answers: dict, respondent: s
 
 
 def _at(day: date, hour: int, tz: str) -> datetime:
-    return datetime.combine(day, time(hour, 30), ZoneInfo(tz)).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, 30), ZoneInfo(tz)).astimezone(UTC)
 
 
 def _day0_with_open(today: date, visit_months: int, offset_days: int) -> date:
@@ -218,7 +216,7 @@ def generate(count: int) -> str:
             birth_year=rng.randint(1950, 1990), sex=rng.choice(["female", "male"]),
             education=rng.choice(["illiterate", "primary", "middle_or_above"]), language="zh",
             day0=day0, enrolled_on=day0 - timedelta(days=rng.randint(1, 14)),
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
         ))
         made += 1
     if patient_rows:

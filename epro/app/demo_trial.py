@@ -7,25 +7,35 @@ the demo data is audited and validated exactly like real data.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from epro.base.extensions import db
+from epro.core.trial import randomization
+from epro.models import (
+    AdverseEvent,
+    AllocationSlot,
+    Infusion,
+    Patient,
+    Screening,
+    Site,
+    Study,
+    StudySite,
+    SymptomReport,
+    User,
+)
 from epro.services import audit
 from epro.services.trial import allocation, infusions, safety, screening
 from epro.services.trial.studies import protocol_of
-from epro.base.extensions import db
-from epro.models import AdverseEvent, AllocationSlot, Infusion, Patient, Screening, Site, Study, StudySite, \
-    SymptomReport, User
-from epro.core.trial import randomization
 
 LIST_LENGTH = 60
 #: NIHSS items of a moderate stroke (total 10) and of a minor one (total 3).
 NIHSS_10 = {"nihss_1a": 0, "nihss_1b": 0, "nihss_1c": 0, "nihss_2": 0, "nihss_3": 0, "nihss_4": 2,
             "nihss_5a": 3, "nihss_5b": 0, "nihss_6a": 3, "nihss_6b": 0, "nihss_7": 0, "nihss_8": 0,
             "nihss_9": 2, "nihss_10": 0, "nihss_11": 0}
-NIHSS_3 = {**{k: 0 for k in NIHSS_10}, "nihss_4": 1, "nihss_5a": 1, "nihss_10": 1}
+NIHSS_3 = {**dict.fromkeys(NIHSS_10, 0), "nihss_4": 1, "nihss_5a": 1, "nihss_10": 1}
 
 
 def load(studies: dict[str, Study], sites: dict[str, Site], site_of_study: dict[str, str], today: date) -> None:
@@ -74,7 +84,7 @@ def _allocation(study: Study, site: Site, actor: User) -> None:
 
 def _noon(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZoneInfo("Asia/Shanghai")).replace(hour=12).astimezone(
-        timezone.utc)
+        UTC)
 
 
 def _infusions(site_code: str, actor: User, today: date) -> None:
@@ -98,7 +108,7 @@ def _serious_adverse_event(actor: User, today: date) -> None:
     patient = db.session.scalar(select(Patient).where(Patient.subject_code == "A-002"))
     if db.session.scalar(select(AdverseEvent.id).where(AdverseEvent.patient_id == patient.id)):
         return
-    aware = datetime.now(timezone.utc).astimezone(ZoneInfo(patient.site.timezone)) - timedelta(hours=3)
+    aware = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone)) - timedelta(hours=3)
     safety.record_adverse_event(patient, {
         "term": "Pneumonia", "onset": (today - timedelta(days=1)).isoformat(), "grade": "3",
         "serious_criteria": "hospitalization", "relatedness": "unlikely", "action": "not_applicable",

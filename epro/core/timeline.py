@@ -22,9 +22,9 @@ from datetime import date, datetime
 
 from epro.core.i18n_marker import N_
 from epro.core.schedule import (
-    OPEN,
     LATE,
     MISSED,
+    OPEN,
     PlannedVisit,
     Submission,
     SubmissionIndex,

@@ -48,12 +48,12 @@ class Response(db.Model):
     patient: Mapped[Patient] = relationship()
     entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])
     removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
-    signatures: Mapped[list["Signature"]] = relationship(back_populates="response", order_by="Signature.id")
+    signatures: Mapped[list[Signature]] = relationship(back_populates="response", order_by="Signature.id")
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
-    def active_signatures(self) -> list["Signature"]:
+    def active_signatures(self) -> list[Signature]:
         return [s for s in self.signatures if s.voided_at is None]
 
     @property

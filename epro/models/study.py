@@ -28,7 +28,7 @@ class Study(db.Model):
     masked: Mapped[bool] = mapped_column(default=True)
     #: Whether patients see clinician-rated scores (once signed) in their history.
     patients_see_clinician_scores: Mapped[bool] = mapped_column(default=False)
-    arms: Mapped[list["Arm"]] = relationship(back_populates="study", order_by="Arm.id")
+    arms: Mapped[list[Arm]] = relationship(back_populates="study", order_by="Arm.id")
 
 
 class Arm(db.Model):

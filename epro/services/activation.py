@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import segno
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from epro.services import audit
 from epro.base.extensions import db
 from epro.models import ActivationCode, CaregiverLink, Patient, User
+from epro.services import audit
 from epro.services.passwords import hash_password
 
 #: No 0/O, 1/I/L: easy to read aloud and to type on a phone.
@@ -47,7 +47,7 @@ def issue(patient: Patient, role: str, actor: User) -> tuple[str, ActivationCode
         patient_id=patient.id,
         role=role,
         created_by_id=actor.id,
-        expires_at=datetime.now(timezone.utc) + timedelta(hours=hours),
+        expires_at=datetime.now(UTC) + timedelta(hours=hours),
     )
     db.session.add(record)
     db.session.flush()
@@ -72,7 +72,7 @@ def find_usable(code: str) -> ActivationCode | None:
     record = db.session.scalar(select(ActivationCode).where(ActivationCode.code_hash == hash_code(code)))
     if record is None or record.used_at is not None:
         return None
-    if record.expires_at <= datetime.now(timezone.utc):
+    if record.expires_at <= datetime.now(UTC):
         return None
     return record
 
@@ -92,7 +92,7 @@ def redeem(record: ActivationCode, username: str, password: str) -> tuple[User |
         patient.user_id = user.id
     else:
         db.session.add(CaregiverLink(caregiver_id=user.id, patient_id=patient.id))
-    record.used_at = datetime.now(timezone.utc)
+    record.used_at = datetime.now(UTC)
     record.used_by_id = user.id
     audit.record("activate", "users", user.id, actor=user,
                  new={"username": username, "role": record.role, "patient": patient.subject_code})

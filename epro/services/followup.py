@@ -14,8 +14,8 @@ from flask import current_app
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import joinedload
 
-from epro.core import schedule, timeline
 from epro.base.extensions import db
+from epro.core import schedule, timeline
 from epro.models import Patient, PatientFlags, Response, VisitProgress
 
 

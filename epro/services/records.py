@@ -8,14 +8,14 @@ on an outdated view of the record is refused (optimistic locking).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from epro.services import audit, followup
 from epro.base.extensions import db
 from epro.core.i18n_marker import N_
 from epro.models import Response, Signature, User
+from epro.services import audit, followup
 from epro.services.passwords import verify_password
 
 MEANINGS = {"performed": N_("Performed by"), "reviewed": N_("Reviewed by")}
@@ -87,7 +87,7 @@ def unlock(response: Response, actor: User, reason: str | None, seen_version) ->
     _check_version(response, seen_version)
     if not response.locked:
         raise RecordError(N_("This record is not signed, so it is not locked."))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for signature in response.active_signatures:
         signature.voided_at = now
         signature.voided_by_id = actor.id
@@ -108,7 +108,7 @@ def remove(response: Response, actor: User, reason: str | None, seen_version) ->
     if response.status != "active":
         raise RecordError(N_("This record was already removed."))
     response.status = "removed"
-    response.removed_at = datetime.now(timezone.utc)
+    response.removed_at = datetime.now(UTC)
     response.removed_by_id = actor.id
     response.removed_reason = text
     audit.record("remove", "responses", response.id, actor=actor, field="status", old="active",

@@ -12,18 +12,17 @@ import json
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from epro.services import access, audit, followup
-
-from epro.core import instruments, schedule
 from epro.base.extensions import db
+from epro.core import instruments, schedule
 from epro.core.i18n_marker import N_
 from epro.models import RESPONDENTS, Patient, Response, User
+from epro.services import access, audit, followup
 
 #: How far in the future a device clock may be before we call the time wrong.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -72,7 +71,7 @@ def parse_completed_at(value: Any) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(value)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:  # "9999-12-31T23:59:59-14:00" is past year 9999 in UTC
         raise ValueError(value) from None
 
@@ -108,7 +107,7 @@ def submit(
     With ``replaces``, the new response corrects an earlier one: the earlier one
     is removed (kept, with the reason) in the same transaction.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     errors: list[FieldError] = []
 
     if response_id is None:

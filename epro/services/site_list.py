@@ -7,18 +7,17 @@ about the same time for 50 patients or 5,000.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Callable
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
-from epro.services import followup
-
-from epro.core import schedule, timeline
 from epro.base.extensions import db
+from epro.core import schedule, timeline
 from epro.models import Patient, PatientFlags, User, VisitProgress
+from epro.services import followup
 
 FILTERS = ("all", "due_week", "late", "missed", "alerts")
 SORTS = ("subject", "next_visit", "day0")

@@ -8,12 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from epro.services import activation, audit
-from epro.web.login import end_all_sessions
 from epro.base.extensions import db, limiter
 from epro.models import User
+from epro.services import activation, audit
 from epro.services.passwords import verify_password
 from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
+from epro.web.login import end_all_sessions
 
 bp = Blueprint("auth", __name__)
 

@@ -13,14 +13,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from epro.services import access, activation, audit, site_list as clinic_list, followup, records, responses
-
-from epro.core import charts, instruments, schedule
-from epro.services.trial import studies
 from epro.base.extensions import db
+from epro.core import charts, instruments, schedule
 from epro.core.instruments.mmse import EDUCATION_LEVELS
-from epro.models import AuditEvent, Patient, Response, Signature, User
 from epro.core.timeline import alerts as worsening_alerts
+from epro.models import AuditEvent, Patient, Response, Signature, User
+from epro.services import access, activation, audit, followup, records, responses
+from epro.services import site_list as clinic_list
+from epro.services.trial import studies
 from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
 

@@ -45,8 +45,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(error):
-        from epro.services import audit
         from epro.base.extensions import db
+        from epro.services import audit
 
         username = (request.form.get("username") or "").strip()[:80]
         audit.record("login_locked" if request.endpoint == "auth.login" else "rate_limited", "users", "-",

@@ -11,9 +11,8 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from epro.base import i18n
-
-from epro.core import labels
 from epro.base.extensions import db
+from epro.core import labels
 
 
 def static_url(filename: str) -> str:

@@ -32,6 +32,7 @@ def load_user(user_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def unauthorized():
     from flask import redirect, url_for
+
     from epro.web.api.problems import problem
 
     if request.path.startswith("/api/"):

@@ -6,18 +6,17 @@ top of a plain form that also works without JavaScript).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from epro.services import access, followup, responses
-
-from epro.core import instruments, schedule
 from epro.base.extensions import db
+from epro.core import instruments, schedule
 from epro.models import Patient, Response, Signature
+from epro.services import access, followup, responses
 from epro.web.messages import field_errors
 
 bp = Blueprint("patient", __name__)
@@ -151,4 +150,4 @@ def history_rows(patient: Patient) -> list[dict]:
 def history(patient_id: int):
     patient = _patient(patient_id)
     return render_template("patient/history.html", patient=patient, history=history_rows(patient),
-                           now=datetime.now(timezone.utc))
+                           now=datetime.now(UTC))

@@ -21,7 +21,6 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from epro import __version__
-
 from epro.base import i18n
 
 bp = Blueprint("pwa", __name__)

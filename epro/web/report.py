@@ -10,9 +10,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from epro.base.extensions import db
 from epro.services import access, followup
 from epro.services.trial import fields, safety
-from epro.base.extensions import db
 from epro.web.trial import problems
 
 bp = Blueprint("report", __name__)

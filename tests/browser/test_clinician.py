@@ -1,7 +1,7 @@
 """Clinician entry of NIHSS, mRS and MMSE with a live total; the timeline; site isolation."""
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playwright.sync_api import expect
 
@@ -25,7 +25,7 @@ def points(answers: dict) -> int:
 def submit_as_patient(page, helpers, pid: int, instrument: str, answers: dict) -> dict:
     body = {"id": str(uuid.uuid4()), "patient_id": pid, "visit": "M3", "instrument": instrument,
             "answers": answers, "respondent": "patient",
-            "completed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "completed_at": datetime.now(UTC).isoformat(timespec="seconds")}
     response = helpers.api_post(page, "/api/v1/responses", body)
     assert response.status == 201, response.text()
     return response.json()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -302,7 +302,7 @@ def test_refused_answers_stay_on_the_phone_and_sign_out_warns(page_for, helpers)
     # A 409 (this id already stored with other answers) is shown, and the answers stay too.
     other_id = str(uuid.uuid4())
     body = {"id": other_id, "patient_id": pid, "visit": "M3", "instrument": "bi", "answers": BI,
-            "respondent": "patient", "completed_at": datetime.now(timezone.utc).isoformat()}
+            "respondent": "patient", "completed_at": datetime.now(UTC).isoformat()}
     assert helpers.api_post(page, "/api/v1/responses", body).status == 201
     page.evaluate("""(item) => window.eproOutbox.add(item).then(() => window.eproApp.flushNow())""", dict(
         body, answers={**{k: str(v) for k, v in BI.items()}, "stairs": "10"}, title="BI",

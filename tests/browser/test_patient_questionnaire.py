@@ -102,7 +102,7 @@ def test_bi_then_gds15_in_chinese_on_a_phone(page_for, helpers):
     helpers.no_horizontal_scroll(page)
 
     # --- GDS-15, reached from the confirmation page -----------------------------------------------
-    page.click(f'main a[href$="/me"]')
+    page.click('main a[href$="/me"]')
     assert page.locator('a[data-instrument="bi"][data-visit="M3"]').count() == 0, "BI still shown as due"
     page.click('a[data-instrument="gds15"][data-visit="M3"]')
     assert re.search(rf"/patients/{pid}/visits/M3/gds15$", page.url)

@@ -31,7 +31,7 @@ def test_plain_form_shows_errors_in_place_and_keeps_answers(page_for, helpers):
         page.check(f'input[name="{key}"][value="{ANSWERS[key]}"]')
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
-    assert re.search(rf"/visits/M3/bi$", page.url)
+    assert re.search(r"/visits/M3/bi$", page.url)
     summary = page.locator("#error-summary")
     assert summary.is_visible()
     missing = [k for k in ANSWERS if k not in PARTIAL]

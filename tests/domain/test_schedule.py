@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from epro.core.schedule import (
     visit_status_for,
 )
 
-UTC = timezone.utc
+UTC = UTC
 EPRO_DIR = Path(epro.core.schedule.__file__).resolve().parent
 DAY0 = date(2026, 1, 15)
 ENROLLED = date(2026, 1, 5)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from epro.core.schedule import Submission, local_date, plan
-from epro.core.timeline import RULES, Alert, build_timeline, alerts, summarize
+from epro.core.timeline import RULES, Alert, alerts, build_timeline, summarize
 
-UTC = timezone.utc
+UTC = UTC
 DAY0 = date(2026, 1, 15)
 PLAN = plan(DAY0, date(2026, 1, 5))
 V = {v.code: v for v in PLAN}

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
-from live_epro import (PASSWORD, connect, csrf_from, epro_command, open_or_past, patient_ids,
-                       response_body, server_env)
+from live_epro import PASSWORD, connect, csrf_from, epro_command, open_or_past, patient_ids, response_body, server_env
 from sqlalchemy import inspect, text
 
 SECRET = "reliability-test-secret-key-0123456789abcdef"

@@ -39,8 +39,18 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from live_epro import (PG_ADMIN_URL, Client, Server, create_events, open_or_past, patient_ids, pg_admin, query,
-                       response_body, stored_responses)
+from live_epro import (
+    PG_ADMIN_URL,
+    Client,
+    Server,
+    create_events,
+    open_or_past,
+    patient_ids,
+    pg_admin,
+    query,
+    response_body,
+    stored_responses,
+)
 
 WRITERS = 32
 UNIQUE_PER_WRITER = 8
@@ -185,7 +195,7 @@ def test_concurrent_writers_store_each_acknowledged_response_once(site):
             body["patient_id"], body["visit"], body["instrument"], body["respondent"])
         assert total == next(iter(stored_as[rid]))[1]
     events = create_events(server.db_url)
-    assert {rid: events.get(rid) for rid in new} == {rid: 1 for rid in new}
+    assert {rid: events.get(rid) for rid in new} == dict.fromkeys(new, 1)
     (distinct,) = query(server.db_url, "SELECT COUNT(DISTINCT id) FROM responses")[0]
     assert distinct == len(after)
 
@@ -268,7 +278,7 @@ def test_sigkill_mid_write_loses_no_acknowledged_response(site):
     assert new == set(outcomes)
     assert len(final) == len(before) + len(outcomes)
     events = create_events(restarted.db_url)
-    assert {rid: events.get(rid) for rid in new} == {rid: 1 for rid in new}
+    assert {rid: events.get(rid) for rid in new} == dict.fromkeys(new, 1)
     for rid in new:
         body = outcomes[rid][1]
         assert final[rid][:4] == (body["patient_id"], body["visit"], body["instrument"], body["respondent"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from epro.core.trial.safety import (
     safety_summary,
 )
 
-AWARE = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
+AWARE = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def ae(patient="p1", day=3, severity=1, relatedness="not_related", **kw) -> AdverseEvent:
@@ -84,7 +84,7 @@ def test_invalid_checks_and_term() -> None:
 
 
 def test_report_due_24_hours_after_awareness() -> None:
-    assert sae_report_due(AWARE) == datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    assert sae_report_due(AWARE) == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     shanghai = AWARE.astimezone(ZoneInfo("Asia/Shanghai"))
     assert sae_report_due(shanghai) == sae_report_due(AWARE)
     with pytest.raises(SafetyError, match="awareness_time"):

@@ -59,9 +59,9 @@ class Trial:
     def add_patient(self, study_code: str, site_code: str, subject: str, arm_code: str | None, day0: date,
                     **extra) -> int:
         """A patient put straight into the database (for tests that need a known arm)."""
-        from epro.services import followup
         from epro.base.extensions import db
         from epro.models import Arm, Patient, Site, Study
+        from epro.services import followup
 
         def make():
             study = db.session.scalar(select(Study).where(Study.code == study_code))

@@ -14,8 +14,8 @@ def _counts():
 
 def test_demo_trial_data_and_idempotency(app):
     from epro.app import demo
-    from epro.services.trial import safety
     from epro.models import Infusion, Patient, Screening, Site, StudySite
+    from epro.services.trial import safety
 
     with app.app_context():
         before = _counts()

@@ -1,7 +1,7 @@
 """Outcome summary on a small known dataset: change from baseline, mRS bars, pooled or per arm."""
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import event, select
 
@@ -17,8 +17,8 @@ KNOWN = {
 
 def _known_study(app, login, trial, code="KNOWN", patients=KNOWN):
     """A masked it-hMSC study at site B with the known totals stored as responses."""
-    from epro.services import followup
     from epro.models import Patient, Response, Site
+    from epro.services import followup
 
     if trial.study_id(code) is None:
         site_b = trial.scalar(select(Site.id).where(Site.code == "B"))
@@ -33,7 +33,7 @@ def _known_study(app, login, trial, code="KNOWN", patients=KNOWN):
             for visit in followup.planned_visits(patient):
                 for instrument, by_visit in totals.items():
                     if visit.code in by_visit:
-                        moment = datetime.combine(visit.target_date, time(10), timezone.utc)
+                        moment = datetime.combine(visit.target_date, time(10), UTC)
                         db.session.add(Response(
                             id=str(uuid.uuid4()), patient_id=pid, visit_code=visit.code, instrument=instrument,
                             answers={}, total=by_visit[visit.code], respondent="clinician", completed_at=moment,

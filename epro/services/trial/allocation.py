@@ -13,19 +13,19 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select, update
 
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.core.instruments.mmse import EDUCATION_LEVELS
+from epro.core.trial import randomization
+from epro.models import AllocationSlot, Arm, Patient, Screening, Site, Study, User
 from epro.services import audit, followup
 from epro.services.trial.fields import Reader, Refused
 from epro.services.trial.masking import sees_arms_in
 from epro.services.trial.studies import protocol_of, sites_of
-from epro.base.extensions import db
-from epro.core.i18n_marker import N_
-from epro.core.instruments.mmse import EDUCATION_LEVELS
-from epro.models import AllocationSlot, Arm, Patient, Screening, Site, Study, User
-from epro.core.trial import randomization
 
 LANGUAGES = ("zh", "en")
 MAX_LENGTH = 10000
@@ -108,7 +108,7 @@ def free_places(study: Study, site_id: int) -> int:
 
 def _claim_next_slot(study: Study, site_id: int, patient: Patient, actor: User) -> AllocationSlot:
     """Claim the lowest free slot; the arm is read only once the slot is ours."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for _attempt in range(3):
         # PostgreSQL: FOR UPDATE makes a concurrent randomizer wait; after our commit its
         # re-checked row no longer qualifies and it may see no row, so it simply asks again.

@@ -18,17 +18,16 @@ from datetime import date
 
 from sqlalchemy import select
 
-from epro.services import audit, followup
-
+from epro.base.extensions import db
 from epro.core import schedule
+from epro.core.i18n_marker import N_
+from epro.core.protocols import InfusionPlan
+from epro.core.trial import infusion as rules
+from epro.models import Infusion, Patient, User
+from epro.services import audit, followup
 from epro.services.trial import masking
 from epro.services.trial.fields import Reader, Refused
 from epro.services.trial.studies import protocol_arm, protocol_of
-from epro.base.extensions import db
-from epro.core.i18n_marker import N_
-from epro.models import Infusion, Patient, User
-from epro.core.protocols import InfusionPlan
-from epro.core.trial import infusion as rules
 
 VOLUME_OUTSIDE, OUTSIDE_WINDOW, DOSE_DIFFERS = "volume_outside", "outside_window", "dose_differs"
 FLAGS = {

@@ -11,14 +11,14 @@ site's investigators.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from epro.services import audit
-from epro.services.trial.fields import Reader
 from epro.base.extensions import db
 from epro.models import Patient, Study, Unblinding, User
+from epro.services import audit
+from epro.services.trial.fields import Reader
 
 #: How long an unblinding stays in the investigators' notice on the patient list.
 NOTICE_DAYS = 14
@@ -57,7 +57,7 @@ def unblind(patient: Patient, user: User, raw) -> Unblinding:
 
 def recent_unblindings(site_id: int, now: datetime | None = None) -> list[tuple[Unblinding, str, str]]:
     """(unblinding, subject code, who) at a site in the last NOTICE_DAYS days, newest first."""
-    since = (now or datetime.now(timezone.utc)) - timedelta(days=NOTICE_DAYS)
+    since = (now or datetime.now(UTC)) - timedelta(days=NOTICE_DAYS)
     rows = db.session.execute(
         select(Unblinding, Patient.subject_code, User.username)
         .join(Patient, Patient.id == Unblinding.patient_id).join(User, User.id == Unblinding.user_id)

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from epro.services import followup
-
-from epro.core import timeline
-from epro.services.trial.studies import protocol_of
 from epro.base.extensions import db
-from epro.models import Patient, Study
+from epro.core import timeline
 from epro.core.trial import outcomes as stats
+from epro.models import Patient, Study
+from epro.services import followup
+from epro.services.trial.studies import protocol_of
 
 INSTRUMENTS = ("nihss", "bi", "mrs", "mmse", "gds15")
 NO_ARM = "none"

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from epro.services import audit, followup
-from epro.services.trial.fields import Reader, Refused
 from epro.base.extensions import db
 from epro.core.i18n_marker import N_
-from epro.models import AdverseEvent, Patient, SafetyCheck, Study, SymptomReport, User
 from epro.core.trial import safety as rules
+from epro.models import AdverseEvent, Patient, SafetyCheck, Study, SymptomReport, User
+from epro.services import audit, followup
+from epro.services.trial.fields import Reader, Refused
 
 SEVERITIES = {"mild": N_("Mild"), "moderate": N_("Moderate"), "severe": N_("Severe")}
 REPORTERS = {"patient": N_("by the patient"), "caregiver": N_("by a caregiver")}
@@ -87,7 +87,7 @@ def visible_report(user: User, report_id: int) -> SymptomReport | None:
 def mark_reviewed(report: SymptomReport, actor: User, adverse_event: AdverseEvent | None = None) -> None:
     if report.reviewed_at is not None:
         raise Refused(ALREADY_REVIEWED)
-    report.reviewed_at = datetime.now(timezone.utc)
+    report.reviewed_at = datetime.now(UTC)
     report.reviewed_by_id = actor.id
     report.adverse_event_id = adverse_event.id if adverse_event else None
     audit.record("review", "symptom_reports", report.id, actor=actor,
@@ -138,7 +138,7 @@ def mark_reported(ae: AdverseEvent, actor: User, now: datetime | None = None) ->
         raise Refused(NOT_SERIOUS)
     if ae.reported_at is not None:
         raise Refused(ALREADY_REPORTED)
-    ae.reported_at = now or datetime.now(timezone.utc)
+    ae.reported_at = now or datetime.now(UTC)
     audit.record("update", "adverse_events", ae.id, actor=actor, field="reported_at", new=ae.reported_at)
 
 
@@ -158,12 +158,12 @@ def visible_adverse_event(user: User, event_id: int) -> AdverseEvent | None:
 def clock(ae: AdverseEvent, now: datetime | None = None) -> rules.SaeClock | None:
     if not ae.serious:
         return None
-    return rules.sae_clock(ae.aware_at, now or datetime.now(timezone.utc), ae.reported_at)
+    return rules.sae_clock(ae.aware_at, now or datetime.now(UTC), ae.reported_at)
 
 
 def open_sae_clocks(site_id: int, now: datetime | None = None) -> list[tuple[AdverseEvent, rules.SaeClock]]:
     """Serious AEs of the site not yet reported, soonest due first."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rows = db.session.scalars(
         select(AdverseEvent).join(Patient, Patient.id == AdverseEvent.patient_id)
         .options(joinedload(AdverseEvent.patient))

@@ -16,16 +16,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from epro.services import audit
-
-from epro.core import instruments
-from epro.services.trial.fields import CHOOSE, Reader, Refused
-from epro.services.trial.studies import protocol_of
 from epro.base.extensions import db
+from epro.core import instruments
 from epro.core.i18n_marker import N_
-from epro.models import Screening, Site, Study, User
 from epro.core.protocols import INVESTIGATOR, Protocol
 from epro.core.trial import eligibility as rules
+from epro.models import Screening, Site, Study, User
+from epro.services import audit
+from epro.services.trial.fields import CHOOSE, Reader, Refused
+from epro.services.trial.studies import protocol_of
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 BAD_CODE = N_("Capital letters, digits and dashes, 2 to 32 characters.")

@@ -12,13 +12,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from epro.services import audit
-
-from epro.core import protocols
-from epro.services.trial.fields import Reader
 from epro.base.extensions import db
+from epro.core import protocols
 from epro.core.i18n_marker import N_
 from epro.models import Arm, Site, Study, StudySite, User
+from epro.services import audit
+from epro.services.trial.fields import Reader
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 BAD_CODE = N_("Capital letters, digits and dashes, 2 to 32 characters.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from epro import __version__
-from epro.models import RESPONDENTS
 from epro.core.schedule import VISIT_CODES
+from epro.models import RESPONDENTS
 
 INSTRUMENT_CODES = ["bi", "gds15", "nihss", "mrs", "mmse", "gds30"]
 

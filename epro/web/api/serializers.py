@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from epro.services import followup
-
 from epro.core import schedule
-from epro.services.trial import masking
-from epro.models import Patient, Response, User
 from epro.core.timeline import Timeline
+from epro.models import Patient, Response, User
+from epro.services import followup
+from epro.services.trial import masking
 
 
 def patient(p: Patient, viewer: User) -> dict[str, Any]:

@@ -6,16 +6,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from epro.services import access, followup, responses
-
 from epro.base import i18n
-
+from epro.base.extensions import db
 from epro.core import schedule
+from epro.models import Patient, Response
+from epro.services import access, followup, responses
 from epro.web.api import serializers
 from epro.web.api.openapi import spec
 from epro.web.api.problems import problem
-from epro.base.extensions import db
-from epro.models import Patient, Response
 from epro.web.messages import field_message
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

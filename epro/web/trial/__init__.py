@@ -14,7 +14,6 @@ from flask_babel import format_date, get_locale, gettext
 from flask_login import current_user, login_required
 
 from epro.base import i18n
-
 from epro.core import protocols
 from epro.services.trial import fields, infusions, masking, safety, studies
 

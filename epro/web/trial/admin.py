@@ -6,10 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from epro.core import protocols
-from epro.services.trial import fields, studies
 from epro.base.extensions import db
+from epro.core import protocols
 from epro.models import Site, Study
+from epro.services.trial import fields, studies
 from epro.web.trial import bp, problems
 
 

@@ -5,9 +5,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.services.trial import allocation, fields, studies
 from epro.base.extensions import db
 from epro.core.trial import randomization
+from epro.services.trial import allocation, fields, studies
 from epro.web.trial import bp, problems, say
 
 

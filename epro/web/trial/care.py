@@ -1,7 +1,7 @@
 """Per patient: infusions, safety checks per visit, adverse events, emergency unblinding."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -9,13 +9,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from epro.services import access, followup
-
-from epro.core import schedule
-from epro.services.trial import fields, infusions, masking, safety
 from epro.base.extensions import db
-from epro.models import Patient, User
+from epro.core import schedule
 from epro.core.trial import safety as rules
+from epro.models import Patient, User
+from epro.services import access, followup
+from epro.services.trial import fields, infusions, masking, safety
 from epro.web.trial import bp, problems, say
 
 
@@ -146,7 +145,7 @@ def new_adverse_event(patient_id: int):
         values = request.form
         serious = request.form.getlist("serious_criteria")
     else:
-        local_now = datetime.now(timezone.utc).astimezone(ZoneInfo(patient.site.timezone))
+        local_now = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone))
         values = {"aware_on": local_now.date().isoformat(), "aware_time": local_now.strftime("%H:%M")}
         if report is not None:
             values.update(term=report.what[:200], onset=report.since.isoformat())

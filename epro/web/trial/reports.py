@@ -5,8 +5,8 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.services.trial import fields, safety, studies
 from epro.base.extensions import db
+from epro.services.trial import fields, safety, studies
 from epro.web.trial import bp, say
 
 

@@ -5,15 +5,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.services import followup
-
+from epro.base.extensions import db
 from epro.core import instruments
+from epro.core.instruments.mmse import EDUCATION_LEVELS
+from epro.core.trial import eligibility as rules
+from epro.models import Screening, Study
+from epro.services import followup
 from epro.services.trial import allocation, fields, screening, studies
 from epro.services.trial.masking import sees_arms_in
-from epro.base.extensions import db
-from epro.core.instruments.mmse import EDUCATION_LEVELS
-from epro.models import Screening, Study
-from epro.core.trial import eligibility as rules
 from epro.web.trial import bp, problems, say
 
 

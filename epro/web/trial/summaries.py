@@ -10,11 +10,11 @@ from flask import abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.services.trial import masking, outcomes, safety, studies
 from epro.core.instruments import get as instrument
-from epro.models import Study
 from epro.core.trial import outcomes as stats
 from epro.core.trial import safety as rules
+from epro.models import Study
+from epro.services.trial import masking, outcomes, safety, studies
 from epro.web.trial import bp, lang
 
 
