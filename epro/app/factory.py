@@ -104,6 +104,9 @@ def register_sessions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from epro.web import converters
+
+    converters.register(app)  # before any route is added: ids in URLs are bounded
     from epro.web.api import bp as api_bp
     from epro.web.auth import bp as auth_bp
     from epro.web.clinic import bp as clinic_bp

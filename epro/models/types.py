@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+#: Every integer primary key is a 32-bit signed integer (PostgreSQL ``integer``); no row has a larger id.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; always returns aware UTC datetimes.

@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 
 from epro.base.extensions import db
 from epro.models import CaregiverLink, Patient, User
+from epro.models.types import MAX_ID
 
 PATIENT_INSTRUMENTS = ("bi", "gds15")
 
@@ -27,8 +28,6 @@ def visible_patients(user: User) -> Select:
     return query.where(False)
 
 
-#: Ids are 32-bit integers in the database; a larger number cannot exist.
-MAX_ID = 2**31 - 1
 
 
 def patient_or_404(user: User, patient_id: int) -> Patient:

@@ -1,15 +1,12 @@
 """The clinician's side: the site list, enrolment, the timeline and assessment entry."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask import Response as Response_
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
@@ -21,6 +18,7 @@ from epro.models import AuditEvent, Patient, Response, Signature, User
 from epro.services import access, activation, audit, followup, records, responses
 from epro.services import site_list as clinic_list
 from epro.services.trial import studies
+from epro.web import converters, downloads, guards
 from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
 
@@ -29,30 +27,13 @@ bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 CLINICIAN_INSTRUMENTS = ("nihss", "mrs", "mmse")
 
 
-@bp.before_request
-@login_required
-def staff_only():
-    if not current_user.is_authenticated:
-        return None
-    if request.endpoint == "clinic.admin_home":
-        if current_user.role != "admin":
-            abort(404)
-        return None
-    if not current_user.is_staff:
-        abort(404)
-    return None
+guards.protect(bp, "staff")
 
 
 @bp.get("/admin")
+@guards.audience("admin")
 def admin_home():
     return render_template("clinic/admin.html")
-
-
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return max(1, int(request.args.get(name, default)))
-    except (TypeError, ValueError):
-        return default
 
 
 @bp.get("/")
@@ -61,8 +42,8 @@ def patients():
     filter_by = filter_by if filter_by in clinic_list.FILTERS else "all"
     sort = request.args.get("sort", "subject")
     sort = sort if sort in clinic_list.SORTS else "subject"
-    page = _int_arg("page", 1)
     per_page = 50
+    page = converters.page_number(request.args.get("page"), per_page=per_page)
     rows, total = clinic_list.site_list(
         current_user, page=page, per_page=per_page, filter_by=filter_by, sort=sort,
         today_for=followup.today_in,
@@ -277,13 +258,7 @@ def audit_export(patient_id: int):
     events = _record_trail(ids) + _record_trail([str(patient.id)], ("patients",))
     events.sort(key=lambda e: (e.at, e.id))
     users = {i: u.username for i, u in _users_by_id(e.user_id for e in events).items()}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"])
-    for e in events:
-        writer.writerow([e.at.isoformat(), users.get(e.user_id, ""), e.role or "", e.action, e.table_name,
-                         e.record_id, e.field or "", e.old_value or "", e.new_value or "", e.reason or ""])
-    return Response_(
-        "\ufeff" + buffer.getvalue(), mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=audit-{patient.subject_code}.csv"},
-    )
+    header = ["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"]
+    rows = ([e.at.isoformat(), users.get(e.user_id, ""), e.role or "", e.action, e.table_name, e.record_id,
+             e.field or "", e.old_value or "", e.new_value or "", e.reason or ""] for e in events)
+    return downloads.csv_download(f"audit-{patient.subject_code}.csv", header, rows)

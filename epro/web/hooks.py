@@ -14,6 +14,9 @@ from epro.base import i18n
 from epro.base.extensions import db
 from epro.core import labels
 
+#: Every JSON and CSV answer is ``no-store``, whoever asks (CONTRACT.md, "JSON API").
+NO_STORE_TYPES = frozenset({"application/json", "application/problem+json", "text/csv"})
+
 
 def static_url(filename: str) -> str:
     """A versioned static URL (a hash of the file's content), so files can be cached for a year."""
@@ -127,7 +130,10 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if response.mimetype == "text/html" and current_user.is_authenticated:
+        if response.mimetype in NO_STORE_TYPES:
+            # Data answers are about a person: no browser or proxy cache may keep them.
+            response.headers["Cache-Control"] = "no-store"
+        elif response.mimetype == "text/html" and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "no-store")
         if request.endpoint != "static":
             response.vary.add("Cookie")

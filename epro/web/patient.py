@@ -10,21 +10,18 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from epro.base.extensions import db
 from epro.core import instruments, schedule
 from epro.models import Patient, Response, Signature
 from epro.services import access, followup, responses
+from epro.web import guards
 from epro.web.messages import field_errors
 
 bp = Blueprint("patient", __name__)
-
-
-def _require_patient_side() -> None:
-    if current_user.role not in ("patient", "caregiver"):
-        abort(404)
+guards.protect(bp, "patient_side")
 
 
 def home_entries(patient: Patient) -> dict:
@@ -50,21 +47,17 @@ def home_entries(patient: Patient) -> dict:
 
 
 @bp.get("/me")
-@login_required
 def home():
-    _require_patient_side()
     patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
     entries = [home_entries(p) for p in patients]
     return render_template("patient/home.html", entries=entries)
 
 
 def _patient(patient_id: int) -> Patient:
-    _require_patient_side()
     return access.patient_or_404(current_user, patient_id)
 
 
 @bp.route("/patients/<int:patient_id>/visits/<visit>/<instrument>", methods=["GET", "POST"])
-@login_required
 def questionnaire(patient_id: int, visit: str, instrument: str):
     patient = _patient(patient_id)
     if instrument not in access.PATIENT_INSTRUMENTS or visit not in schedule.VISIT_CODES:
@@ -109,7 +102,6 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
 
 
 @bp.get("/patients/<int:patient_id>/done/<response_id>")
-@login_required
 def done(patient_id: int, response_id: str):
     patient = _patient(patient_id)
     response = db.session.scalar(
@@ -146,7 +138,6 @@ def history_rows(patient: Patient) -> list[dict]:
 
 
 @bp.get("/patients/<int:patient_id>/history")
-@login_required
 def history(patient_id: int):
     patient = _patient(patient_id)
     return render_template("patient/history.html", patient=patient, history=history_rows(patient),

@@ -6,23 +6,22 @@ trials starts from what patients notice between visits.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from epro.base.extensions import db
 from epro.services import access, followup
 from epro.services.trial import fields, safety
+from epro.web import guards
 from epro.web.trial import problems
 
 bp = Blueprint("report", __name__)
+guards.protect(bp, "patient_side")
 
 
 @bp.route("/patients/<int:patient_id>/report", methods=["GET", "POST"])
-@login_required
 def new_problem(patient_id: int):
-    if current_user.role not in ("patient", "caregiver"):
-        abort(404)
     patient = access.patient_or_404(current_user, patient_id)
     errors: dict[str, str] = {}
     if request.method == "POST":

@@ -9,31 +9,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, request
+from flask import Blueprint
 from flask_babel import format_date, get_locale, gettext
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from epro.base import i18n
 from epro.core import protocols
 from epro.services.trial import fields, infusions, masking, safety, studies
+from epro.web import guards
 
 bp = Blueprint("trial", __name__, url_prefix="/clinic/trial")
 
-ADMIN_ONLY = {"trial.new_study"}
-
-
-@bp.before_request
-@login_required
-def staff_only():
-    if not current_user.is_authenticated:
-        return None
-    if request.endpoint in ADMIN_ONLY:
-        if current_user.role != "admin":
-            abort(404)
-        return None
-    if not current_user.is_staff:
-        abort(404)
-    return None
+guards.protect(bp, "staff")
 
 
 def lang() -> str:

@@ -10,10 +10,12 @@ from epro.base.extensions import db
 from epro.core import protocols
 from epro.models import Site, Study
 from epro.services.trial import fields, studies
+from epro.web import guards
 from epro.web.trial import bp, problems
 
 
 @bp.route("/admin/studies/new", methods=["GET", "POST"])
+@guards.audience("admin")
 def new_study():
     sites = list(db.session.scalars(select(Site).order_by(Site.code)))
     errors: dict[str, str] = {}

@@ -15,6 +15,7 @@ from epro.core.trial import safety as rules
 from epro.models import Patient, User
 from epro.services import access, followup
 from epro.services.trial import fields, infusions, masking, safety
+from epro.web import converters
 from epro.web.trial import bp, problems, say
 
 
@@ -119,7 +120,10 @@ def adverse_events(patient_id: int):
 def new_adverse_event(patient_id: int):
     patient = _patient(patient_id)
     report = None
-    report_id = request.values.get("report", type=int)
+    raw_report = request.values.get("report")
+    report_id = converters.id_or_none(raw_report)
+    if raw_report and report_id is None:  # a report that cannot exist
+        abort(404)
     if report_id is not None:
         report = safety.visible_report(current_user, report_id)
         if report is None or report.patient_id != patient.id:
