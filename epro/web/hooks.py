@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, flash, redirect, request, session, url_for
+from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
@@ -13,9 +13,17 @@ from flask_wtf.csrf import generate_csrf
 from epro.base import i18n
 from epro.base.extensions import db
 from epro.core import labels
+from epro.services.masking import Presenter
 
 #: Every JSON and CSV answer is ``no-store``, whoever asks (CONTRACT.md, "JSON API").
 NO_STORE_TYPES = frozenset({"application/json", "application/problem+json", "text/csv"})
+
+
+def presenter() -> Presenter:
+    """The request's one masking presenter: pages show arms and doses only through it."""
+    if "presenter" not in g:
+        g.presenter = Presenter(current_user if current_user.is_authenticated else None)
+    return g.presenter
 
 
 def static_url(filename: str) -> str:
@@ -114,6 +122,7 @@ def register(app: Flask) -> None:
             "instrument_short": instrument_short,
             "visit_label": labels.visit_label,
             "labels": labels,
+            "presenter": presenter,
             "idle_seconds": int(app.config["STAFF_IDLE_MINUTES"]) * 60,
         }
 

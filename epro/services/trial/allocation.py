@@ -23,8 +23,8 @@ from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.trial import randomization
 from epro.models import AllocationSlot, Arm, Patient, Screening, Site, Study, User
 from epro.services import audit, followup
+from epro.services.masking import Presenter
 from epro.services.trial.fields import Reader, Refused
-from epro.services.trial.masking import sees_arms_in
 from epro.services.trial.studies import protocol_of, sites_of
 
 LANGUAGES = ("zh", "en")
@@ -153,7 +153,7 @@ def randomize(screening: Screening, raw, actor: User, today) -> Patient:
     language = form.choice("language", LANGUAGES)
     chosen_arm = None
     if not protocol.randomized:
-        if not sees_arms_in(actor, study):
+        if not Presenter(actor).sees_arms_in(study):
             raise Refused(ARM_CHOICE_NOT_ALLOWED)
         arm_code = form.choice("arm", [a.code for a in study.arms])
         chosen_arm = next((a for a in study.arms if a.code == arm_code), None)

@@ -25,9 +25,9 @@ from epro.core.protocols import InfusionPlan
 from epro.core.trial import infusion as rules
 from epro.models import Infusion, Patient, User
 from epro.services import audit, followup
-from epro.services.trial import masking
+from epro.services.masking import InfusionView, Presenter
 from epro.services.trial.fields import Reader, Refused
-from epro.services.trial.studies import protocol_arm, protocol_of
+from epro.services.trial.studies import protocol_arm
 
 VOLUME_OUTSIDE, OUTSIDE_WINDOW, DOSE_DIFFERS = "volume_outside", "outside_window", "dose_differs"
 FLAGS = {
@@ -53,11 +53,6 @@ def arm_plan(patient: Patient) -> InfusionPlan | None:
     return planned.infusion if planned else None
 
 
-def shown_plan(patient: Patient, viewer: User) -> InfusionPlan | None:
-    """The plan this viewer sees: the patient's own, or for masked eyes the protocol's common shape."""
-    if masking.sees_arm(viewer, patient):
-        return arm_plan(patient)
-    return next((a.infusion for a in protocol_of(patient.study).arms if a.infusion), None)
 
 
 def given(patient: Patient) -> list[Infusion]:
@@ -70,14 +65,15 @@ def given(patient: Patient) -> list[Infusion]:
 @dataclass(frozen=True)
 class Row:
     planned: rules.PlannedInfusion
-    infusion: Infusion | None
+    infusion: InfusionView | None
     given_on: date | None
 
 
 def schedule_of(patient: Patient, viewer: User) -> list[Row]:
     """Each planned infusion (dated from day 0) with the one recorded for it, if any."""
-    plan = shown_plan(patient, viewer)
-    recorded = {i.number: i for i in given(patient)}
+    presenter = Presenter(viewer)
+    plan = presenter.schedule_plan(patient)
+    recorded = {i.number: presenter.infusion(patient, i) for i in given(patient)}
     tz = patient.site.timezone
     return [
         Row(p, recorded.get(p.number),
@@ -112,7 +108,7 @@ class Recorded:
 
 def record(patient: Patient, raw, actor: User, today: date) -> Recorded:
     """Store the next infusion of the patient's plan; see the module docstring."""
-    if not masking.sees_arm(actor, patient):
+    if not Presenter(actor).sees_arm(patient):
         raise Refused(MASKED_RECORDING)
     plan = arm_plan(patient)
     if plan is None or not plan.infusions:

@@ -1,13 +1,10 @@
-"""Who may see a patient's arm, and emergency unblinding.
+"""Emergency unblinding (ICH E6(R2) 4.7, "Randomization Procedures and Unblinding").
 
-Masking follows the protocol (``masking`` roles, copied to ``Study.masked``).
-In a masked study only unblinded staff see arms; patients, caregivers and
-masked staff never do, on any page, in the API or in an export.  An open-label
-study shows arms to its staff.  A masked member of staff who must know one
-patient's arm for that patient's care (ICH E6(R2) 4.7, "Randomization
-Procedures and Unblinding") records an emergency unblinding with a reason: it
-shows the arm to that person, for that patient only, and is announced to the
-site's investigators.
+A masked member of staff who must know one patient's arm for that patient's
+care records an unblinding with a reason: from then on the masking presenter
+(:mod:`epro.services.masking`, the one place that decides who sees an arm)
+shows the arm to that person, for that patient only, and the site's
+investigators are told.
 """
 from __future__ import annotations
 
@@ -16,30 +13,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from epro.base.extensions import db
-from epro.models import Patient, Study, Unblinding, User
+from epro.models import Patient, Unblinding, User
 from epro.services import audit
 from epro.services.trial.fields import Reader
 
 #: How long an unblinding stays in the investigators' notice on the patient list.
 NOTICE_DAYS = 14
-
-
-def sees_arms_in(user: User, study: Study) -> bool:
-    """Whether the user sees every arm of the study (unblinded staff; any staff if open label)."""
-    return user.sees_arms or (user.is_staff and not study.masked)
-
-
-def unblinded_for(user: User, patient: Patient) -> bool:
-    if not user.is_staff:
-        return False
-    return db.session.scalar(
-        select(Unblinding.id).where(Unblinding.patient_id == patient.id, Unblinding.user_id == user.id).limit(1)
-    ) is not None
-
-
-def sees_arm(user: User, patient: Patient) -> bool:
-    """Whether this user may see this patient's arm (and anything that reveals it)."""
-    return sees_arms_in(user, patient.study) or unblinded_for(user, patient)
 
 
 def unblind(patient: Patient, user: User, raw) -> Unblinding:

@@ -7,7 +7,7 @@ from epro.core import schedule
 from epro.core.timeline import Timeline
 from epro.models import Patient, Response, User
 from epro.services import followup
-from epro.services.trial import masking
+from epro.services.masking import Presenter
 
 
 def patient(p: Patient, viewer: User) -> dict[str, Any]:
@@ -19,8 +19,9 @@ def patient(p: Patient, viewer: User) -> dict[str, Any]:
         "day0": p.day0.isoformat(),
         "enrolled_on": p.enrolled_on.isoformat(),
     }
-    if p.arm is not None and masking.sees_arm(viewer, p):
-        body["arm"] = {"code": p.arm.code, "label": p.arm.label}
+    arm = Presenter(viewer).arm(p)
+    if arm is not None:
+        body["arm"] = {"code": arm.code, "label": arm.label.en}
     return body
 
 

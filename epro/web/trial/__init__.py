@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from epro.base import i18n
 from epro.core import protocols
-from epro.services.trial import fields, infusions, masking, safety, studies
+from epro.services.trial import fields, infusions, masking, safety
 from epro.web import guards
 
 bp = Blueprint("trial", __name__, url_prefix="/clinic/trial")
@@ -58,8 +58,6 @@ def site_notices() -> dict:
 def trial_helpers() -> dict:
     return {
         "ptext": lambda obj: protocols.text(obj, lang()),
-        "arm_label": lambda arm: studies.arm_text(arm, lang()) if arm is not None else "",
-        "sees_arm": lambda patient: current_user.is_authenticated and masking.sees_arm(current_user, patient),
         "site_notices": site_notices,
         "cells": infusions.scientific,
         "choices": lambda mapping: [(code, gettext(label)) for code, label in mapping.items()],

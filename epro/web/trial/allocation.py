@@ -8,6 +8,7 @@ from flask_login import current_user
 from epro.base.extensions import db
 from epro.core.trial import randomization
 from epro.services.trial import allocation, fields, studies
+from epro.web.hooks import presenter
 from epro.web.trial import bp, problems, say
 
 
@@ -15,7 +16,7 @@ from epro.web.trial import bp, problems, say
 def allocation_list(study_id: int):
     study = studies.visible_study(current_user, study_id)
     # Masked staff may not even learn that the page exists (concealment, ICH E9 2.3.1).
-    if study is None or not current_user.sees_arms:
+    if study is None or not presenter().sees_allocation_list(study):
         abort(404)
     protocol = studies.protocol_of(study)
     errors: dict[str, str] = {}
@@ -38,5 +39,4 @@ def allocation_list(study_id: int):
         values=request.form if request.method == "POST" else {"length": protocol.enrollment_target or 60},
         slots=allocation.slots(study), recorded_digest=recorded,
         unchanged=bool(lists) and randomization.list_digest(lists) == recorded,
-        arms={a.code: a for a in study.arms},
     ), status

@@ -16,6 +16,7 @@ from epro.models import Patient, User
 from epro.services import access, followup
 from epro.services.trial import fields, infusions, masking, safety
 from epro.web import converters
+from epro.web.hooks import presenter
 from epro.web.trial import bp, problems, say
 
 
@@ -53,9 +54,9 @@ def infusion_list(patient_id: int):
             for message, params in done.warnings:
                 flash(say(message, params), "warning")
             return redirect(url_for("trial.infusion_list", patient_id=patient.id))
-    unmasked = masking.sees_arm(current_user, patient)
+    unmasked = presenter().sees_arm(patient)
     rows = infusions.schedule_of(patient, current_user)
-    plan = infusions.arm_plan(patient) if unmasked else None
+    plan = presenter().infusion_plan(patient)
     next_row = next((r for r in rows if r.infusion is None), None)
     values = request.form if request.method == "POST" else {
         "given_on": _today(patient).isoformat(), "given_by": str(current_user.id)}
@@ -198,4 +199,4 @@ def unblind(patient_id: int):
             return redirect(url_for("trial.unblind", patient_id=patient.id))
     return render_template("trial/unblind.html", patient=patient, errors=errors,
                            values=request.form if request.method == "POST" else {},
-                           unmasked=masking.sees_arm(current_user, patient)), status
+                           unmasked=presenter().sees_arm(patient)), status

@@ -12,7 +12,7 @@ from epro.core.trial import eligibility as rules
 from epro.models import Screening, Study
 from epro.services import followup
 from epro.services.trial import allocation, fields, screening, studies
-from epro.services.trial.masking import sees_arms_in
+from epro.web.hooks import presenter
 from epro.web.trial import bp, problems, say
 
 
@@ -101,7 +101,7 @@ def _detail(s: Screening, errors: dict[str, str] | None = None, values=None, sta
     return render_template(
         "trial/screening.html", s=s, study=s.study, protocol=protocol,
         evaluation=screening.evaluation(protocol, s), rules=rules, errors=errors or {}, values=values or {},
-        education_levels=EDUCATION_LEVELS, choose_arm=not protocol.randomized and sees_arms_in(current_user, s.study),
+        education_levels=EDUCATION_LEVELS, choose_arm=not protocol.randomized and presenter().sees_arms_in(s.study),
         list_ready=not protocol.randomized or allocation.free_places(s.study, s.site_id) > 0,
     ), status
 

@@ -14,7 +14,8 @@ from epro.core.instruments import get as instrument
 from epro.core.trial import outcomes as stats
 from epro.core.trial import safety as rules
 from epro.models import Study
-from epro.services.trial import masking, outcomes, safety, studies
+from epro.services.trial import outcomes, safety, studies
+from epro.web.hooks import presenter
 from epro.web.trial import bp, lang
 
 
@@ -28,21 +29,22 @@ def _study(study_id: int) -> Study:
 def _group_names(study: Study, by_arm: bool) -> dict[str, str]:
     if not by_arm:
         return {stats.POOLED: _("All patients (pooled)")}
-    names = {a.code: studies.arm_text(a, lang()) for a in study.arms}
+    names = {a.code: a.text(lang()) for a in presenter().study_arms(study)}
     names[outcomes.NO_ARM] = _("No arm")
     return names
 
 
 @bp.get("/")
 def studies_index():
-    rows = [(s, studies.protocol_of(s), current_user.sees_arms) for s in studies.studies_at(current_user.site_id)]
+    rows = [(s, studies.protocol_of(s), presenter().sees_allocation_list(s))
+            for s in studies.studies_at(current_user.site_id)]
     return render_template("trial/studies.html", rows=rows)
 
 
 @bp.get("/studies/<int:study_id>/safety")
 def safety_summary(study_id: int):
     study = _study(study_id)
-    by_arm = masking.sees_arms_in(current_user, study)
+    by_arm = presenter().sees_arms_in(study)
     result = safety.study_summary(study, current_user.site_id, masked=not by_arm)
     return render_template(
         "trial/safety_summary.html", study=study, protocol=studies.protocol_of(study), result=result,
@@ -53,7 +55,7 @@ def safety_summary(study_id: int):
 @bp.get("/studies/<int:study_id>/outcomes")
 def outcome_summary(study_id: int):
     study = _study(study_id)
-    by_arm = masking.sees_arms_in(current_user, study)
+    by_arm = presenter().sees_arms_in(study)
     result = outcomes.study_outcomes(study, current_user.site_id, masked=not by_arm)
     names = _group_names(study, by_arm)
     mrs_labels = [str(n) for n in stats.MRS_LEVELS]
