@@ -146,9 +146,10 @@ def _serve_demo(instance: str) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPRO_")}
     env.update(EPRO_INSTANCE_PATH=instance, PYTHONUNBUFFERED="1")
     epro = Path(sys.executable).with_name("epro")
-    log = open(Path(instance) / "server.log", "wb")
-    proc = subprocess.Popen([str(epro), "demo", "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=instance, start_new_session=True)
+    # The child keeps its own copy of the log descriptor; ours closes at once.
+    with open(Path(instance) / "server.log", "wb") as log:
+        proc = subprocess.Popen([str(epro), "demo", "--host", "127.0.0.1", "--port", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=instance, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

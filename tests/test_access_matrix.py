@@ -105,7 +105,8 @@ def expected(endpoint, user, subject, api):
 def test_matrix(app, login, ids, user, db_backend):
     with app.app_context():
         bl_bi = dict(db.session.execute(
-            select(Response.patient_id, Response.id).where(Response.visit_code == "BL", Response.instrument == "bi")).all())
+            select(Response.patient_id, Response.id)
+            .where(Response.visit_code == "BL", Response.instrument == "bi")).all())
     owned = owned_ids(app, ids)
     client = app.test_client() if user == "anonymous" else login(user).client
     checked = 0

@@ -75,7 +75,8 @@ def _allocation(study: Study, site: Site, actor: User) -> None:
     allocation.generate(study, {"seed": seed, "length": str(LIST_LENGTH)}, actor)
     slots = db.session.scalars(select(AllocationSlot).where(
         AllocationSlot.study_id == study.id, AllocationSlot.site_id == site.id).order_by(AllocationSlot.sequence))
-    for slot, patient in zip(slots, patients):
+    # The list is longer than the demo cohort: only the first slots are taken.
+    for slot, patient in zip(slots, patients, strict=False):
         slot.patient_id, slot.assigned_at, slot.assigned_by_id = patient.id, _noon(patient.enrolled_on), actor.id
         audit.record("assign", "allocation_slots", slot.id, actor=actor,
                      new={"patient": patient.subject_code, "arm": slot.arm_code, "sequence": slot.sequence},

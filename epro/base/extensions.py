@@ -1,4 +1,6 @@
 """The extension objects, created once and bound to the app in create_app."""
+from typing import TYPE_CHECKING
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -23,6 +25,14 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # mypy cannot take a class from an instance attribute as a base (python/mypy#8603),
+    # so it checks the models against the typed Base they are built from.
+    Model = Base
+else:
+    #: At run time Flask-SQLAlchemy's db.Model: Base's body and metadata, plus table naming and binds.
+    Model = db.Model
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()

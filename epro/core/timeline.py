@@ -209,7 +209,10 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         "gds15_cutoff", "gds15", "absolute", "up", 5,
-        N_("GDS-15 score %(current)s at %(to_visit)s is at or above the depression screening cut-off of %(threshold)s."),
+        N_(
+            "GDS-15 score %(current)s at %(to_visit)s is at or above the depression screening cut-off of "
+            "%(threshold)s."
+        ),
         # 0-4 normal, >=5 suggests depression: Sheikh & Yesavage 1986.
         "Sheikh & Yesavage 1986",
     ),

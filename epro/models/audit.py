@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from epro.base.extensions import db
+from epro.base.extensions import Model
 from epro.models.types import UTCDateTime, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_record", "table_name", "record_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)

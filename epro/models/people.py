@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import db
+from epro.base.extensions import Model, db
 from epro.models.study import Arm, Site, Study
 from epro.models.types import UTCDateTime, utcnow
 
@@ -57,7 +57,7 @@ class User(UserMixin, db.Model):
         return self.role == "admin" or (self.is_staff and self.unblinded)
 
 
-class Patient(db.Model):
+class Patient(Model):
     __tablename__ = "patients"
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Pseudonymous code; the only identifier shown in lists, logs and exports.
@@ -83,7 +83,7 @@ class Patient(db.Model):
     user: Mapped[User | None] = relationship()
 
 
-class CaregiverLink(db.Model):
+class CaregiverLink(Model):
     __tablename__ = "caregiver_links"
     __table_args__ = (UniqueConstraint("caregiver_id", "patient_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,7 +93,7 @@ class CaregiverLink(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
-class ActivationCode(db.Model):
+class ActivationCode(Model):
     """A one-time code that lets a patient or caregiver set a password.
 
     Only a hash is stored, so a database copy cannot be used to take over an

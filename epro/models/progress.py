@@ -12,10 +12,10 @@ from datetime import date
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from epro.base.extensions import db
+from epro.base.extensions import Model
 
 
-class VisitProgress(db.Model):
+class VisitProgress(Model):
     __tablename__ = "visit_progress"
     __table_args__ = (Index("ix_visit_progress_window", "window_start", "window_end"),)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
@@ -27,7 +27,7 @@ class VisitProgress(db.Model):
     late_done: Mapped[int]
 
 
-class PatientFlags(db.Model):
+class PatientFlags(Model):
     """Per-patient facts that depend only on responses (worsening alerts)."""
 
     __tablename__ = "patient_flags"

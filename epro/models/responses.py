@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import db
+from epro.base.extensions import Model
 from epro.models.people import Patient, User
 from epro.models.types import UTCDateTime, utcnow
 
 RESPONDENTS = ("patient", "caregiver-assisted", "caregiver-proxy", "clinician")
 
 
-class Response(db.Model):
+class Response(Model):
     __tablename__ = "responses"
     __table_args__ = (Index("ix_responses_patient_visit", "patient_id", "visit_code", "instrument"),)
     #: The client-made UUID: the idempotency key for retries from the phone.
@@ -62,7 +62,7 @@ class Response(db.Model):
         return bool(self.active_signatures)
 
 
-class Signature(db.Model):
+class Signature(Model):
     """An electronic signature (21 CFR 11.50/11.200): who, when and what it means.
 
     The signer re-enters the password.  Unlocking voids the signature (with a

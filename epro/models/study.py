@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import db
+from epro.base.extensions import Model
 
 
-class Site(db.Model):
+class Site(Model):
     __tablename__ = "sites"
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Short code shown to staff, e.g. "A".
@@ -17,7 +17,7 @@ class Site(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
 
-class Study(db.Model):
+class Study(Model):
     __tablename__ = "studies"
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -31,7 +31,7 @@ class Study(db.Model):
     arms: Mapped[list[Arm]] = relationship(back_populates="study", order_by="Arm.id")
 
 
-class Arm(db.Model):
+class Arm(Model):
     __tablename__ = "arms"
     __table_args__ = (UniqueConstraint("study_id", "code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,7 +41,7 @@ class Arm(db.Model):
     study: Mapped[Study] = relationship(back_populates="arms")
 
 
-class StudySite(db.Model):
+class StudySite(Model):
     """Which sites take part in which study."""
 
     __tablename__ = "study_sites"

@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import db
+from epro.base.extensions import Model
 from epro.models.people import Patient
 from epro.models.study import Site, Study
 from epro.models.types import UTCDateTime, utcnow
 
 
-class Screening(db.Model):
+class Screening(Model):
     """One candidate's screening against the protocol's eligibility criteria."""
 
     __tablename__ = "screenings"
@@ -51,7 +51,7 @@ class Screening(db.Model):
     patient: Mapped[Patient | None] = relationship()
 
 
-class AllocationSlot(db.Model):
+class AllocationSlot(Model):
     """One entry of a concealed, pre-generated randomization list (per site stratum).
 
     The list is consumed strictly in sequence; a slot's arm is only read when
@@ -75,7 +75,7 @@ class AllocationSlot(db.Model):
     list_digest: Mapped[str] = mapped_column(String(64), server_default="")
 
 
-class Unblinding(db.Model):
+class Unblinding(Model):
     __tablename__ = "unblindings"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -84,7 +84,7 @@ class Unblinding(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Infusion(db.Model):
+class Infusion(Model):
     __tablename__ = "infusions"
     __table_args__ = (Index("ix_infusions_patient", "patient_id", "number"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,7 +102,7 @@ class Infusion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class SymptomReport(db.Model):
+class SymptomReport(Model):
     """"A new health problem" reported by a patient or caregiver from the app."""
 
     __tablename__ = "symptom_reports"
@@ -121,7 +121,7 @@ class SymptomReport(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
-class AdverseEvent(db.Model):
+class AdverseEvent(Model):
     __tablename__ = "adverse_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -146,7 +146,7 @@ class AdverseEvent(db.Model):
         return bool(self.serious_criteria)
 
 
-class SafetyCheck(db.Model):
+class SafetyCheck(Model):
     """Per visit: laboratory results, neurological examination, imaging change."""
 
     __tablename__ = "safety_checks"

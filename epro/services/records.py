@@ -57,9 +57,9 @@ def _check_version(response: Response, seen_version: int | str | None) -> None:
 def _commit() -> None:
     try:
         db.session.commit()
-    except StaleDataError:
+    except StaleDataError as stale:
         db.session.rollback()
-        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again."))
+        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again.")) from stale
 
 
 def sign(response: Response, signer: User, password: str, meaning: str, seen_version) -> Signature:

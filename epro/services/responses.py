@@ -214,9 +214,9 @@ def submit(
         db.session.flush()
         followup.refresh_progress([patient.id])
         db.session.commit()
-    except StaleDataError:
+    except StaleDataError as stale:
         db.session.rollback()
-        raise Conflict(N_("Someone else changed this record after you opened it. Please look at it again."))
+        raise Conflict(N_("Someone else changed this record after you opened it. Please look at it again.")) from stale
     except IntegrityError:
         # Another request stored the same id between our check and our insert.
         db.session.rollback()

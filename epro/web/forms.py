@@ -66,6 +66,8 @@ class EnrolPatientForm(FlaskForm):
     sex = RadioField(_l("Sex"), choices=[SelectChoice("female", _l("Female")), SelectChoice("male", _l("Male"))],
                      validators=[InputRequired(_l("Please choose one."))])
     education = SelectField(_l("Education"), validators=[InputRequired()])
-    language = RadioField(_l("Language for the patient"), choices=[SelectChoice("zh", "中文", {"lang": "zh-Hans"}), SelectChoice("en", "English", {"lang": "en"})],
+    language = RadioField(_l("Language for the patient"),
+                          choices=[SelectChoice("zh", "中文", {"lang": "zh-Hans"}),
+                                   SelectChoice("en", "English", {"lang": "en"})],
                           default="zh", validators=[InputRequired(_l("Please choose one."))])
     day0 = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(_l("Please enter a date."))])

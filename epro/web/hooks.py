@@ -88,7 +88,9 @@ def register(app: Flask) -> None:
             if request.path.startswith("/api/"):
                 from epro.web.api.problems import problem
 
-                return problem(401, gettext("Sign-in required"), gettext("You were signed out after a time without activity."))
+                return problem(
+                    401, gettext("Sign-in required"), gettext("You were signed out after a time without activity.")
+                )
             flash(gettext("You were signed out after %(n)d minutes without activity.", n=limit // 60), "info")
             return redirect(url_for("auth.login", next=request.path))
         session["seen"] = now

@@ -265,7 +265,7 @@ class Wizard:
         """A translated UI string the page hands to questionnaire.js (data-t-*)."""
         return self.form.get_attribute(f"data-t-{name}")
 
-    def keys(self) -> list[str]:
+    def step_keys(self) -> list[str]:
         return self.page.eval_on_selector_all(f"{self.FORM} fieldset.step", "fs => fs.map(f => f.dataset.key)")
 
     @property

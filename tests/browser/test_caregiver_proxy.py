@@ -18,7 +18,7 @@ def test_caregiver_answers_gds15_as_proxy(page_for, helpers):
     page.click('a[data-instrument="gds15"][data-visit="M3"]')
     assert re.search(rf"/patients/{pid}/visits/M3/gds15$", page.url)
     wizard = helpers.Wizard(page)
-    keys = wizard.keys()
+    keys = wizard.step_keys()
     assert keys == ["respondent", *ANSWERS]
     total_steps = str(len(keys))
     assert total_steps == "16"

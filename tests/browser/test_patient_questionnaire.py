@@ -24,7 +24,7 @@ GDS_ANSWERS = {f"GDS02{n:02d}": v for n, v in enumerate(
 
 def walk(page, wizard, helpers, answers: dict, *, check_errors: bool) -> dict[str, str]:
     """Answer every step in order; returns the text of each chosen answer by key."""
-    keys = wizard.keys()
+    keys = wizard.step_keys()
     assert keys == list(answers), keys
     assert page.locator("form#questionnaire input[type=radio]:checked").count() == 0, "an answer is pre-selected"
     chosen = {}

@@ -12,7 +12,7 @@ def test_answers_survive_a_reload(page_for, helpers):
     pid = helpers.patient_id(page)
     page.click('a[data-instrument="bi"][data-visit="M3"]')
     wizard = helpers.Wizard(page)
-    keys = wizard.keys()
+    keys = wizard.step_keys()
     assert keys == list(ANSWERS)
     first_id = page.input_value("input[name=response_id]")
 

@@ -20,7 +20,7 @@ def chart(points, **kw) -> ET.Element:
 
 
 def test_well_formed_and_accessible() -> None:
-    svg = chart(list(zip(CODES, (40, 55, 60, 70, 80, 85))))
+    svg = chart(list(zip(CODES, (40, 55, 60, 70, 80, 85), strict=True)))
     assert svg.get("role") == "img"
     assert svg.get("aria-labelledby") == "bi-title bi-desc"
     assert svg.find("s:title", NS).get("id") == "bi-title"
@@ -39,7 +39,7 @@ def test_well_formed_and_accessible() -> None:
 
 
 def test_no_script_no_external_references_no_css_variables() -> None:
-    out = line_chart_svg(list(zip(CODES, (1, 2, 3, 4, 5, 6))), y_min=0, y_max=6, title="t",
+    out = line_chart_svg(list(zip(CODES, (1, 2, 3, 4, 5, 6), strict=True)), y_min=0, y_max=6, title="t",
                          description="d", higher_is_better=False, id_prefix="x")
     assert "<script" not in out and "href" not in out and "var(" not in out and "style" not in out
     assert 'data-better="lower"' in out
@@ -57,14 +57,14 @@ def test_escapes_text_arguments() -> None:
 
 
 def test_line_breaks_at_none() -> None:
-    svg = chart(list(zip(CODES, (40, 50, None, 60, 65, None))))
+    svg = chart(list(zip(CODES, (40, 50, None, 60, 65, None), strict=True)))
     lines = svg.findall("s:polyline", NS)
     assert [len(p.get("points").split()) for p in lines] == [2, 2]
     assert len(svg.findall("s:circle", NS)) == 4
 
 
 def test_isolated_point_gets_a_dot_but_no_line() -> None:
-    svg = chart(list(zip(CODES, (40, None, 60, None, None, None))))
+    svg = chart(list(zip(CODES, (40, None, 60, None, None, None), strict=True)))
     assert svg.findall("s:polyline", NS) == []
     assert len(svg.findall("s:circle", NS)) == 2
 
@@ -123,7 +123,7 @@ def _contrast(hex_colour: str) -> float:
 
 
 def test_text_colours_contrast_at_least_4_5_on_white() -> None:
-    svg = chart(list(zip(CODES, (40, 55, 60, 70, 80, 85))))
+    svg = chart(list(zip(CODES, (40, 55, 60, 70, 80, 85), strict=True)))
     fills = {t.get("fill") for t in svg.iterfind("s:text", NS)}
     assert fills <= {TEXT_COLOUR, LINE_COLOUR}
     for colour in (TEXT_COLOUR, LINE_COLOUR, AXIS_COLOUR):

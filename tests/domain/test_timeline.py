@@ -146,8 +146,8 @@ def test_rules_are_documented_data() -> None:
 def test_summarize_realistic_patient() -> None:
     """BL and M1 complete, M3 done late by the clinician only, M6 open with BI worse."""
     all5 = ("bi", "gds15", "nihss", "mrs", "mmse")
-    bl = dict(zip(all5, (45, 6, 8, 3, 24)))
-    m1 = dict(zip(all5, (60, 4, 6, 3, 25)))
+    bl = dict(zip(all5, (45, 6, 8, 3, 24), strict=True))
+    m1 = dict(zip(all5, (60, 4, 6, 3, 25), strict=True))
     items = [sub("BL", i, t, on=DAY0 - timedelta(days=2)) for i, t in bl.items()]
     items += [sub("M1", i, t) for i, t in m1.items()]
     m3_late = V["M3"].window_end + timedelta(days=3)

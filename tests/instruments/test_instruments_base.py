@@ -120,7 +120,8 @@ def test_item_rejects_bool_values_in_definition():
 
 @pytest.mark.parametrize(
     "raw",
-    [True, False, 10.0, 5.0, None, "", " 10", "10 ", "010", "10.0", "+10", "1e1", "١٠", [10], (10,), {10}, b"10", object()],
+    [True, False, 10.0, 5.0, None, "", " 10", "10 ", "010", "10.0", "+10", "1e1", "١٠",
+     [10], (10,), {10}, b"10", object()],
     ids=lambda v: "object" if type(v) is object else repr(v),  # stable ids (pytest-xdist)
 )
 def test_junk_values_are_invalid(raw):
@@ -194,7 +195,10 @@ def test_item_error_str_and_translation_hook():
     error = ItemError("transfers", "invalid", 12, (0, 5, 10, 15))
     assert str(error) == "transfers: 12 is not one of 0, 5, 10, 15"
     assert error.msgid == "%(value)s is not one of %(allowed)s"
-    assert error.message(lambda s: s.upper().replace("%(VALUE)S", "%(value)s").replace("%(ALLOWED)S", "%(allowed)s")) == (
+    def shout(s):
+        return s.upper().replace("%(VALUE)S", "%(value)s").replace("%(ALLOWED)S", "%(allowed)s")
+
+    assert error.message(shout) == (
         "12 IS NOT ONE OF 0, 5, 10, 15"
     )
 
@@ -270,7 +274,8 @@ package.__path__ = [sys.argv[1]]
 sys.modules["epro"] = package
 import epro.core.instruments
 assert epro.core.instruments.get("bi").max_total == 100
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("flask", "sqlalchemy", "flask_sqlalchemy", "werkzeug", "jinja2"))
+heavy = ("flask", "sqlalchemy", "flask_sqlalchemy", "werkzeug", "jinja2")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 assert not loaded, loaded
 """
 

@@ -115,7 +115,8 @@ def test_bands(total, band, label):
 
 
 @pytest.mark.parametrize(
-    ("total", "band"), [(40, "severe"), (41, "moderate"), (60, "moderate"), (61, "mild"), (99, "mild"), (100, "independent")]
+    ("total", "band"),
+    [(40, "severe"), (41, "moderate"), (60, "moderate"), (61, "mild"), (99, "mild"), (100, "independent")],
 )
 def test_band_boundaries(total, band):
     # Totals are multiples of 5, so 41, 61 and 99 are checked on the band table itself.

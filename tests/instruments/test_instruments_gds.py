@@ -57,7 +57,8 @@ def answers_totalling(total):
 
 @pytest.mark.parametrize(
     ("total", "band", "depression"),
-    [(0, "normal", False), (4, "normal", False), (5, "depression", True), (9, "depression", True), (10, "severe", True), (15, "severe", True)],
+    [(0, "normal", False), (4, "normal", False), (5, "depression", True), (9, "depression", True),
+     (10, "severe", True), (15, "severe", True)],
 )
 def test_band_boundaries(total, band, depression):
     result = GDS.score(answers_totalling(total))
@@ -80,7 +81,9 @@ def test_proxy_flag(respondent, proxy):
     assert result.total == 0
 
 
-@pytest.mark.parametrize("raw", ["yes", "no", "Yes", "Y", "N", "1", "0", 1, 0, True, False, None, "", " YES", "是"], ids=repr)
+@pytest.mark.parametrize(
+    "raw", ["yes", "no", "Yes", "Y", "N", "1", "0", 1, 0, True, False, None, "", " YES", "是"], ids=repr
+)
 def test_invalid_answers(raw):
     with pytest.raises(InvalidAnswers) as caught:
         GDS.score({**CALM, "GDS0203": raw})

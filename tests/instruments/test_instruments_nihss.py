@@ -13,7 +13,7 @@ RANGES = {
 }
 UN_ALLOWED = {"nihss_5a", "nihss_5b", "nihss_6a", "nihss_6b", "nihss_7", "nihss_10"}
 ZERO = dict.fromkeys(RANGES, 0)
-MAX = {key: top for key, top in RANGES.items()}
+MAX = dict(RANGES)
 
 
 def test_definition():

@@ -111,6 +111,24 @@ def _steered(strategy, pid: int):
     return st.tuples(strategy, st.sampled_from([True, True, True, False]), st.none() | answers).map(steer)
 
 
+def _fuzzer(strategy, live, headers: dict[str, str], statuses: dict[int, int]):
+    """One Hypothesis test per operation and mode, counting into its own ``statuses``.
+
+    Built by a function so each test binds its own strategy and counter (a closure
+    defined in the loop would see only the loop's last values once it runs later).
+    """
+
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), print_blob=False)
+    @given(case=strategy)
+    def run(case):
+        response = case.call(base_url=live.server.url, session=live.client.http, headers=headers, timeout=30)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        case.validate_response(response, checks=CHECKS)
+
+    return run
+
+
 def test_fuzzed_requests_get_no_server_error(live):
     schema = schemathesis.openapi.from_url(live.server.url + "/api/v1/openapi.json")
     headers = {"X-CSRFToken": live.client.csrf}
@@ -121,17 +139,8 @@ def test_fuzzed_requests_get_no_server_error(live):
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             label = f"{operation.label} ({mode.value})"
-            statuses = seen.setdefault(label, {})
-
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=False,
-                      suppress_health_check=list(HealthCheck), print_blob=False)
-            @given(case=_steered(operation.as_strategy(generation_mode=mode), live.pid))
-            def run(case):
-                response = case.call(base_url=live.server.url, session=live.client.http, headers=headers,
-                                     timeout=30)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                case.validate_response(response, checks=CHECKS)
-
+            strategy = _steered(operation.as_strategy(generation_mode=mode), live.pid)
+            run = _fuzzer(strategy, live, headers, seen.setdefault(label, {}))
             try:
                 run()
             except Exception as exc:

@@ -79,7 +79,7 @@ def assert_same_rows(original: dict, restored: dict) -> None:
     assert sorted(restored) == sorted(original), "tables differ"
     for table, rows in original.items():
         assert len(restored[table]) == len(rows), f"{table}: {len(rows)} rows, restored {len(restored[table])}"
-        for a, b in zip(rows, restored[table]):
+        for a, b in zip(rows, restored[table], strict=True):
             assert a == b, f"{table}: {a} != {b}"
 
 

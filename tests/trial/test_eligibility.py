@@ -176,7 +176,9 @@ def test_three_years_from_a_leap_day() -> None:
     assert failing_keys(replace(f, onset_date=date(2025, 2, 27))) == {"onset_window"}
 
 
-@pytest.mark.parametrize(("nihss", "eligible"), [(7, False), (8, True), (20, True), (21, False), (0, False), (42, False)])
+@pytest.mark.parametrize(
+    ("nihss", "eligible"), [(7, False), (8, True), (20, True), (21, False), (0, False), (42, False)]
+)
 def test_nihss_boundaries(nihss: int, eligible: bool) -> None:
     result = evaluate(BMSC, facts(nihss=nihss))
     assert result.eligible is eligible

@@ -11,7 +11,9 @@ import epro.core.protocols, epro.core.trial
 from epro.core.trial import eligibility, infusion, outcomes, randomization, safety
 for p in epro.core.protocols.all_protocols():
     eligibility.evaluate(p, eligibility.ScreeningFacts(screening_date=__import__("datetime").date(2026, 1, 1)))
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"flask", "sqlalchemy", "flask_babel", "werkzeug", "jinja2"})
+heavy = sorted(
+    m for m in sys.modules if m.split(".")[0] in {"flask", "sqlalchemy", "flask_babel", "werkzeug", "jinja2"}
+)
 assert not heavy, heavy
 """
 

@@ -89,7 +89,8 @@ def bmsc_eligible_form(today: date, code: str, **overrides) -> dict[str, str]:
     from epro.core import protocols
 
     form = {"screening_code": code, "screened_on": today.isoformat(),
-            "birth_date": date(today.year - 55, 3, 1).isoformat(), "sex": "male", "onset_date": (today - timedelta(days=90)).isoformat(),
+            "birth_date": date(today.year - 55, 3, 1).isoformat(), "sex": "male",
+            "onset_date": (today - timedelta(days=90)).isoformat(),
             **{k: str(v) for k, v in NIHSS_10.items()}}
     for c in protocols.load("bmsc").eligibility:
         if not c.computable:

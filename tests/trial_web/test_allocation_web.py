@@ -67,21 +67,21 @@ def test_randomization_consumes_the_list_in_order_and_is_audited(login, trial, e
             "subject_code": f"a-90{n}", "education": "primary", "language": "zh"})
         assert r.status_code == 302, r.get_data(as_text=True)
         page = s.get(r.headers["Location"], follow_redirects=True).get_data(as_text=True)
-        assert "A-90%d is randomized" % n in page or "A-90%d" % n in page
+        assert f"A-90{n} is randomized" in page or f"A-90{n}" in page
     slots = trial.all(select(AllocationSlot).where(AllocationSlot.study_id == study_id)
                       .order_by(AllocationSlot.sequence))
     patients = {p.id: p for p in trial.all(select(Patient).where(Patient.study_id == study_id))}
     assert [patients[s.patient_id].subject_code for s in slots[:3]] == ["A-900", "A-901", "A-902"]
     assert all(s.patient_id is None for s in slots[3:])
     for slot in slots[:3]:
-        patient = patients[slot.patient_id]
-        assert trial.run(lambda: db.session.get(Patient, patient.id).arm.code) == slot.arm_code
+        patient_id = patients[slot.patient_id].id
+        assert trial.run(lambda pid=patient_id: db.session.get(Patient, pid).arm.code) == slot.arm_code
         event = trial.scalar(select(AuditEvent).where(AuditEvent.table_name == "allocation_slots",
                                                       AuditEvent.action == "assign",
                                                       AuditEvent.record_id == str(slot.id)))
         assert json.loads(event.new_value)["arm"] == slot.arm_code
         # the patient's own audit trail (exported to masked staff) does not carry the arm
-        export = s.get(f"/clinic/patients/{patient.id}/audit.csv").get_data(as_text=True)
+        export = s.get(f"/clinic/patients/{patient_id}/audit.csv").get_data(as_text=True)
         assert slot.arm_code not in export
     assert trial.scalar(select(Patient).where(Patient.subject_code == "A-900")).birth_year == trial.today().year - 55
     # a randomized screening cannot be randomized again or edited

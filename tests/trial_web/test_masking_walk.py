@@ -52,7 +52,7 @@ def urls_for(app, values: dict[str, list[str]]) -> list[str]:
             raise AssertionError(f"no walk values for {rule.rule}")
         for combo in product(*(values[n] for n in names)):
             url = rule.rule
-            for name, value in zip(names, combo):
+            for name, value in zip(names, combo, strict=True):
                 url = PLACEHOLDER.sub(lambda m, n=name, v=value: v if m.group(1) == n else m.group(0), url, count=1)
             out.append(url)
     return out

@@ -24,7 +24,10 @@ _LEVELS = (
     (
         "slight",
         N_("Slight disability"),
-        N_("Slight disability; unable to carry out all previous activities, but able to look after own affairs without assistance"),
+        N_(
+            "Slight disability; unable to carry out all previous activities, but able to look after own affairs "
+            "without assistance"
+        ),
     ),
     (
         "moderate",
@@ -34,7 +37,10 @@ _LEVELS = (
     (
         "moderately_severe",
         N_("Moderately severe disability"),
-        N_("Moderately severe disability; unable to walk without assistance and unable to attend to own bodily needs without assistance"),
+        N_(
+            "Moderately severe disability; unable to walk without assistance and unable to attend to own bodily needs "
+            "without assistance"
+        ),
     ),
     (
         "severe",

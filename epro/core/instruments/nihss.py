@@ -164,7 +164,9 @@ INSTRUMENT = StrokeScale(
             N_("8. Sensory"),
             (
                 Choice(0, N_("Normal; no sensory loss")),
-                Choice(1, N_("Mild-to-moderate sensory loss; pinprick feels less sharp or dull, but aware of being touched")),
+                Choice(1, N_(
+                    "Mild-to-moderate sensory loss; pinprick feels less sharp or dull, but aware of being touched"
+                )),
                 Choice(2, N_("Severe to total sensory loss; not aware of being touched in the face, arm and leg")),
             ),
             help=N_("A patient in coma (1a = 3) scores 2."),
@@ -187,7 +189,9 @@ INSTRUMENT = StrokeScale(
             N_("10. Dysarthria"),
             (
                 Choice(0, _NORMAL),
-                Choice(1, N_("Mild-to-moderate dysarthria; slurs some words but can be understood with some difficulty")),
+                Choice(1, N_(
+                    "Mild-to-moderate dysarthria; slurs some words but can be understood with some difficulty"
+                )),
                 Choice(2, N_("Severe dysarthria; speech so slurred it cannot be understood, or mute")),
                 _UN_SPEECH,
             ),
@@ -198,7 +202,9 @@ INSTRUMENT = StrokeScale(
             N_("11. Extinction and inattention (neglect)"),
             (
                 Choice(0, N_("No abnormality")),
-                Choice(1, N_("Inattention or extinction to bilateral simultaneous stimulation in one sensory modality")),
+                Choice(1, N_(
+                    "Inattention or extinction to bilateral simultaneous stimulation in one sensory modality"
+                )),
                 Choice(2, N_("Profound hemi-inattention or extinction in more than one modality")),
             ),
             loinc="70196-1",

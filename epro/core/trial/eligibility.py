@@ -219,7 +219,8 @@ def _check_facts(protocol: Protocol, f: ScreeningFacts) -> None:
     if f.sex is not None and f.sex not in SEXES:
         raise ScreeningError("sex", f"{f.sex!r} is not one of {', '.join(SEXES)}")
     if f.pregnancy_test is not None and f.pregnancy_test not in PREGNANCY_TEST_RESULTS:
-        raise ScreeningError("pregnancy_test", f"{f.pregnancy_test!r} is not one of {', '.join(PREGNANCY_TEST_RESULTS)}")
+        allowed = ", ".join(PREGNANCY_TEST_RESULTS)
+        raise ScreeningError("pregnancy_test", f"{f.pregnancy_test!r} is not one of {allowed}")
     if f.childbearing_potential is not None and not isinstance(f.childbearing_potential, bool):
         raise ScreeningError("childbearing_potential", "must be true or false")
     asked = {c.key for c in protocol.eligibility if c.rule == INVESTIGATOR}

@@ -197,7 +197,11 @@ def stacked_bar_svg(
     every segment has a tooltip with label, count and percentage, and each bar
     ends with its n.
     """
-    rows = list(distribution_by_visit.items()) if isinstance(distribution_by_visit, Mapping) else list(distribution_by_visit)
+    rows = (
+        list(distribution_by_visit.items())
+        if isinstance(distribution_by_visit, Mapping)
+        else list(distribution_by_visit)
+    )
     if not _ID.match(id_prefix):
         raise ValueError("id_prefix must start with a letter and hold only letters, digits, - and _")
     if show not in ("percent", "count"):

@@ -38,9 +38,18 @@ from epro.core.i18n_marker import N_
 
 #: CTCAE v5.0 grade definitions, abridged.
 SEVERITY: Mapping[int, str] = {
-    1: N_("Grade 1 – mild: asymptomatic or mild symptoms; clinical or diagnostic observations only; intervention not indicated"),
-    2: N_("Grade 2 – moderate: minimal, local or noninvasive intervention indicated; limiting age-appropriate instrumental activities of daily living"),
-    3: N_("Grade 3 – severe or medically significant but not immediately life-threatening: hospitalization or prolongation of hospitalization indicated; disabling; limiting self-care activities of daily living"),
+    1: N_(
+        "Grade 1 – mild: asymptomatic or mild symptoms; clinical or diagnostic observations only; intervention not "
+        "indicated"
+    ),
+    2: N_(
+        "Grade 2 – moderate: minimal, local or noninvasive intervention indicated; limiting age-appropriate "
+        "instrumental activities of daily living"
+    ),
+    3: N_(
+        "Grade 3 – severe or medically significant but not immediately life-threatening: hospitalization or "
+        "prolongation of hospitalization indicated; disabling; limiting self-care activities of daily living"
+    ),
     4: N_("Grade 4 – life-threatening consequences: urgent intervention indicated"),
     5: N_("Grade 5 – death related to the adverse event"),
 }
