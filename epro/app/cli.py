@@ -88,6 +88,10 @@ def _pybabel(*args: str) -> None:
 @translate.command("extract", with_appcontext=False)
 def translate_extract() -> None:
     """Write translations/messages.pot from the code and templates."""
+    _extract()
+
+
+def _extract() -> None:
     _pybabel("extract", "-F", "babel.cfg", "-k", "N_", "-k", "_l", "-k", "lazy_gettext",
              "--no-location", "--omit-header", "--sort-output", "-o", "translations/messages.pot", ".")
 
@@ -95,7 +99,7 @@ def translate_extract() -> None:
 @translate.command("update", with_appcontext=False)
 def translate_update() -> None:
     """Extract, then merge new messages into every catalog (new ones start empty)."""
-    translate_extract.callback()
+    _extract()
     _pybabel("update", "-i", "translations/messages.pot", "-d", "translations", "--no-fuzzy-matching",
              "--ignore-obsolete")
 

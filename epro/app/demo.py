@@ -9,6 +9,7 @@ import functools
 import random
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -50,10 +51,10 @@ def _user(username: str, role: str, **extra) -> User:
     return user
 
 
-def _answers_for(code: str, ability: float, rng: random.Random) -> dict:
+def _answers_for(code: str, ability: float, rng: random.Random) -> dict[str, int | str]:
     """Plausible answers: ability 0 (worst) .. 1 (best) picks each item's level."""
     definition = instruments.get(code)
-    answers = {}
+    answers: dict[str, int | str] = {}
     for item in definition.items:
         values = [v for v in item.allowed_values if v != "UN"]
         if code.startswith("gds"):
@@ -152,7 +153,7 @@ def load() -> str:
     _user("admin", "admin", display_name="Administrator", locale="en")
 
     today = followup.today_in("Asia/Shanghai")
-    people = [
+    people: list[tuple[str, str | None, str, str, date, tuple[str, ...], list[float], dict[str, Any]]] = [
         # subject, username, site, arm, day0, visits done, abilities, extras
         ("A-001", "patient.a1", "A", "low", _day0_with_open(today, 3, 3), ("BL", "M1"), [0.45, 0.55], {}),
         ("A-002", "patient.a2", "A", "high", _day0_with_open(today, 3, -6), ("BL", "M1"), [0.7, 0.45],
@@ -186,7 +187,7 @@ def load() -> str:
         ~Patient.id.in_(select(VisitProgress.patient_id)))).all()
     followup.refresh_progress(list(missing))
     caregiver = _user("caregiver.a1", "caregiver", locale="zh")
-    a1 = db.session.scalar(select(Patient).where(Patient.subject_code == "A-001"))
+    a1 = db.session.execute(select(Patient).where(Patient.subject_code == "A-001")).scalar_one()
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
     demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
     db.session.commit()
@@ -202,7 +203,8 @@ def generate(count: int) -> str:
     existing = set(db.session.scalars(select(Patient.subject_code).where(Patient.subject_code.like("G-%"))))
     today = followup.today_in("Asia/Shanghai")
     made = 0
-    patient_rows, response_rows = [], []
+    patient_rows: list[dict[str, Any]] = []
+    response_rows: list[dict[str, Any]] = []
     for n in range(count):
         site = sites[n % len(sites)]
         subject = f"G-{site.code}-{n + 1:05d}"

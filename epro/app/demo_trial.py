@@ -8,6 +8,7 @@ the demo data is audited and validated exactly like real data.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -71,7 +72,11 @@ def _allocation(study: Study, site: Site, actor: User) -> None:
     patients = list(db.session.scalars(
         select(Patient).where(Patient.study_id == study.id, Patient.site_id == site.id,
                               ~Patient.subject_code.like("G-%")).order_by(Patient.subject_code)))
-    seed = _matching_seed(study, site, [p.arm.code for p in patients])
+    arms = []
+    for p in patients:
+        assert p.arm is not None  # the demo enrols every patient of the trial with an arm
+        arms.append(p.arm.code)
+    seed = _matching_seed(study, site, arms)
     allocation.generate(study, {"seed": seed, "length": str(LIST_LENGTH)}, actor)
     slots = db.session.scalars(select(AllocationSlot).where(
         AllocationSlot.study_id == study.id, AllocationSlot.site_id == site.id).order_by(AllocationSlot.sequence))
@@ -106,7 +111,7 @@ def _infusions(site_code: str, actor: User, today: date) -> None:
 
 
 def _serious_adverse_event(actor: User, today: date) -> None:
-    patient = db.session.scalar(select(Patient).where(Patient.subject_code == "A-002"))
+    patient = db.session.execute(select(Patient).where(Patient.subject_code == "A-002")).scalar_one()
     if db.session.scalar(select(AdverseEvent.id).where(AdverseEvent.patient_id == patient.id)):
         return
     aware = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone)) - timedelta(hours=3)
@@ -118,7 +123,7 @@ def _serious_adverse_event(actor: User, today: date) -> None:
 
 
 def _symptom_report(reporter: User, today: date) -> None:
-    patient = db.session.scalar(select(Patient).where(Patient.user_id == reporter.id))
+    patient = db.session.execute(select(Patient).where(Patient.user_id == reporter.id)).scalar_one()
     if db.session.scalar(select(SymptomReport.id).where(SymptomReport.patient_id == patient.id)):
         return
     safety.report_symptom(patient, {
@@ -141,7 +146,8 @@ def _answers(protocol, **overrides) -> dict[str, str]:
 def _screenings(study: Study, site: Site, actor: User, today: date) -> None:
     protocol = protocol_of(study)
     years_ago = lambda n, days=0: date(today.year - n, today.month, 1) - timedelta(days=days)  # noqa: E731
-    candidates = {  # eligible; not eligible for several reasons; not eligible until consent is answered
+    # eligible; not eligible for several reasons; not eligible until consent is answered
+    candidates: dict[str, dict[str, Any]] = {
         "S-B-001": dict(birth_date=years_ago(58), sex="male", onset_days=60, nihss=NIHSS_10, answers={}),
         "S-B-002": dict(birth_date=years_ago(70), sex="female", childbearing_potential="no", onset_days=5,
                         nihss=NIHSS_3, answers={"lacunar_infarction": True}),

@@ -37,7 +37,7 @@ def select_locale() -> str:
     if session.get("lang") in LANGS:
         g.locale = LANGS[session["lang"]]
         return g.locale
-    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"], default=None)
+    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"])
     g.locale = LANGS["en"] if best and best.startswith("en") else DEFAULT
     return g.locale
 

@@ -84,15 +84,15 @@ def line_chart_svg(
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
     # y axis: min and max ticks with a light grid line at each.
-    for value in (y_max, y_min):
-        y = _num(y_of(value))
+    for tick in (y_max, y_min):
+        tick_y = _num(y_of(tick))
         out.append(
-            f'<line x1="{_LEFT}" y1="{y}" x2="{_LEFT + plot_w}" y2="{y}"'
+            f'<line x1="{_LEFT}" y1="{tick_y}" x2="{_LEFT + plot_w}" y2="{tick_y}"'
             f' stroke="{GRID_COLOUR}" stroke-width="1"/>'
         )
         out.append(
-            f'<text x="{_LEFT - 4}" y="{y}" text-anchor="end" dominant-baseline="middle" {text}>'
-            f"{escape(str(value))}</text>"
+            f'<text x="{_LEFT - 4}" y="{tick_y}" text-anchor="end" dominant-baseline="middle" {text}>'
+            f"{escape(str(tick))}</text>"
         )
     out.append(
         f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{bottom}" stroke="{AXIS_COLOUR}" stroke-width="1"/>'

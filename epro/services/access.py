@@ -7,7 +7,7 @@ is "not found", never "forbidden", so existence does not leak.
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from epro.base.extensions import db
 from epro.models import CaregiverLink, Patient, User
@@ -25,7 +25,7 @@ def visible_patients(user: User) -> Select:
         return query.where(Patient.id.in_(linked))
     if user.is_staff and user.site_id is not None:
         return query.where(Patient.site_id == user.site_id)
-    return query.where(False)
+    return query.where(false())
 
 
 

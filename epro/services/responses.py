@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from epro.base.extensions import db
 from epro.core import instruments, schedule
 from epro.core.i18n_marker import N_
+from epro.core.instruments.mmse import MiniMentalState
 from epro.models import RESPONDENTS, Patient, Response, User
 from epro.services import access, audit, followup
 
@@ -160,7 +161,7 @@ def submit(
     if definition is not None and isinstance(answers, dict):
         try:
             who = respondent if respondent in RESPONDENTS else None
-            if definition.code == "mmse":
+            if isinstance(definition, MiniMentalState):
                 score = definition.score(answers, respondent=who, education=patient.education)
             else:
                 score = definition.score(answers, respondent=who)

@@ -60,12 +60,12 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        if user is not None and user.active and verify_password(user.password_hash, form.password.data):
+        user = db.session.scalar(select(User).where(User.username == (form.username.data or "").strip()))
+        if user is not None and user.active and verify_password(user.password_hash, form.password.data or ""):
             start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
         if user is None:
-            verify_password(None, form.password.data)  # same time for unknown users
+            verify_password(None, form.password.data or "")  # same time for unknown users
         audit.record("login_failed", "users", user.id if user else "-", actor=None,
                      new={"username_known": user is not None})
         db.session.commit()
@@ -104,7 +104,7 @@ def activate():
         return render_template("auth/activate_code.html", form=form, error=error), 400
     form = SetPasswordForm(data={"code": code}) if request.method == "GET" else SetPasswordForm()
     if request.method == "POST" and "password" in request.form and form.validate_on_submit():
-        user, problem = activation.redeem(pending, form.username.data.strip(), form.password.data)
+        user, problem = activation.redeem(pending, (form.username.data or "").strip(), form.password.data or "")
         if user is not None:
             start_session(user)
             flash(_("Welcome! Your account is ready."), "success")

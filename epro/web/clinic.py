@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import SelectChoice
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it (WTForms 3.3)
 
 from epro.base.extensions import db
 from epro.core import charts, instruments, schedule
@@ -142,10 +142,11 @@ def enrol():
     if not site_studies:
         form.subject_code.errors = [_("Your site takes part in no study yet. Please ask the administrator.")]
     elif form.validate_on_submit():
-        code = form.subject_code.data.strip().upper()
+        code = (form.subject_code.data or "").strip().upper()
         if db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
             form.subject_code.errors = [_("This subject code is already enrolled.")]
         else:
+            assert form.day0.data is not None  # the field's validators require a date
             patient = Patient(
                 subject_code=code, site_id=current_user.site_id, study_id=site_studies[0].id,
                 birth_year=form.birth_year.data, sex=form.sex.data, education=form.education.data,
@@ -257,7 +258,7 @@ def audit_export(patient_id: int):
     ids = list(db.session.scalars(select(Response.id).where(Response.patient_id == patient.id)))
     events = _record_trail(ids) + _record_trail([str(patient.id)], ("patients",))
     events.sort(key=lambda e: (e.at, e.id))
-    users = {i: u.username for i, u in _users_by_id(e.user_id for e in events).items()}
+    users: dict[int | None, str] = {i: u.username for i, u in _users_by_id(e.user_id for e in events).items()}
     header = ["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"]
     rows = ([e.at.isoformat(), users.get(e.user_id, ""), e.role or "", e.action, e.table_name, e.record_id,
              e.field or "", e.old_value or "", e.new_value or "", e.reason or ""] for e in events)

@@ -4,6 +4,7 @@ The CSP allows no inline script or style at all: every script is a file in stati
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale, gettext
@@ -34,9 +35,9 @@ def static_url(filename: str) -> str:
 
 
 def switch_lang_url(code: str) -> str:
-    args = request.args.to_dict()
+    args: dict[str, Any] = request.args.to_dict()
     args["lang"] = code
-    if request.endpoint and request.url_rule is not None and "GET" in request.url_rule.methods:
+    if request.endpoint and request.url_rule is not None and "GET" in (request.url_rule.methods or ()):
         return url_for(request.endpoint, **(request.view_args or {}), **args)
     return url_for("main.home", lang=code)
 

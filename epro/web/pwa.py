@@ -65,7 +65,7 @@ SHELL_FILES = ("css/app.css", "js/app.js", "js/outbox.js", "js/questionnaire.js"
 @bp.get("/manifest.webmanifest")
 def manifest():
     """The web app manifest in the page's language (base.html links it with ?lang=)."""
-    lang = request.args.get("lang")
+    lang = request.args.get("lang", "")
     locale = i18n.LANGS.get(lang, i18n.DEFAULT)
     with force_locale(locale):
         body = {

@@ -133,7 +133,7 @@ class Item:
         return None
 
 
-def _format_allowed(allowed: tuple) -> str:
+def _format_allowed(allowed: tuple[object, ...]) -> str:
     return ", ".join(str(value) for value in allowed)
 
 
@@ -155,7 +155,7 @@ class ItemError:
     key: str
     code: str
     value: object = None
-    allowed: tuple = ()
+    allowed: tuple[object, ...] = ()
 
     @property
     def msgid(self) -> str:
@@ -185,7 +185,7 @@ class InvalidAnswers(ValueError):
         prefix = f"invalid answers for {instrument}" if instrument else "invalid answers"
         super().__init__(f"{prefix}: " + "; ".join(str(error) for error in self.errors))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[InvalidAnswers], tuple[tuple[ItemError, ...], str | None]]:
         return (type(self), (self.errors, self.instrument))
 
     @property

@@ -80,7 +80,7 @@ class GeriatricDepressionScale(Instrument):
     #: Total at or above which the score suggests depression (flag "depression").
     depression_from: int
 
-    def _flags(self, answers, total):
+    def _flags(self, answers: dict[str, int | str], total: int) -> set[str]:
         return {"depression"} if total >= self.depression_from else set()
 
 

@@ -50,11 +50,11 @@ _LIMBS = ("nihss_5a", "nihss_5b", "nihss_6a", "nihss_6b")
 
 
 class StrokeScale(Instrument):
-    def _flags(self, answers, total):
+    def _flags(self, answers: dict[str, int | str], total: int) -> set[str]:
         return {"contains_un"} if UN in answers.values() else set()
 
-    def _warnings(self, answers):
-        warnings = []
+    def _warnings(self, answers: dict[str, int | str]) -> list[ScoreWarning]:
+        warnings: list[ScoreWarning] = []
         coma = answers["nihss_1a"] == 3
         if coma and answers["nihss_8"] != 2:
             warnings.append(ScoreWarning("nihss_8", "coma_rule", _COMA_SENSORY))

@@ -63,7 +63,8 @@ class ProtocolError(ValueError):
         where = f"{file}: {field}" if field else file
         super().__init__(f"{where}: {problem}")
 
-    def __reduce__(self):  # keep it picklable with its three arguments
+    def __reduce__(self) -> tuple[type[Exception], tuple[str, str | None, str]]:
+        # keep it picklable with its three arguments
         return (type(self), (self.file, self.field, self.problem))
 
 
@@ -82,7 +83,7 @@ class _Reader:
     def fail(self, path: str, problem: str) -> ProtocolError:
         return ProtocolError(self.file, path or None, problem)
 
-    def obj(self, value: Any, path: str, required: Iterable[str], optional: Iterable[str] = ()) -> dict:
+    def obj(self, value: Any, path: str, required: Iterable[str], optional: Iterable[str] = ()) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(path, f"must be an object, not {_kind(value)}")
         required, optional = tuple(required), tuple(optional)
@@ -128,9 +129,9 @@ class _Reader:
         allowed = tuple(allowed)
         if value not in allowed:
             raise self.fail(path, f"{value!r} is not one of {', '.join(allowed)}")
-        return value
+        return str(value)
 
-    def array(self, value: Any, path: str, *, nonempty: bool = True) -> list:
+    def array(self, value: Any, path: str, *, nonempty: bool = True) -> list[Any]:
         if not isinstance(value, list):
             raise self.fail(path, f"must be a list, not {_kind(value)}")
         if nonempty and not value:
@@ -144,7 +145,7 @@ class _Reader:
         d = self.obj(value, path, LANGUAGES)
         return Text(**{lang: self.string(d[lang], _join(path, lang)) for lang in LANGUAGES})
 
-    def optional(self, d: Mapping, key: str, path: str, read: Callable[[Any, str], T]) -> T | None:
+    def optional(self, d: Mapping[str, Any], key: str, path: str, read: Callable[[Any, str], T]) -> T | None:
         value = d.get(key)
         return None if value is None else read(value, _join(path, key))
 

@@ -68,7 +68,7 @@ class ScreeningError(ValueError):
         self.field, self.problem = field, problem
         super().__init__(f"{field}: {problem}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Exception], tuple[str, str]]:
         return (type(self), (self.field, self.problem))
 
 

@@ -30,13 +30,15 @@ import re
 import statistics
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 BASELINE = "BL"
 POOLED = "all"
 MRS_LEVELS = tuple(range(7))  # 0 no symptoms … 6 dead
 
-PatientId = Hashable
+#: Whatever identifies a patient (the services pass database ids).
+PatientId = TypeVar("PatientId", bound=Hashable)
 Totals = Mapping[str, int | None]  # visit code → total (None: not scored)
 
 

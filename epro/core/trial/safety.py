@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from epro.core.i18n_marker import N_
 
@@ -135,11 +136,11 @@ class SafetyError(ValueError):
         self.field, self.problem = field, problem
         super().__init__(f"{field}: {problem}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Exception], tuple[str, str]]:
         return (type(self), (self.field, self.problem))
 
 
-def _code(value: object, allowed: Mapping, field: str) -> None:
+def _code(value: object, allowed: Mapping[Any, object], field: str) -> None:
     if isinstance(value, bool) or value not in allowed:
         raise SafetyError(field, f"{value!r} is not one of {', '.join(map(str, allowed))}")
 
@@ -338,7 +339,7 @@ def safety_summary(
         at_risk = {arm: len(set(members)) for arm, members in (arms or {}).items()}
 
     events = {g: dict.fromkeys(CATEGORIES, 0) for g in at_risk}
-    patients: dict[str, dict[str, set]] = {g: {c: set() for c in CATEGORIES} for g in at_risk}
+    patients: dict[str, dict[str, set[Hashable]]] = {g: {c: set() for c in CATEGORIES} for g in at_risk}
     for record in records:
         if record.study_day < 0 or (through_day is not None and record.study_day > through_day):
             continue

@@ -14,8 +14,9 @@ import hashlib
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 
 from epro.base.extensions import db
 from epro.core.i18n_marker import N_
@@ -59,6 +60,7 @@ def generate(study: Study, raw, actor: User) -> int:
     seed = form.text("seed", max_len=200)
     length = form.number("length", low=1, high=MAX_LENGTH, whole=True)
     form.check()
+    assert length is not None  # form.check() refuses a form without one
     sites = sites_of(study)
     lists = randomization.generate_list(seed, protocol.arm_ratios(), [s.code for s in sites], int(length))
     digest, seeded = randomization.list_digest(lists), seed_digest(seed)
@@ -88,7 +90,7 @@ def stored_lists(study: Study) -> dict[str, list[str]]:
 
 def slots(study: Study) -> list[tuple[AllocationSlot, str, str | None]]:
     """(slot, site code, subject code or None) for every slot (unblinded eyes only)."""
-    return [tuple(r) for r in db.session.execute(
+    return [(slot, site, subject) for slot, site, subject in db.session.execute(
         select(AllocationSlot, Site.code, Patient.subject_code)
         .join(Site, Site.id == AllocationSlot.site_id)
         .outerjoin(Patient, Patient.id == AllocationSlot.patient_id)
@@ -120,13 +122,15 @@ def _claim_next_slot(study: Study, site_id: int, patient: Patient, actor: User) 
         )
         if slot_id is None:
             continue
-        claimed = db.session.execute(
+        claimed = cast(CursorResult[Any], db.session.execute(
             update(AllocationSlot).where(AllocationSlot.id == slot_id, AllocationSlot.patient_id.is_(None))
             .values(patient_id=patient.id, assigned_at=now, assigned_by_id=actor.id)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if claimed == 1:
-            return db.session.get(AllocationSlot, slot_id, populate_existing=True)
+            slot = db.session.get(AllocationSlot, slot_id, populate_existing=True)
+            assert slot is not None  # claimed by this very transaction
+            return slot
     raise Refused(LIST_USED_UP)
 
 
@@ -169,13 +173,16 @@ def randomize(screening: Screening, raw, actor: User, today) -> Patient:
         "subject_code": code, "birth_year": patient.birth_year, "sex": patient.sex,
         "education": education, "language": language, "day0": today, "screening": screening.screening_code,
     })
+    how: dict[str, object]
+    record_id: int | str
     if protocol.randomized:
         slot = _claim_next_slot(study, screening.site_id, patient, actor)
         arm_code, how = slot.arm_code, {"sequence": slot.sequence}
         record_id = slot.id
     else:
+        assert chosen_arm is not None  # form.check() refuses an unknown arm
         arm_code, how, record_id = chosen_arm.code, {"chosen_by": actor.username}, f"patient:{patient.id}"
-    arm = db.session.scalar(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code))
+    arm = db.session.execute(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code)).scalar_one()
     patient.arm_id = arm.id
     # The assignment is audited on the list, not on the patient: a masked user's
     # export of the patient's audit trail must not carry the arm.

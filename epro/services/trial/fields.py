@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field  # a Problem has a member named field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from epro.core.i18n_marker import N_
+
+#: Reader.date shadows the type inside the class.
+calendar_date = date
 
 REQUIRED = N_("Please fill this in.")
 CHOOSE = N_("Please choose one.")
@@ -29,7 +33,7 @@ IN_FUTURE = N_("This date is in the future.")
 class Problem:
     field: str
     message: str  # English msgid
-    params: Mapping[str, object] = field(default_factory=dict)
+    params: Mapping[str, object] = dataclass_field(default_factory=dict)
 
 
 class Invalid(ValueError):
@@ -99,7 +103,9 @@ class Reader:
             self.problem(name, IN_FUTURE)
         return parsed
 
-    def moment(self, date_name: str, time_name: str, tz: str, *, not_after: date | None = None) -> datetime | None:
+    def moment(
+        self, date_name: str, time_name: str, tz: str, *, not_after: calendar_date | None = None
+    ) -> datetime | None:
         """A site-local date and time as an aware UTC-comparable datetime."""
         day = self.date(date_name, not_after=not_after)
         value = self._get(time_name)

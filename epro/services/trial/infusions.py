@@ -136,6 +136,7 @@ def record(patient: Patient, raw, actor: User, today: date) -> Recorded:
             form.problem("cells", CELLS_NEEDED)
         cells = dose
     form.check()
+    assert given_by is not None  # form.check() refuses a form without one
     assert given_at is not None and weight is not None and volume is not None and cells is not None
 
     flags: list[str] = []

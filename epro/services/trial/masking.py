@@ -42,4 +42,4 @@ def recent_unblindings(site_id: int, now: datetime | None = None) -> list[tuple[
         .join(Patient, Patient.id == Unblinding.patient_id).join(User, User.id == Unblinding.user_id)
         .where(Patient.site_id == site_id, Unblinding.at >= since).order_by(Unblinding.at.desc())
     ).all()
-    return [tuple(r) for r in rows]
+    return [(unblinding, subject, username) for unblinding, subject, username in rows]

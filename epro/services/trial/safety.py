@@ -16,6 +16,7 @@ rate) are :mod:`epro.core.trial.safety`'s; this module reads forms and rows into
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -119,6 +120,7 @@ def record_adverse_event(patient: Patient, raw, actor: User, today: date,
         except rules.SafetyError:  # the only rule the form itself cannot enforce
             form.problem("serious_criteria", FATAL_NEEDS_DEATH)
     form.check()
+    assert grade is not None  # form.check() refuses a form without one
     ae = AdverseEvent(patient_id=patient.id, term=term, onset=onset, end=end, grade=int(grade),
                       serious_criteria=serious, relatedness=relatedness, action=action, outcome=outcome,
                       aware_at=aware_at, recorded_by_id=actor.id)
@@ -238,7 +240,7 @@ def study_summary(study: Study, site_id: int, masked: bool, period_months: int =
         select(Patient).where(Patient.study_id == study.id, Patient.site_id == site_id)
         .options(joinedload(Patient.arm), joinedload(Patient.site))))
     by_id = {p.id: p for p in patients}
-    last_day = {}
+    last_day: dict[Hashable, int] = {}
     visit_day: dict[int, dict[str, int]] = {}
     for p in patients:
         planned = followup.planned_visits(p)

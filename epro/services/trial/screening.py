@@ -124,7 +124,8 @@ def save(study: Study, site: Site, protocol: Protocol, inp: ScreeningInput, acto
     f = inp.facts
     s = existing or Screening(study_id=study.id, site_id=site.id, screening_code=inp.code,
                               created_by_id=actor.id)
-    old = _values(s) if existing else None
+    old = _values(s) if existing else {}
+    assert f.birth_date and f.sex and f.onset_date  # the screening form requires them
     s.screened_on, s.birth_date, s.sex, s.onset_date = f.screening_date, f.birth_date, f.sex, f.onset_date
     s.childbearing_potential = bool(f.childbearing_potential)
     s.pregnancy_test = f.pregnancy_test

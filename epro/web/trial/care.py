@@ -1,7 +1,9 @@
 """Per patient: infusions, safety checks per visit, adverse events, emergency unblinding."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -93,6 +95,7 @@ def safety_check(patient_id: int, visit: str):
             flash(_("Safety check saved for %(visit)s.", visit=visit), "success")
             return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     current = safety.check_for(patient, visit)
+    values: Mapping[str, Any]
     if request.method == "POST":
         values = request.form
     elif current is not None:
@@ -146,15 +149,16 @@ def new_adverse_event(patient_id: int):
             else:
                 flash(_("Adverse event recorded."), "success")
             return redirect(url_for("trial.adverse_events", patient_id=patient.id))
+    values: Mapping[str, str]
     if request.method == "POST":
         values = request.form
         serious = request.form.getlist("serious_criteria")
     else:
         local_now = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone))
-        values = {"aware_on": local_now.date().isoformat(), "aware_time": local_now.strftime("%H:%M")}
+        fresh = {"aware_on": local_now.date().isoformat(), "aware_time": local_now.strftime("%H:%M")}
         if report is not None:
-            values.update(term=report.what[:200], onset=report.since.isoformat())
-        serious = []
+            fresh.update(term=report.what[:200], onset=report.since.isoformat())
+        values, serious = fresh, []
     return render_template(
         "trial/adverse_event_form.html", patient=patient, report=report, values=values, serious=serious,
         errors=errors, rules=rules,

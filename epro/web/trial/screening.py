@@ -1,6 +1,9 @@
 """Screening candidates, the screening log, and randomizing an eligible candidate."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -47,6 +50,7 @@ def _form_page(study: Study, existing: Screening | None):
     protocol = studies.protocol_of(study)
     errors: dict[str, str] = {}
     status = 200
+    values: Mapping[str, Any]
     if request.method == "POST":
         values = request.form
         try:
