@@ -291,6 +291,29 @@ def test_static_files_are_cacheable_without_the_session(login):
     assert "max-age" in r.headers.get("Cache-Control", "")
 
 
+def test_background_requests_leave_the_session_cookie_alone(login, ids):
+    """The browser checks /sw.js after every navigation, with the cookie it had then; if that
+    answer rewrote the cookie after a form's POST, the POST's flash was lost (the clinician
+    browser test failed this way on a busy machine)."""
+    s = login("clinician.a")
+    url = f"/clinic/patients/{ids['A-001']}/visits/M3/mrs"
+    page = s.get(url)
+    assert page.headers.getlist("Set-Cookie"), "a page does refresh the session (the control)"
+    for background in ("/sw.js", "/manifest.webmanifest?lang=en"):
+        r = s.get(background)
+        assert r.status_code == 200, background
+        assert not r.headers.getlist("Set-Cookie"), background
+    # The race itself: the worker's update check began before the POST and answers after it.
+    before_post = s.client.get_cookie("session").value
+    saved = s.post(url, data={"MRS0101": "2"})
+    assert saved.status_code == 302
+    late = s.client.application.test_client()
+    late.set_cookie("session", before_post)
+    assert not late.get("/sw.js").headers.getlist("Set-Cookie")
+    shown = s.get(saved.headers["Location"]).get_data(as_text=True)
+    assert 'class="flash success"' in shown
+
+
 def test_record_errors_keep_the_typed_reason(login, ids):
     s = login("clinician.a")
     url = f"/clinic/patients/{ids['A-001']}/visits/M3/mrs"

@@ -15,6 +15,7 @@ from epro.base import i18n
 from epro.base.extensions import db
 from epro.core import labels
 from epro.services.masking import Presenter
+from epro.web.sessions import is_background_request
 
 #: Every JSON and CSV answer is ``no-store``, whoever asks (CONTRACT.md, "JSON API").
 NO_STORE_TYPES = frozenset({"application/json", "application/problem+json", "text/csv"})
@@ -73,8 +74,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def sign_out_idle_staff():
         """Staff sessions end after STAFF_IDLE_MINUTES without a request (21 CFR 11.300(d) spirit)."""
-        if request.endpoint == "static":
-            return None  # static files neither count as activity nor need the session
+        if is_background_request():
+            return None  # static files, the worker script, the manifest: the browser's, not the person's
         if not current_user.is_authenticated or not current_user.is_staff:
             return None
         now = time.time()
@@ -100,7 +101,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def remember_language() -> None:
         chosen = request.args.get("lang")
-        if chosen in i18n.LANGS:
+        # The manifest's ?lang= is the page's language, not a choice (and is fetched in the background).
+        if chosen in i18n.LANGS and not is_background_request():
             session["lang"] = chosen
             if current_user.is_authenticated and current_user.locale != chosen:
                 from epro.services import audit
