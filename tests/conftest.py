@@ -4,21 +4,25 @@ Each app test runs twice: on a real SQLite file and on a real PostgreSQL
 database (127.0.0.1:5432, user postgres).  `pytest --db sqlite` narrows it
 for a quick local run.  The demo database is built once per backend from the
 migrations and copied for every test.
+
+The PostgreSQL databases and the live servers of every directory come from
+tests/support (`pg_databases` and `servers` below; the browser tests' module
+server and the reliability tests' servers are built on the same Server).
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
+from support.live_server import Server
+from support.postgres import create_database, drop_database
 
 from epro import create_app
 
 PASSWORD = "epro-demo-2026"
-PG_ADMIN_URL = os.environ.get("EPRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 BACKENDS = ("sqlite", "postgresql")
@@ -39,14 +43,34 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("db_backend", backends, scope="session")
 
 
-def _pg_database(name: str, template: str | None = None) -> str:
-    import psycopg
+@pytest.fixture
+def pg_databases():
+    """pg_databases(prefix="epro_test", template=None) -> the URL of a new PostgreSQL database; dropped at teardown."""
+    names: list[str] = []
 
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    def make(prefix: str = "epro_test", template: str | None = None) -> str:
+        name, url = create_database(prefix, template)
+        names.append(name)
+        return url
+
+    yield make
+    for name in names:
+        drop_database(name)
+
+
+@pytest.fixture
+def servers():
+    """servers(instance, database_uri=None, port=None) -> a Server (not started); every one is stopped at teardown."""
+    made: list[Server] = []
+
+    def make(instance: Path, database_uri: str | None = None, port: int | None = None) -> Server:
+        server = Server(instance, database_uri, port)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop()
 
 
 def _config(uri: str, **extra) -> dict:
@@ -80,14 +104,10 @@ def demo_template(tmp_path_factory, db_backend):
     """The demo database built once per run; each test gets a copy."""
     os.environ.setdefault("EPRO_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
     if db_backend == "postgresql":
-        name = f"epro_tpl_{uuid.uuid4().hex[:8]}"
-        uri = _pg_database(name)
+        name, uri = create_database("epro_tpl")
         build_demo_database(uri)
         yield name
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        drop_database(name)
     else:
         path = tmp_path_factory.mktemp("template") / "demo.db"
         build_demo_database("sqlite:///" + str(path))
@@ -96,7 +116,7 @@ def demo_template(tmp_path_factory, db_backend):
 
 def make_app(tmp_path: Path, backend: str, template: str, **extra):
     if backend == "postgresql":
-        uri = _pg_database(f"epro_test_{uuid.uuid4().hex[:10]}", template=template)
+        _name, uri = create_database("epro_test", template=template)
     else:
         target = tmp_path / "epro-test.db"
         shutil.copyfile(template, target)
@@ -108,7 +128,7 @@ def make_app(tmp_path: Path, backend: str, template: str, **extra):
 def empty_app(tmp_path, db_backend):
     """An app on a new, empty database (no migrations run yet)."""
     if db_backend == "postgresql":
-        uri = _pg_database(f"epro_empty_{uuid.uuid4().hex[:10]}")
+        _name, uri = create_database("epro_empty")
     else:
         uri = "sqlite:///" + str(tmp_path / "empty.db")
     app = create_app(_config(uri))
@@ -123,11 +143,8 @@ def _dispose(app) -> None:
         url = db.engine.url
         db.session.remove()
         db.engine.dispose()
-    if url.get_backend_name() == "postgresql":
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{url.database}"')
+    if url.get_backend_name() == "postgresql" and url.database:
+        drop_database(url.database)
 
 
 @pytest.fixture

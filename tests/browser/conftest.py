@@ -1,27 +1,19 @@
 """Real-browser tests: a live `epro demo` server and headless Debian Chromium.
 
 Each test module gets its own server with a fresh demo database (module
-scope), so a module may submit questionnaires without disturbing another.
+scope), so a module may submit questionnaires without disturbing another;
+the server is the one every live test uses (tests/support/live_server.py).
 Playwright's own browser download is not used: the tests drive the system
 Chromium at /usr/bin/chromium and fail (never skip) when it is missing.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.live_server import Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,7 +21,6 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 PASSWORD = "epro-demo-2026"
-STARTUP_TIMEOUT = 30.0
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
 HERE = Path(__file__).resolve().parent
 
@@ -40,89 +31,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def _epro_command() -> list[str]:
-    script = Path(sys.executable).with_name("epro")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("epro")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from epro.app.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@dataclass
-class LiveServer:
-    url: str
-    instance_path: Path
-    log_path: Path
-
-    def get_json(self, path: str) -> dict:
-        with urllib.request.urlopen(self.url + path, timeout=5) as r:
-            return json.loads(r.read())
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    """`epro demo` in a subprocess with its own instance folder and port."""
-    instance = tmp_path_factory.mktemp("instance")
-    log_path = instance / "server.log"
-    port = _free_port()
-    env = dict(os.environ, EPRO_INSTANCE_PATH=str(instance), PYTHONUNBUFFERED="1")
-    for key in [k for k in env if k.startswith("EPRO_") and k != "EPRO_INSTANCE_PATH"]:
-        env.pop(key)  # no stray database URL or test settings from the shell
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [*_epro_command(), "demo", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(instance), start_new_session=True,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", instance, log_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    ready = False
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if server.get_json("/healthz").get("status") == "ok":
-                ready = True
-                break
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    if not ready:
-        _stop(proc)
-        log.close()
-        pytest.fail(f"epro demo did not become healthy on port {port} within {STARTUP_TIMEOUT:.0f} s "
-                    f"(exit code {proc.returncode}). Log tail:\n{_tail(log_path)}", pytrace=False)
+    """`epro demo` (tests/support/live_server.py) with its own instance folder, port and SQLite file."""
+    server = Server(tmp_path_factory.mktemp("instance")).start("demo", workers=2)
     yield server
-    _stop(proc)
-    log.close()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop gunicorn (the demo command execs into it) and its workers."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,15 @@
 Servers run on SQLite (the instance folder's file) or on a fresh PostgreSQL
 database (127.0.0.1:5432, user postgres, created and dropped here).  Tests
 that take the `backend` fixture run on both, grouped by module; `--db sqlite`
-narrows them and leaves out the PostgreSQL-only tests.
+narrows them and leaves out the PostgreSQL-only tests.  The `servers` and
+`pg_databases` fixtures come from tests/conftest.py (shared with every test).
 """
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
-from live_epro import PG_ADMIN_URL, Client, Server, pg_admin
+from live_epro import Client
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -34,39 +34,6 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [i for i in items if i not in dropped]
-
-
-@pytest.fixture
-def servers():
-    """servers(instance, database_uri=None, port=None) -> a Server; every one is stopped at teardown."""
-    made: list[Server] = []
-
-    def make(instance: Path, database_uri: str | None = None, port: int | None = None) -> Server:
-        server = Server(instance, database_uri, port)
-        made.append(server)
-        return server
-
-    yield make
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def pg_databases():
-    """pg_databases() -> the URL of a new, empty PostgreSQL database; all are dropped at teardown."""
-    names: list[str] = []
-
-    def make() -> str:
-        name = f"epro_rel_{uuid.uuid4().hex[:10]}"
-        with pg_admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        names.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-    yield make
-    with pg_admin() as conn:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live_epro import PG_ADMIN_URL, Client, Server, patient_ids, pg_admin, query, response_body
+from live_epro import Client, Server, create_database, drop_database, patient_ids, query, response_body
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -44,12 +44,7 @@ MAX_CONTENT_LENGTH = Defaults.MAX_CONTENT_LENGTH
 @pytest.fixture(scope="module")
 def live(backend, tmp_path_factory):
     """A demo server on *backend* and patient.a1 signed in, for the whole module."""
-    pg_name = f"epro_fuzz_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
-    uri = None
-    if pg_name:
-        with pg_admin() as conn:
-            conn.execute(f'CREATE DATABASE "{pg_name}"')
-        uri = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + pg_name
+    pg_name, uri = create_database("epro_fuzz") if backend == "postgresql" else (None, None)
     server = Server(tmp_path_factory.mktemp(f"fuzz-{backend}") / "instance", uri)
     client = None
     try:
@@ -61,8 +56,7 @@ def live(backend, tmp_path_factory):
             client.close()
         server.stop()
         if pg_name:
-            with pg_admin() as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            drop_database(pg_name)
 
 
 def problem_of(response, status: int) -> dict:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -40,13 +39,13 @@ from types import SimpleNamespace
 import pytest
 import requests
 from live_epro import (
-    PG_ADMIN_URL,
     Client,
     Server,
+    create_database,
     create_events,
+    drop_database,
     open_or_past,
     patient_ids,
-    pg_admin,
     query,
     response_body,
     stored_responses,
@@ -70,12 +69,7 @@ def account_of(writer: int) -> str:
 @pytest.fixture(scope="module")
 def site(backend, tmp_path_factory):
     """A server on a fresh database of *backend* and 32 signed-in writers; stopped after the module."""
-    pg_name = f"epro_rel_{uuid.uuid4().hex[:10]}" if backend == "postgresql" else None
-    uri = None
-    if pg_name:
-        with pg_admin() as conn:
-            conn.execute(f'CREATE DATABASE "{pg_name}"')
-        uri = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + pg_name
+    pg_name, uri = create_database("epro_rel") if backend == "postgresql" else (None, None)
     instance = tmp_path_factory.mktemp(f"writers-{backend}") / "instance"
     started: list[Server] = []
     sessions: list[Client] = []
@@ -106,8 +100,7 @@ def site(backend, tmp_path_factory):
         for server in started:
             server.stop()
         if pg_name:
-            with pg_admin() as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            drop_database(pg_name)
 
 
 def new_body(site, account: str, rng: random.Random) -> dict:
