@@ -137,6 +137,9 @@ def responses_of(page, pid: int, visit: str, instrument: str) -> list[dict]:
 
 
 def no_horizontal_scroll(page) -> None:
+    # A click that navigates returns once the new page commits, before its document (and CSS) is
+    # there; on a busy machine the measurement then found no <html> yet.  Measure the loaded page.
+    page.wait_for_load_state("load")
     widths = page.evaluate(
         "() => [document.documentElement.scrollWidth, window.innerWidth, location.pathname]"
     )
