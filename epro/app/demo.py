@@ -20,6 +20,7 @@ from epro.core import instruments, protocols, schedule
 from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
 from epro.services import audit, followup
 from epro.services.passwords import hash_password
+from epro.services.protocols import visit_defs as protocol_visits
 from epro.services.responses import digest
 
 PASSWORD = "epro-demo-2026"
@@ -123,7 +124,7 @@ def _fill(patient: Patient, upto: tuple[str, ...], ability: list[float], clinici
         for code in visit.instruments:
             if (visit.code, code) in skip:
                 continue
-            clin = code in schedule.CLINICIAN_INSTRUMENTS
+            clin = instruments.get(code).reporter == "clinician"
             respondent = "clinician" if clin else "patient"
             entered = clinician if clin else patient.user
             _store(patient, visit.code, code, _answers_for(code, level, rng), respondent,
@@ -227,7 +228,8 @@ def generate(count: int) -> str:
     ids = dict(db.session.execute(select(Patient.subject_code, Patient.id).where(
         Patient.subject_code.in_([r["subject_code"] for r in patient_rows]))).all()) if patient_rows else {}
     for row in patient_rows:
-        planned = schedule.plan(row["day0"], row["enrolled_on"])
+        visits = protocol_visits(next(st.protocol for st in studies.values() if st.id == row["study_id"]))
+        planned = schedule.plan(row["day0"], row["enrolled_on"], visits)
         ability = rng.uniform(0.2, 0.8)
         for visit in planned:
             if visit.window_start > today:
@@ -248,7 +250,7 @@ def generate(count: int) -> str:
                 response_rows.append(dict(
                     id=rid, patient_id=ids[row["subject_code"]], visit_code=visit.code, instrument=code,
                     answers=score.answers, total=score.total, flags=sorted(score.flags),
-                    respondent="clinician" if code in schedule.CLINICIAN_INSTRUMENTS else "patient",
+                    respondent=instruments.get(code).reporter,
                     completed_at=moment, received_at=moment, payload_digest=digest({"demo": rid}),
                     status="active",
                 ))

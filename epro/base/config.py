@@ -38,5 +38,8 @@ class Defaults:
     COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
                           "application/json", "application/problem+json", "application/manifest+json",
                           "image/svg+xml"]
+    # Directories searched for protocol files after the shipped ones (EPRO_PROTOCOL_DIRS:
+    # paths separated by ":" or a JSON list), so a new protocol is a new file.
+    PROTOCOL_DIRS: tuple[str, ...] = ()
     # When set, "today" for schedules is this ISO date (demo screenshots, tests).
     TODAY = None

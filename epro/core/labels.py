@@ -2,6 +2,8 @@
 
 English msgids marked with N_; templates translate them with gettext.
 """
+import re
+
 from epro.core.i18n_marker import N_
 
 VISITS = {
@@ -25,5 +27,20 @@ FILTERS = {"all": N_("All"), "due_week": N_("Due this week"), "late": N_("Late")
 SORTS = {"subject": N_("Subject code"), "next_visit": N_("Next visit"), "day0": N_("Newest day 0")}
 
 
-def visit_label(code: str) -> str:
-    return VISITS.get(code, code)
+#: Label of a protocol visit without a name of its own (e.g. "M2"), from its months.
+MONTH_N = N_("Month %(n)s")
+_MONTHS_CODE = re.compile(r"M(\d{1,3})\Z")
+
+
+def visit_label(code: str, months: int | None = None) -> tuple[str, dict[str, int]]:
+    """(msgid, parameters) naming visit *code*: the contract's six visits by their
+    own label, any other visit after 0 months as "Month n" (from *months*, else
+    from a code like ``M2``), anything else as its code."""
+    if code in VISITS:
+        return VISITS[code], {}
+    if months is None:
+        match = _MONTHS_CODE.match(code)
+        months = int(match.group(1)) if match else None
+    if months:
+        return MONTH_N, {"n": months}
+    return code, {}

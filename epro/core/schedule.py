@@ -1,9 +1,10 @@
 """Visit schedule: which visit is due when, and whether it was done in time.
 
 Every follow-up date is anchored on **day 0**, the first infusion (INSTRUMENTS.md,
-"Visits"): BL at or before day 0, then M1, M3, M6, M9 and M12 calendar months
-after it.  A protocol sets its own windows; the default follows published stroke
-protocols (about ±7 days around day 30, wider later): M1 ±7 days, M3–M12 ±14.
+"Visits"): the baseline at or before day 0, then each visit a number of calendar
+months after it.  Which visits, their windows and their instruments come from
+the patient's protocol (``epro/core/protocols/data/*.json``), handed in as
+:class:`VisitDef` values; this module holds no default schedule of its own.
 
 Rules kept here, so the web app, the API and the exports agree (CONTRACT.md,
 "JSON API"):
@@ -28,9 +29,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-VISIT_CODES = ("BL", "M1", "M3", "M6", "M9", "M12")
-PATIENT_INSTRUMENTS = ("bi", "gds15")
-CLINICIAN_INSTRUMENTS = ("nihss", "mrs", "mmse")
+from epro.core.labels import VISITS as _NAMED_VISITS
+
+#: The contract's visit codes, for the API description (web/api/openapi.py) only,
+#: until that is generated.  Nothing plans or validates with it: a patient's
+#: visits are those of the study's protocol.
+VISIT_CODES = tuple(_NAMED_VISITS)
+
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 #: A submission carrying this flag was saved but not finished; it never counts.
@@ -57,18 +62,6 @@ class VisitDef:
     instruments: tuple[str, ...]
 
 
-_ALL = PATIENT_INSTRUMENTS + CLINICIAN_INSTRUMENTS
-
-DEFAULT_VISITS: tuple[VisitDef, ...] = (
-    VisitDef("BL", 0, 0, 0, _ALL),  # window: enrolment .. day 0, see plan()
-    VisitDef("M1", 1, 7, 7, _ALL),
-    VisitDef("M3", 3, 14, 14, _ALL),
-    VisitDef("M6", 6, 14, 14, _ALL),
-    VisitDef("M9", 9, 14, 14, _ALL),
-    VisitDef("M12", 12, 14, 14, _ALL),
-)
-
-
 def add_months(d: date, n: int) -> date:
     """Add *n* calendar months, clamping to the month's last day (31 Jan + 1 → 28/29 Feb)."""
     month0 = d.month - 1 + n
@@ -85,15 +78,17 @@ class PlannedVisit:
     window_start: date
     window_end: date
     instruments: tuple[str, ...]
+    months: int = 0
 
     def contains(self, d: date) -> bool:
         return self.window_start <= d <= self.window_end
 
 
-def plan(
-    day0: date, enrolled_on: date, visits: Sequence[VisitDef] = DEFAULT_VISITS
-) -> tuple[PlannedVisit, ...]:
+def plan(day0: date, enrolled_on: date, visits: Sequence[VisitDef]) -> tuple[PlannedVisit, ...]:
     """Dates of every visit of a patient whose first infusion is *day0*.
+
+    *visits* come from the patient's protocol (``Protocol.visit_defs()``); this
+    module has no visits of its own.
 
     Baseline is taken between enrolment and the infusion, so its window runs
     from enrolment (or day 0, if enrolment is recorded later) to day 0.
@@ -106,7 +101,7 @@ def plan(
             target = add_months(day0, v.months)
             start = target - timedelta(days=v.days_before)
             end = target + timedelta(days=v.days_after)
-        planned.append(PlannedVisit(v.code, target, start, end, v.instruments))
+        planned.append(PlannedVisit(v.code, target, start, end, v.instruments, v.months))
     return tuple(planned)
 
 
@@ -282,7 +277,7 @@ def visit_status(
 def visit_status_for(
     visit: PlannedVisit, submissions: Submissions, today: date, instruments: Sequence[str]
 ) -> str:
-    """:func:`visit_status` restricted to *instruments* (e.g. ``PATIENT_INSTRUMENTS``)."""
+    """:func:`visit_status` restricted to *instruments* (e.g. the patient-reported ones)."""
     return visit_status(visit, submissions, today, instruments)
 
 

@@ -10,10 +10,12 @@ from flask import abort
 from sqlalchemy import Select, false, select
 
 from epro.base.extensions import db
+from epro.core import instruments
 from epro.models import CaregiverLink, Patient, User
 from epro.models.types import MAX_ID
 
-PATIENT_INSTRUMENTS = ("bi", "gds15")
+#: Who reports an instrument (``Instrument.reporter``) → the roles that may answer it.
+PATIENT_SIDE = ("patient", "caregiver")
 
 
 def visible_patients(user: User) -> Select:
@@ -40,14 +42,17 @@ def patient_or_404(user: User, patient_id: int) -> Patient:
 
 
 def may_submit(user: User, instrument: str) -> bool:
-    """Patients and caregivers answer patient-reported instruments; staff rate everything."""
-    from epro.core import instruments
+    """Patients and caregivers answer patient-reported instruments; staff rate everything.
 
+    Decided by the instrument's definition (``reporter``), so a newly registered
+    instrument needs no change here.
+    """
     if user.is_staff:
         return True
-    if user.role in ("patient", "caregiver"):
+    if user.role in PATIENT_SIDE:
         return instruments.get(instrument).reporter == "patient"
     return False
+
 
 
 def respondents_for(user: User) -> tuple[str, ...]:

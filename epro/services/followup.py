@@ -15,8 +15,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import joinedload
 
 from epro.base.extensions import db
-from epro.core import schedule, timeline
+from epro.core import instruments, schedule, timeline
 from epro.models import Patient, PatientFlags, Response, VisitProgress
+from epro.services import protocols
 
 
 def today_in(tz: str) -> date:
@@ -32,11 +33,34 @@ def patient_today(patient: Patient) -> date:
 
 
 def planned_visits(patient: Patient) -> tuple[schedule.PlannedVisit, ...]:
-    return schedule.plan(patient.day0, patient.enrolled_on)
+    """The patient's visits, windows and instruments, from the study's protocol."""
+    return schedule.plan(patient.day0, patient.enrolled_on, protocols.visit_defs(patient.study.protocol))
 
 
-def find_visit(patient: Patient, code: str) -> schedule.PlannedVisit | None:
+def plans_for(patients: list[Patient]) -> dict[int, tuple[schedule.PlannedVisit, ...]]:
+    """:func:`planned_visits` of many patients, reading each study's protocol once."""
+    visits_of: dict[str, tuple[schedule.VisitDef, ...]] = {}
+    plans = {}
+    for p in patients:
+        code = p.study.protocol
+        if code not in visits_of:
+            visits_of[code] = protocols.visit_defs(code)
+        plans[p.id] = schedule.plan(p.day0, p.enrolled_on, visits_of[code])
+    return plans
+
+
+def find_visit(patient: Patient, code: object) -> schedule.PlannedVisit | None:
+    """The planned visit *code* of this patient, or None if the protocol has none such."""
     return next((v for v in planned_visits(patient) if v.code == code), None)
+
+
+def protocol_instruments(patient: Patient, reporter: str | None = None) -> tuple[str, ...]:
+    """Every instrument any visit of the patient's protocol asks for, in visit order,
+    optionally only those reported by *reporter* ("patient" or "clinician")."""
+    seen: dict[str, None] = {}
+    for visit in protocols.visit_defs(patient.study.protocol):
+        seen.update(dict.fromkeys(visit.instruments))
+    return tuple(seen) if reporter is None else instruments.reported_by(reporter, seen)
 
 
 def submissions_by_patient(patients: list[Patient]) -> dict[int, list[schedule.Submission]]:
@@ -88,13 +112,15 @@ def refresh_progress(patient_ids: list[int]) -> None:
     # FOR NO KEY UPDATE does not wait for the KEY SHARE lock of our own response
     # insert; SQLite ignores it (BEGIN IMMEDIATE already serialises writers).
     patients = db.session.scalars(
-        select(Patient).where(Patient.id.in_(patient_ids)).options(joinedload(Patient.site))
+        select(Patient).where(Patient.id.in_(patient_ids))
+        .options(joinedload(Patient.site), joinedload(Patient.study))
         .order_by(Patient.id).with_for_update(key_share=True, of=Patient)
     ).all()
     subs = submissions_by_patient(list(patients))
+    plans = plans_for(list(patients))
     progress_rows, flag_rows = [], []
     for patient in patients:
-        planned = planned_visits(patient)
+        planned = plans[patient.id]
         index = schedule.SubmissionIndex(subs[patient.id])
         for visit in planned:
             counts = schedule.visit_counts(visit, index)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from epro.base.extensions import db
-from epro.core import instruments, schedule
+from epro.core import instruments
 from epro.core.i18n_marker import N_
 from epro.core.instruments.mmse import MiniMentalState
 from epro.models import RESPONDENTS, Patient, Response, User
@@ -127,17 +127,16 @@ def submit(
         if not access.may_submit(actor, instrument):
             raise NotAllowed(N_("You may not submit this questionnaire."))
 
-    planned = None
-    if not isinstance(visit, str) or visit not in schedule.VISIT_CODES:
+    # Visit codes are the patient's protocol's: a visit it does not plan is unknown.
+    planned = followup.find_visit(patient, visit) if isinstance(visit, str) else None
+    if planned is None:
         errors.append(FieldError("visit", N_("Unknown visit.")))
-    else:
-        planned = followup.find_visit(patient, visit)
-        if definition and planned and definition.code not in planned.instruments:
-            errors.append(FieldError("instrument", N_("This questionnaire is not part of this visit.")))
-        elif planned and followup.patient_today(patient) < planned.window_start:
-            errors.append(
-                FieldError("visit", N_("This visit opens on %(date)s."), {"date": planned.window_start})
-            )
+    elif definition and definition.code not in planned.instruments:
+        errors.append(FieldError("instrument", N_("This questionnaire is not part of this visit.")))
+    elif followup.patient_today(patient) < planned.window_start:
+        errors.append(
+            FieldError("visit", N_("This visit opens on %(date)s."), {"date": planned.window_start})
+        )
 
     if respondent not in RESPONDENTS:
         errors.append(FieldError("respondent", N_("Unknown respondent.")))

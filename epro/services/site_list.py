@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
 from epro.base.extensions import db
-from epro.core import schedule, timeline
+from epro.core import instruments, schedule, timeline
 from epro.models import Patient, PatientFlags, User, VisitProgress
 from epro.services import followup
 
@@ -28,6 +28,14 @@ DUE_HORIZON = timedelta(days=7)
 class Row:
     patient: Patient
     summary: timeline.PatientSummary
+
+
+def instrument_columns(rows: list[Row]) -> tuple[str, ...]:
+    """The instruments the page's patients' protocols ask for, in registry order (the list's columns)."""
+    wanted: set[str] = set()
+    for row in rows:
+        wanted.update(row.summary.latest)
+    return tuple(code for code in instruments.CODES if code in wanted)
 
 
 def _any_visit(*conditions):
@@ -61,7 +69,7 @@ def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str
     if clause is not None:
         where.append(clause)
     total = db.session.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
-    query = select(Patient).where(*where).options(joinedload(Patient.site))
+    query = select(Patient).where(*where).options(joinedload(Patient.site), joinedload(Patient.study))
     if sort == "next_visit":
         next_start = (
             select(func.min(VisitProgress.window_start))
@@ -75,8 +83,9 @@ def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str
         query = query.order_by(Patient.subject_code)
     patients = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique())
     subs = followup.submissions_by_patient(patients)
+    plans = followup.plans_for(patients)
     rows = [
-        Row(p, timeline.summarize(p.day0, followup.planned_visits(p), subs[p.id], today_for(p.site.timezone)))
+        Row(p, timeline.summarize(p.day0, plans[p.id], subs[p.id], today_for(p.site.timezone)))
         for p in patients
     ]
     return rows, total

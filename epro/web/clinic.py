@@ -11,7 +11,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it (WTForms 3.3)
 
 from epro.base.extensions import db
-from epro.core import charts, instruments, schedule
+from epro.core import charts, instruments
 from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.timeline import alerts as worsening_alerts
 from epro.models import AuditEvent, Patient, Response, Signature, User
@@ -23,8 +23,6 @@ from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
-
-CLINICIAN_INSTRUMENTS = ("nihss", "mrs", "mmse")
 
 
 guards.protect(bp, "staff")
@@ -52,6 +50,7 @@ def patients():
     return render_template(
         "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
         filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS,
+        columns=clinic_list.instrument_columns(rows),
     )
 
 
@@ -64,10 +63,9 @@ def _patient(patient_id: int) -> Patient:
 def timeline(patient_id: int):
     patient = _patient(patient_id)
     tl = followup.timeline_for(patient)
+    shown = [instruments.get(c) for c in followup.protocol_instruments(patient)]
     chart_svgs = {}
-    for definition in instruments.all_instruments():
-        if definition.code not in schedule.DEFAULT_VISITS[0].instruments:
-            continue
+    for definition in shown:
         direction = _("Higher is better") if definition.higher_is_better else _("Lower is better")
         chart_svgs[definition.code] = charts.line_chart_svg(
             tl.series(definition.code), y_min=definition.min_total, y_max=definition.max_total,
@@ -81,7 +79,7 @@ def timeline(patient_id: int):
     return render_template(
         "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
         alerts=worsening_alerts(tl), today=followup.patient_today(patient),
-        instruments=[instruments.get(c) for c in schedule.DEFAULT_VISITS[0].instruments],
+        instruments=shown,
         form=EmptyForm(),
     )
 
@@ -89,7 +87,7 @@ def timeline(patient_id: int):
 @bp.route("/patients/<int:patient_id>/visits/<visit>/<instrument>", methods=["GET", "POST"])
 def assess(patient_id: int, visit: str, instrument: str):
     patient = _patient(patient_id)
-    if instrument not in instruments.CODES or visit not in schedule.VISIT_CODES:
+    if instrument not in instruments.CODES:
         abort(404)
     planned = followup.find_visit(patient, visit)
     if planned is None or instrument not in planned.instruments:

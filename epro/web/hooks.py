@@ -51,6 +51,25 @@ def instrument_name(code: str) -> str:
     return gettext(instruments.get(code).name)
 
 
+def instrument_hint(code: str) -> str:
+    """The instrument's line on the patient's to-do list, translated ("" if it has none)."""
+    from flask_babel import gettext
+
+    from epro.core import instruments
+
+    hint = instruments.get(code).task_hint
+    return gettext(hint) if hint else ""
+
+
+def visit_label(visit) -> str:
+    """A visit (planned visit or code) named in the reader's language; "M2" → "Month 2" / "第2个月"."""
+    from flask_babel import gettext
+
+    code = getattr(visit, "code", visit)
+    msgid, params = labels.visit_label(code, getattr(visit, "months", None))
+    return gettext(msgid, **params) if params else gettext(msgid)
+
+
 def instrument_short(code: str) -> str:
     from flask_babel import gettext
 
@@ -125,7 +144,8 @@ def register(app: Flask) -> None:
             "switch_lang_url": switch_lang_url,
             "instrument_name": instrument_name,
             "instrument_short": instrument_short,
-            "visit_label": labels.visit_label,
+            "visit_label": visit_label,
+            "instrument_hint": instrument_hint,
             "labels": labels,
             "presenter": presenter,
             "idle_seconds": int(app.config["STAFF_IDLE_MINUTES"]) * 60,

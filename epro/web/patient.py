@@ -25,16 +25,17 @@ guards.protect(bp, "patient_side")
 
 
 def home_entries(patient: Patient) -> dict:
+    """What is due for *patient*: the patient-reported instruments of the protocol's visits."""
     planned = followup.planned_visits(patient)
     submissions = followup.submissions_for(patient)
     today = followup.patient_today(patient)
-    agenda = schedule.agenda(planned, submissions, today, access.PATIENT_INSTRUMENTS)
+    own = followup.protocol_instruments(patient, "patient")
+    agenda = schedule.agenda(planned, submissions, today, own)
 
     def todo(visit: schedule.PlannedVisit) -> list[str]:
         return [
             code for code in visit.instruments
-            if code in access.PATIENT_INSTRUMENTS
-            and schedule.instrument_status(visit, code, submissions, today) != "done"
+            if code in own and schedule.instrument_status(visit, code, submissions, today) != "done"
         ]
 
     return {
@@ -60,7 +61,7 @@ def _patient(patient_id: int) -> Patient:
 @bp.route("/patients/<int:patient_id>/visits/<visit>/<instrument>", methods=["GET", "POST"])
 def questionnaire(patient_id: int, visit: str, instrument: str):
     patient = _patient(patient_id)
-    if instrument not in access.PATIENT_INSTRUMENTS or visit not in schedule.VISIT_CODES:
+    if instrument not in instruments.CODES or instruments.get(instrument).reporter != "patient":
         abort(404)
     planned = followup.find_visit(patient, visit)
     if planned is None or instrument not in planned.instruments:
@@ -116,12 +117,13 @@ def done(patient_id: int, response_id: str):
 
 
 def history_rows(patient: Patient) -> list[dict]:
-    """The patient's own scores: BI and GDS; clinician scores only when the study allows."""
+    """The patient's own scores (patient-reported); clinician scores only when the study allows."""
     tl = followup.timeline_for(patient)
-    shown = list(access.PATIENT_INSTRUMENTS)
+    own = followup.protocol_instruments(patient, "patient")
+    shown = list(own)
     signed: set[str] = set()
     if patient.study.patients_see_clinician_scores:
-        shown += ["nihss", "mrs", "mmse"]
+        shown += followup.protocol_instruments(patient, "clinician")
         signed = set(db.session.scalars(
             select(Signature.response_id).join(Response, Response.id == Signature.response_id)
             .where(Response.patient_id == patient.id, Signature.voided_at.is_(None))
@@ -130,7 +132,7 @@ def history_rows(patient: Patient) -> list[dict]:
     for tv in tl.visits:
         cells = {code: tv.assessment(code) for code in shown}
         # Clinician scores reach the patient only once a clinician has signed them.
-        cells = {code: a if (code in access.PATIENT_INSTRUMENTS or (a and a.response_id in signed)) else None
+        cells = {code: a if (code in own or (a and a.response_id in signed)) else None
                  for code, a in cells.items()}
         if any(cells.values()):
             rows.append({"visit": tv.visit, "cells": cells})

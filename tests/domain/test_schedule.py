@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 
 import epro.core.schedule
+from epro.core import instruments, protocols
 from epro.core.schedule import (
-    CLINICIAN_INSTRUMENTS,
-    DEFAULT_VISITS,
     LAST_VISIT_GRACE,
-    PATIENT_INSTRUMENTS,
     VISIT_CODES,
     PlannedVisit,
     Submission,
@@ -34,7 +32,11 @@ UTC = UTC
 EPRO_DIR = Path(epro.core.schedule.__file__).resolve().parent
 DAY0 = date(2026, 1, 15)
 ENROLLED = date(2026, 1, 5)
-PLAN = plan(DAY0, ENROLLED)
+#: The shipped schedule lives in the protocol files only; both protocols have the same one.
+DEFAULT_VISITS = protocols.load("bmsc").visit_defs()
+PATIENT_INSTRUMENTS = instruments.reported_by("patient", instruments.CORE_CODES)
+CLINICIAN_INSTRUMENTS = instruments.reported_by("clinician", instruments.CORE_CODES)
+PLAN = plan(DAY0, ENROLLED, DEFAULT_VISITS)
 V = {v.code: v for v in PLAN}
 ALL = PATIENT_INSTRUMENTS + CLINICIAN_INSTRUMENTS
 
@@ -104,7 +106,7 @@ def test_add_months_clamps_to_month_end(start: date, n: int, expected: date) -> 
     ],
 )
 def test_targets_for_month_end_day0(day0: date, targets: list[str]) -> None:
-    planned = plan(day0, day0)
+    planned = plan(day0, day0, DEFAULT_VISITS)
     assert [v.target_date.isoformat() for v in planned] == targets
 
 
@@ -126,12 +128,12 @@ def test_every_window_for_a_known_day0() -> None:
 
 
 def test_baseline_window_enrolment_on_day0() -> None:
-    bl = plan(DAY0, DAY0)[0]
+    bl = plan(DAY0, DAY0, DEFAULT_VISITS)[0]
     assert (bl.window_start, bl.target_date, bl.window_end) == (DAY0, DAY0, DAY0)
 
 
 def test_baseline_window_starts_at_day0_if_enrolment_recorded_later() -> None:
-    bl = plan(DAY0, DAY0 + timedelta(days=3))[0]
+    bl = plan(DAY0, DAY0 + timedelta(days=3), DEFAULT_VISITS)[0]
     assert bl.window_start == bl.window_end == DAY0
 
 

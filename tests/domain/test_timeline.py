@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from epro.core import protocols
 from epro.core.schedule import Submission, local_date, plan
 from epro.core.timeline import RULES, Alert, alerts, build_timeline, summarize
 
 UTC = UTC
 DAY0 = date(2026, 1, 15)
-PLAN = plan(DAY0, date(2026, 1, 5))
+PLAN = plan(DAY0, date(2026, 1, 5), protocols.load("bmsc").visit_defs())
 V = {v.code: v for v in PLAN}
 
 

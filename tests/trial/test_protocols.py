@@ -13,10 +13,16 @@ import pytest
 
 from epro.core import protocols
 from epro.core.protocols import ProtocolError, Text, UnknownProtocol, load, load_path, text
-from epro.core.schedule import DEFAULT_VISITS
+from epro.core.schedule import VisitDef
 from epro.core.trial import eligibility, safety
 
 FOLLOW_UP = ("M1", "M3", "M6", "M9", "M12")
+_FIVE = ("bi", "gds15", "nihss", "mrs", "mmse")
+#: The contract's schedule (INSTRUMENTS.md, "Visits"), which both shipped protocols follow.
+DEFAULT_VISITS = (
+    VisitDef("BL", 0, 0, 0, _FIVE), VisitDef("M1", 1, 7, 7, _FIVE), VisitDef("M3", 3, 14, 14, _FIVE),
+    VisitDef("M6", 6, 14, 14, _FIVE), VisitDef("M9", 9, 14, 14, _FIVE), VisitDef("M12", 12, 14, 14, _FIVE),
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

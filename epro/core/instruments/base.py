@@ -272,6 +272,8 @@ class Instrument:
     bands: tuple[Band, ...] = ()
     #: Optional instruments (gds30) are defined but not part of the default set.
     optional: bool = False
+    #: One line under the instrument's name on the patient's to-do list (a msgid, or "").
+    task_hint: str = ""
 
     def __post_init__(self) -> None:
         if self.reporter not in ("patient", "clinician"):

@@ -24,6 +24,7 @@ INSTRUMENT = Instrument(
     name=N_("Barthel Index"),
     short_name="BI",
     reporter="patient",
+    task_hint=N_("Daily activities — 10 questions"),
     instructions=N_(
         "For each activity, choose what the patient actually does now, not what they "
         "might be able to do. Using aids such as a walking stick still counts as doing "

@@ -89,6 +89,7 @@ INSTRUMENT = GeriatricDepressionScale(
     name=N_("Geriatric Depression Scale (GDS-15)"),
     short_name="GDS-15",
     reporter="patient",
+    task_hint=N_("Your mood — 15 questions"),
     instructions=INSTRUCTIONS,
     items=tuple(
         yes_no_item(f"GDS02{number:02d}", LONG_FORM_QUESTIONS[long_number - 1], number in REVERSED)

@@ -4,7 +4,10 @@ Why data and not code: a protocol is written and amended by the trial team
 (ethics approval, registry entry), not by programmers.  Adding a protocol is
 dropping ``data/<code>.json`` next to the others; :func:`load` reads and
 validates it (:mod:`epro.core.protocols.loader`) and raises :class:`ProtocolError`
-naming the file and the field for anything wrong.
+naming the file and the field for anything wrong.  A site may also keep its own
+protocol files in other directories: every function here takes ``directories``,
+searched after ``data/`` (the app passes its ``PROTOCOL_DIRS`` setting, see
+:mod:`epro.services.protocols`).
 
 The two protocols shipped (CONTRACT.md, "Demo data"): ``it-hmsc``, the masked,
 randomized dose study of allogeneic ischemia-tolerant MSC, and ``bmsc``, the
@@ -18,6 +21,8 @@ Standard library only: this package must import neither Flask nor SQLAlchemy.
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -66,6 +71,7 @@ __all__ = [
     "UnknownProtocol",
     "Visit",
     "all_protocols",
+    "codes",
     "load",
     "load_path",
     "parse",
@@ -77,7 +83,7 @@ DATA_DIR = Path(str(resources.files(__package__) / "data"))
 
 
 class UnknownProtocol(KeyError):
-    """A protocol code with no file in ``data/``."""
+    """A protocol code with no file in ``data/`` (or in the directories searched)."""
 
 
 def _codes(directory: Path) -> tuple[str, ...]:
@@ -87,18 +93,47 @@ def _codes(directory: Path) -> tuple[str, ...]:
 #: Codes of every shipped protocol (file stems), sorted.
 CODES: tuple[str, ...] = _codes(DATA_DIR)
 
+Directories = Sequence[str | Path]
+
+#: A code that can name a file (no path separators); the loader checks the file's code fully.
+_FILE_CODE = re.compile(r"[a-z][a-z0-9-]{0,31}\Z")
+
+
+def _search_path(directories: Directories) -> tuple[Path, ...]:
+    return (DATA_DIR, *(Path(d) for d in directories))
+
+
+def codes(directories: Directories = ()) -> tuple[str, ...]:
+    """Codes of the shipped protocols and of those in *directories*, sorted, each once."""
+    found: set[str] = set()
+    for folder in _search_path(directories):
+        found.update(_codes(folder) if folder.is_dir() else ())
+    return tuple(sorted(found))
+
+
+def load(code: str, directories: Directories = ()) -> Protocol:
+    """Protocol *code*, validated: from ``data/``, else the first of *directories* that has it.
+
+    Cached per (code, directories): protocols are immutable, and the schedule of
+    every patient is computed from one.
+    """
+    return _load(code, tuple(str(d) for d in directories))
+
 
 @functools.cache
-def load(code: str) -> Protocol:
-    """The shipped protocol *code*, validated (cached: protocols are immutable)."""
-    if code not in CODES:
+def _load(code: str, directories: tuple[str, ...]) -> Protocol:
+    if not isinstance(code, str) or not _FILE_CODE.match(code):
         raise UnknownProtocol(code)
-    return load_path(DATA_DIR / f"{code}.json")
+    for folder in _search_path(directories):
+        path = folder / f"{code}.json"
+        if path.is_file():
+            return load_path(path)
+    raise UnknownProtocol(code)
 
 
-def all_protocols(directory: str | Path | None = None) -> tuple[Protocol, ...]:
-    """Every protocol in *directory* (default: the shipped ones), by code; validates each."""
+def all_protocols(directory: str | Path | None = None, *, directories: Directories = ()) -> tuple[Protocol, ...]:
+    """Every protocol in *directory* alone, or else the shipped ones and those in *directories*, by code."""
     if directory is None:
-        return tuple(load(code) for code in CODES)
+        return tuple(load(code, directories) for code in codes(directories))
     folder = Path(directory)
     return tuple(load_path(folder / f"{code}.json") for code in _codes(folder))

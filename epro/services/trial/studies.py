@@ -17,6 +17,7 @@ from epro.core import protocols
 from epro.core.i18n_marker import N_
 from epro.models import Arm, Site, Study, StudySite, User
 from epro.services import audit
+from epro.services import protocols as app_protocols
 from epro.services.trial.fields import Reader
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
@@ -26,7 +27,7 @@ NO_SITES = N_("Choose at least one site.")
 
 
 def protocol_of(study: Study) -> protocols.Protocol:
-    return protocols.load(study.protocol)
+    return app_protocols.load(study.protocol)
 
 
 def protocol_arm(study: Study, arm: Arm) -> protocols.Arm | None:
@@ -78,13 +79,13 @@ def create_from_protocol(raw, actor: User, all_sites: Sequence[Site]) -> Study:
     elif code and db.session.scalar(select(Study.id).where(Study.code == code)):
         form.problem("code", CODE_TAKEN)
     name = form.text("name", max_len=200)
-    protocol_code = form.choice("protocol", protocols.CODES)
+    protocol_code = form.choice("protocol", app_protocols.codes())
     by_id = {str(s.id): s for s in all_sites}
     chosen = form.choices("sites", by_id)
     if not chosen and not form.has_problem("sites"):
         form.problem("sites", NO_SITES)
     form.check()
-    protocol = protocols.load(protocol_code)
+    protocol = app_protocols.load(protocol_code)
     study = Study(code=code, name=name, protocol=protocol.code, masked=protocol.masked)
     db.session.add(study)
     db.session.flush()

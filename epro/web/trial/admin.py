@@ -1,4 +1,4 @@
-"""Administrators create a study from one of the shipped protocols."""
+"""Administrators create a study from one of the protocols (shipped or in ``PROTOCOL_DIRS``)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -7,8 +7,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from epro.base.extensions import db
-from epro.core import protocols
 from epro.models import Site, Study
+from epro.services import protocols as app_protocols
 from epro.services.trial import fields, studies
 from epro.web import guards
 from epro.web.trial import bp, problems
@@ -32,7 +32,7 @@ def new_study():
             return redirect(url_for("trial.new_study"))
     existing = list(db.session.scalars(select(Study).order_by(Study.code)))
     return render_template(
-        "trial/new_study.html", sites=sites, protocols=protocols.all_protocols(), errors=errors,
+        "trial/new_study.html", sites=sites, protocols=app_protocols.all_protocols(), errors=errors,
         values=values, chosen_sites=request.form.getlist("sites") if request.method == "POST" else [],
         studies=existing, sites_of=studies.sites_of,
     ), (422 if errors else 200)

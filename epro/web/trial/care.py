@@ -12,7 +12,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from epro.base.extensions import db
-from epro.core import schedule
 from epro.core.trial import safety as rules
 from epro.models import Patient, User
 from epro.services import access, followup
@@ -80,7 +79,7 @@ def _users(rows) -> dict[int, User]:
 @bp.route("/patients/<int:patient_id>/visits/<visit>/safety", methods=["GET", "POST"])
 def safety_check(patient_id: int, visit: str):
     patient = _patient(patient_id)
-    planned = followup.find_visit(patient, visit) if visit in schedule.VISIT_CODES else None
+    planned = followup.find_visit(patient, visit)
     if planned is None:
         abort(404)
     errors: dict[str, str] = {}
