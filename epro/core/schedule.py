@@ -78,7 +78,12 @@ class PlannedVisit:
     window_start: date
     window_end: date
     instruments: tuple[str, ...]
-    months: int = 0
+    months: int
+
+    @property
+    def is_baseline(self) -> bool:
+        """The protocol's visit at 0 months (``BL``), which changes are measured from."""
+        return self.months == 0
 
     def contains(self, d: date) -> bool:
         return self.window_start <= d <= self.window_end

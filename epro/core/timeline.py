@@ -90,9 +90,9 @@ class Timeline:
         return scored[-1][1] if scored else None
 
     def baseline(self, instrument: str) -> Assessment | None:
-        """The counting BL assessment, if any."""
+        """The counting baseline assessment (the protocol's visit at 0 months), if any."""
         return next(
-            (tv.assessment(instrument) for tv in self.visits if tv.visit.code == "BL"), None
+            (tv.assessment(instrument) for tv in self.visits if tv.visit.is_baseline), None
         )
 
 
@@ -114,7 +114,7 @@ def build_timeline(
         for instrument in visit.instruments + extra:
             group = index.all(visit.code, instrument)
             first = index.counting(visit.code, instrument)
-            if visit.code == "BL":
+            if visit.is_baseline:
                 baseline_totals[instrument] = first.total if first else None
             base = baseline_totals.get(instrument)
             for s in group:

@@ -20,8 +20,15 @@ from epro.models import Patient, Study
 from epro.services import followup
 from epro.services.trial.studies import protocol_of
 
-INSTRUMENTS = ("nihss", "bi", "mrs", "mmse", "gds15")
 NO_ARM = "none"
+
+
+def outcome_instruments(protocol) -> tuple[str, ...]:
+    """The instruments the protocol's outcome measures name, in the protocol's order."""
+    seen: dict[str, None] = {}
+    for outcome in protocol.primary_outcomes + protocol.secondary_outcomes:
+        seen.update(dict.fromkeys(outcome.instruments))
+    return tuple(seen)
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,13 @@ def study_outcomes(study: Study, site_id: int, masked: bool) -> StudyOutcomes:
         select(Patient).where(Patient.study_id == study.id, Patient.site_id == site_id)
         .options(joinedload(Patient.site), joinedload(Patient.arm)).order_by(Patient.id)))
     subs = followup.submissions_by_patient(patients)
-    visits = tuple(v.code for v in protocol_of(study).visits)
-    totals: dict[str, dict[int, dict[str, int | None]]] = {code: {} for code in INSTRUMENTS}
+    protocol = protocol_of(study)
+    visits = tuple(v.code for v in protocol.visits)
+    measured = outcome_instruments(protocol)
+    totals: dict[str, dict[int, dict[str, int | None]]] = {code: {} for code in measured}
     for p in patients:
         tl = timeline.build_timeline(followup.planned_visits(p), subs[p.id], followup.patient_today(p))
-        for code in INSTRUMENTS:
+        for code in measured:
             totals[code][p.id] = dict(tl.series(code))
     arm_of = {p.id: (p.arm.code if p.arm else NO_ARM) for p in patients}
     groups: dict[str, list[int]] = defaultdict(list)
@@ -57,5 +66,5 @@ def study_outcomes(study: Study, site_id: int, masked: bool) -> StudyOutcomes:
     mrs = {
         group: stats.mrs_distribution({v: [totals["mrs"][pid].get(v) for pid in members] for v in visits})
         for group, members in groups.items()
-    }
+    } if "mrs" in totals else {}
     return StudyOutcomes(visits, {g: len(m) for g, m in groups.items()}, changes, mrs)
