@@ -297,3 +297,25 @@ def test_registry_refuses_duplicates_and_undoes_registration():
     assert "toy" not in instruments.CODES and "toy" not in instruments.CORE_CODES
     with pytest.raises(instruments.UnknownInstrument):
         instruments.get("toy")
+
+
+def test_protocol_dirs_setting_takes_a_path_list_as_the_environment_gives_it(app, tmp_path):
+    """EPRO_PROTOCOL_DIRS="/a:/b" arrives as one string; a JSON list arrives as a list."""
+    import os
+
+    from epro.services import protocols as app_protocols
+
+    folder = tmp_path / "more"
+    folder.mkdir()
+    write_protocol(folder, toy_protocol("toy-env"))
+    with app.app_context():
+        app.config["PROTOCOL_DIRS"] = os.pathsep.join([str(tmp_path / "missing"), str(folder)])
+        assert app_protocols.directories() == (str(tmp_path / "missing"), str(folder))
+        assert "toy-env" in app_protocols.codes()
+        assert [v.code for v in app_protocols.load("toy-env").visits][:3] == ["BL", "M1", "M2"]
+        app.config["PROTOCOL_DIRS"] = ()
+        assert app_protocols.codes() == ("bmsc", "it-hmsc")
+        with pytest.raises(protocols.UnknownProtocol):
+            app_protocols.load("toy-env")
+        with pytest.raises(protocols.UnknownProtocol):
+            app_protocols.load("../bmsc")
