@@ -85,6 +85,7 @@ def create_from_protocol(raw, actor: User, all_sites: Sequence[Site]) -> Study:
     if not chosen and not form.has_problem("sites"):
         form.problem("sites", NO_SITES)
     form.check()
+    assert protocol_code is not None  # form.check() refused a missing or unknown protocol
     protocol = app_protocols.load(protocol_code)
     study = Study(code=code, name=name, protocol=protocol.code, masked=protocol.masked)
     db.session.add(study)
