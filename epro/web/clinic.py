@@ -140,9 +140,14 @@ def enrol():
         form.subject_code.errors = [_("Your site takes part in no study yet. Please ask the administrator.")]
     else:
         today = followup.today_in(current_user.site.timezone)
-        patient = form.submit(lambda: enrolment.enrol(
-            site_studies[0], current_user.site_id, form.details(), current_user,
-            day0=form.day0.data, enrolled_on=min(today, form.day0.data)))
+
+        def enrol_patient() -> Patient:
+            day0 = form.day0.data
+            assert day0 is not None  # validated: the field requires a date
+            return enrolment.enrol(site_studies[0], current_user.site_id, form.details(), current_user,
+                                   day0=day0, enrolled_on=min(today, day0))
+
+        patient = form.submit(enrol_patient)
         if patient is not None:
             db.session.commit()
             flash(_("%(code)s is enrolled. Give the patient an activation code.", code=patient.subject_code),

@@ -130,6 +130,8 @@ def service_check(errors: Iterable[FieldError]) -> None:
 class TextField(StringField):
     """Trimmed text; ``required`` may change before validation (a detail needed when not normal)."""
 
+    data: Any  # a str once validated ("" when optional and blank)
+
     def __init__(self, label: Any = None, validators: Any = None, *, required: bool = True, max_len: int = 200,
                  message: Any = REQUIRED, upper: bool = False, **kwargs: Any):
         super().__init__(label, validators, filters=[_strip, *([_upper] if upper else [])], **kwargs)
@@ -138,7 +140,7 @@ class TextField(StringField):
     def pre_validate(self, form: Any) -> None:
         if not self.data:
             self.data = ""
-            raise StopValidation(self.message if self.required else None)
+            raise StopValidation(self.message if self.required else "")
         if len(self.data) > self.max_len:
             raise StopValidation(_l("Too long (%(n)s characters at most).", n=self.max_len))
 
@@ -173,7 +175,7 @@ class _Parsed(Field):
 
     def pre_validate(self, form: Any) -> None:
         if not self.raw:
-            raise StopValidation(self.missing if self.required else None)
+            raise StopValidation(self.missing if self.required else "")
         if self.wrong_value:
             raise StopValidation(self.wrong)
 
@@ -261,7 +263,7 @@ class _OneOf:
 
     def pre_validate(self, form: Any) -> None:
         if self.data is None:
-            raise StopValidation(CHOOSE if self.required else None)
+            raise StopValidation(CHOOSE if self.required else "")
         if self.data not in self.values:
             raise StopValidation(CHOOSE)
 

@@ -91,6 +91,7 @@ class EnrolPatientForm(PatientDetailsForm):
     day0 = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(_l("Please enter a date."))])
 
     def details(self) -> enrolment.PatientDetails:
+        assert self.birth_year.data is not None  # validated: the field requires a year
         return enrolment.PatientDetails(
             subject_code=self.subject_code.data, birth_year=self.birth_year.data, sex=self.sex.data,
             education=self.education.data, language=self.language.data,
