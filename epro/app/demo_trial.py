@@ -7,14 +7,15 @@ the demo data is audited and validated exactly like real data.
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from epro.base.extensions import db
-from epro.core.trial import randomization
+from epro.core import instruments
+from epro.core.trial import eligibility, randomization
 from epro.models import (
     AdverseEvent,
     AllocationSlot,
@@ -77,7 +78,7 @@ def _allocation(study: Study, site: Site, actor: User) -> None:
         assert p.arm is not None  # the demo enrols every patient of the trial with an arm
         arms.append(p.arm.code)
     seed = _matching_seed(study, site, arms)
-    allocation.generate(study, {"seed": seed, "length": str(LIST_LENGTH)}, actor)
+    allocation.generate(study, seed, LIST_LENGTH, actor)
     slots = db.session.scalars(select(AllocationSlot).where(
         AllocationSlot.study_id == study.id, AllocationSlot.site_id == site.id).order_by(AllocationSlot.sequence))
     # The list is longer than the demo cohort: only the first slots are taken.
@@ -104,10 +105,10 @@ def _infusions(site_code: str, actor: User, today: date) -> None:
             day = patient.day0 + timedelta(days=dose.day)
             if day > today:
                 break
-            infusions.record(patient, {
-                "given_on": day.isoformat(), "given_time": "10:00", "weight_kg": "65", "volume_ml": "80",
-                "lot": f"BM-{patient.subject_code}", "given_by": str(actor.id), "reactions": "",
-            }, actor, today)
+            given_at = datetime.combine(day, time(10, 0), ZoneInfo(patient.site.timezone))
+            infusions.record(patient, infusions.InfusionEntry(
+                given_at=given_at, weight_kg=65.0, cells=None, volume_ml=80.0, lot=f"BM-{patient.subject_code}",
+                given_by=actor, reactions=""), actor)
 
 
 def _serious_adverse_event(actor: User, today: date) -> None:
@@ -115,23 +116,21 @@ def _serious_adverse_event(actor: User, today: date) -> None:
     if db.session.scalar(select(AdverseEvent.id).where(AdverseEvent.patient_id == patient.id)):
         return
     aware = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone)) - timedelta(hours=3)
-    safety.record_adverse_event(patient, {
-        "term": "Pneumonia", "onset": (today - timedelta(days=1)).isoformat(), "grade": "3",
-        "serious_criteria": "hospitalization", "relatedness": "unlikely", "action": "not_applicable",
-        "outcome": "recovering", "aware_on": aware.date().isoformat(), "aware_time": aware.strftime("%H:%M"),
-    }, actor, max(today, aware.date()))
+    safety.record_adverse_event(patient, safety.AdverseEventEntry(
+        term="Pneumonia", onset=today - timedelta(days=1), end=None, grade=3, serious_criteria=["hospitalization"],
+        relatedness="unlikely", action="not_applicable", outcome="recovering",
+        aware_at=aware.replace(second=0, microsecond=0)), actor)
 
 
 def _symptom_report(reporter: User, today: date) -> None:
     patient = db.session.execute(select(Patient).where(Patient.user_id == reporter.id)).scalar_one()
     if db.session.scalar(select(SymptomReport.id).where(SymptomReport.patient_id == patient.id)):
         return
-    safety.report_symptom(patient, {
-        "what": "头痛，比平时累", "since": (today - timedelta(days=1)).isoformat(), "severity": "moderate",
-        "hospital_visit": "no"}, reporter, today)
+    safety.report_symptom(patient, reporter, what="头痛，比平时累", since=today - timedelta(days=1),
+                          severity="moderate", hospital=False)
 
 
-def _answers(protocol, **overrides) -> dict[str, str]:
+def _answers(protocol, **overrides) -> dict[str, bool]:
     """Investigator answers that meet every criterion, with some overridden (None: unanswered)."""
     out = {}
     for c in protocol.eligibility:
@@ -139,7 +138,7 @@ def _answers(protocol, **overrides) -> dict[str, str]:
             continue
         answer = overrides.get(c.key, c.kind == "inclusion")
         if answer is not None:
-            out[screening.CRITERION_FIELD.format(key=c.key)] = "yes" if answer else "no"
+            out[c.key] = answer
     return out
 
 
@@ -149,9 +148,9 @@ def _screenings(study: Study, site: Site, actor: User, today: date) -> None:
     # eligible; not eligible for several reasons; not eligible until consent is answered
     candidates: dict[str, dict[str, Any]] = {
         "S-B-001": dict(birth_date=years_ago(58), sex="male", onset_days=60, nihss=NIHSS_10, answers={}),
-        "S-B-002": dict(birth_date=years_ago(70), sex="female", childbearing_potential="no", onset_days=5,
+        "S-B-002": dict(birth_date=years_ago(70), sex="female", childbearing_potential=False, onset_days=5,
                         nihss=NIHSS_3, answers={"lacunar_infarction": True}),
-        "S-B-003": dict(birth_date=years_ago(49), sex="female", childbearing_potential="yes",
+        "S-B-003": dict(birth_date=years_ago(49), sex="female", childbearing_potential=True,
                         pregnancy_test="negative", onset_days=200, nihss=NIHSS_10,
                         answers={"informed_consent": None}),
     }
@@ -160,10 +159,11 @@ def _screenings(study: Study, site: Site, actor: User, today: date) -> None:
             continue
         screened_on = today - timedelta(days=10 - n)
         onset = screened_on - timedelta(days=c["onset_days"])
-        raw = {"screening_code": code, "screened_on": screened_on.isoformat(),
-               "birth_date": c["birth_date"].isoformat(), "sex": c["sex"], "onset_date": onset.isoformat(),
-               "childbearing_potential": c.get("childbearing_potential", ""),
-               "pregnancy_test": c.get("pregnancy_test", ""),
-               **{k: str(v) for k, v in c["nihss"].items()}, **_answers(protocol, **c["answers"])}
-        inp = screening.read(protocol, raw, today)
+        nihss = instruments.get("nihss").score(c["nihss"])
+        facts = eligibility.ScreeningFacts(
+            screening_date=screened_on, birth_date=c["birth_date"], sex=c["sex"],
+            childbearing_potential=c.get("childbearing_potential", False), onset_date=onset,
+            nihss=int(nihss.total), pregnancy_test=c.get("pregnancy_test"),
+            answers=_answers(protocol, **c["answers"]))
+        inp = screening.ScreeningInput(code, facts, dict(nihss.answers), int(nihss.total))
         screening.save(study, site, protocol, inp, actor)

@@ -16,20 +16,17 @@ from epro.base.extensions import db
 from epro.core.i18n_marker import N_
 from epro.models import Response, Signature, User
 from epro.services import audit, followup
+from epro.services.errors import Refused
 from epro.services.passwords import verify_password
 
 MEANINGS = {"performed": N_("Performed by"), "reviewed": N_("Reviewed by")}
 MAX_REASON = 500
 
 
-class RecordError(Exception):
+class RecordError(Refused):
     """A change that cannot be made; ``message`` is an English msgid."""
 
     status = 422
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class Outdated(RecordError):
@@ -51,7 +48,7 @@ def _check_version(response: Response, seen_version: int | str | None) -> None:
     except (TypeError, ValueError):
         seen = None
     if seen != response.version:
-        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again."))
+        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again.")) from None
 
 
 def _commit() -> None:

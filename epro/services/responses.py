@@ -24,30 +24,14 @@ from epro.core.i18n_marker import N_
 from epro.core.instruments.mmse import MiniMentalState
 from epro.models import RESPONDENTS, Patient, Response, User
 from epro.services import access, audit, followup
+from epro.services.errors import FieldError, Invalid
 
 #: How far in the future a device clock may be before we call the time wrong.
 CLOCK_SKEW = timedelta(minutes=10)
 
 
-@dataclass
-class FieldError:
-    field: str
-    message: str  # English msgid; the web layer translates
-    params: dict[str, Any] = dc_field(default_factory=dict)
-    #: The instrument's error code ("missing", "invalid", "unknown") when there is one.
-    code: str = ""
-
-
 class SubmissionError(Exception):
     status = 400
-
-
-class Invalid(SubmissionError):
-    status = 422
-
-    def __init__(self, errors: list[FieldError]):
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = errors
 
 
 class NotAllowed(SubmissionError):

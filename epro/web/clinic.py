@@ -8,16 +8,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks it (WTForms 3.3)
 
 from epro.base.extensions import db
 from epro.core import charts, instruments
-from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.timeline import alerts as worsening_alerts
 from epro.models import AuditEvent, Patient, Response, Signature, User
-from epro.services import access, activation, audit, followup, records, responses
+from epro.services import access, activation, followup, records, responses
 from epro.services import site_list as clinic_list
-from epro.services.trial import studies
+from epro.services.trial import enrolment, studies
 from epro.web import converters, downloads, guards
 from epro.web.forms import EmptyForm, EnrolPatientForm
 from epro.web.messages import field_errors
@@ -135,33 +133,25 @@ def assess(patient_id: int, visit: str, instrument: str):
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol():
     form = EnrolPatientForm()
-    form.education.choices = [SelectChoice(code, _(label)) for code, label in EDUCATION_LEVELS]
     site_studies = studies.studies_at(current_user.site_id)
     if not site_studies:
         form.subject_code.errors = [_("Your site takes part in no study yet. Please ask the administrator.")]
-    elif form.validate_on_submit():
-        code = (form.subject_code.data or "").strip().upper()
-        if db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
-            form.subject_code.errors = [_("This subject code is already enrolled.")]
-        else:
-            assert form.day0.data is not None  # the field's validators require a date
-            patient = Patient(
-                subject_code=code, site_id=current_user.site_id, study_id=site_studies[0].id,
-                birth_year=form.birth_year.data, sex=form.sex.data, education=form.education.data,
-                language=form.language.data, day0=form.day0.data,
-                enrolled_on=min(followup.today_in(current_user.site.timezone), form.day0.data),
-            )
-            db.session.add(patient)
-            db.session.flush()
-            followup.refresh_progress([patient.id])
-            audit.record("create", "patients", patient.id, actor=current_user, new={
-                "subject_code": code, "birth_year": patient.birth_year, "sex": patient.sex,
-                "education": patient.education, "day0": patient.day0, "language": patient.language,
-            })
+    else:
+        today = followup.today_in(current_user.site.timezone)
+
+        def enrol_patient() -> Patient:
+            day0 = form.day0.data
+            assert day0 is not None  # validated: the field requires a date
+            return enrolment.enrol(site_studies[0], current_user.site_id, form.details(), current_user,
+                                   day0=day0, enrolled_on=min(today, day0))
+
+        patient = form.submit(enrol_patient)
+        if patient is not None:
             db.session.commit()
-            flash(_("%(code)s is enrolled. Give the patient an activation code.", code=code), "success")
+            flash(_("%(code)s is enrolled. Give the patient an activation code.", code=patient.subject_code),
+                  "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
-    return render_template("clinic/enrol.html", form=form), (422 if form.errors else 200)
+    return render_template("clinic/enrol.html", form=form), form.status
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])

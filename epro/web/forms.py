@@ -9,12 +9,14 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks S
     PasswordField,
     RadioField,
     SelectChoice,
-    SelectField,
     StringField,
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
 
+from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.services.passwords import MIN_LENGTH
+from epro.services.trial import enrolment
+from epro.web.fields import Form, RadioChoiceField, SelectChoiceField, TextField, service_check
 
 
 class LoginForm(FlaskForm):
@@ -56,14 +58,27 @@ class EmptyForm(FlaskForm):
     """For POST-only buttons (logout, generate code): carries the CSRF token."""
 
 
-class EnrolPatientForm(FlaskForm):
-    subject_code = StringField(
+class PatientDetailsForm(Form):
+    """What every enrolment asks, on the clinic's enrolment page and when randomizing a candidate."""
+
+    subject_code = TextField(
         _l("Subject code"),
-        validators=[
-            DataRequired(_l("Please enter the subject code.")),
-            Regexp(r"^[A-Za-z0-9-]{2,32}$", message=_l("Letters, digits and dashes, 2 to 32 characters.")),
-        ],
+        validators=[Regexp(r"^[A-Z0-9-]{2,32}$", message=_l("Letters, digits and dashes, 2 to 32 characters."))],
+        max_len=32, upper=True, message=_l("Please enter the subject code."),
     )
+    education = SelectChoiceField(
+        _l("Education"), choices=[SelectChoice(code, _l(label)) for code, label in EDUCATION_LEVELS])
+    language = RadioChoiceField(
+        _l("Language for the patient"), default="zh",
+        choices=[SelectChoice("zh", "中文", {"lang": "zh-Hans"}), SelectChoice("en", "English", {"lang": "en"})])
+
+    def validate_subject_code(self, field: TextField) -> None:
+        service_check(enrolment.subject_code_problems(field.data))
+
+
+class EnrolPatientForm(PatientDetailsForm):
+    """The clinic's enrolment page: the person's details and day 0 (no screening yet)."""
+
     birth_year = IntegerField(
         _l("Year of birth"),
         validators=[
@@ -73,9 +88,11 @@ class EnrolPatientForm(FlaskForm):
     )
     sex = RadioField(_l("Sex"), choices=[SelectChoice("female", _l("Female")), SelectChoice("male", _l("Male"))],
                      validators=[InputRequired(_l("Please choose one."))])
-    education = SelectField(_l("Education"), validators=[InputRequired()])
-    language = RadioField(_l("Language for the patient"),
-                          choices=[SelectChoice("zh", "中文", {"lang": "zh-Hans"}),
-                                   SelectChoice("en", "English", {"lang": "en"})],
-                          default="zh", validators=[InputRequired(_l("Please choose one."))])
     day0 = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(_l("Please enter a date."))])
+
+    def details(self) -> enrolment.PatientDetails:
+        assert self.birth_year.data is not None  # validated: the field requires a year
+        return enrolment.PatientDetails(
+            subject_code=self.subject_code.data, birth_year=self.birth_year.data, sex=self.sex.data,
+            education=self.education.data, language=self.language.data,
+        )

@@ -6,15 +6,15 @@ trials starts from what patients notice between visits.
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from epro.base.extensions import db
 from epro.services import access, followup
-from epro.services.trial import fields, safety
+from epro.services.trial import safety
 from epro.web import guards
-from epro.web.trial import problems
+from epro.web.trial.forms import SymptomReportForm
 
 bp = Blueprint("report", __name__)
 guards.protect(bp, "patient_side")
@@ -23,19 +23,15 @@ guards.protect(bp, "patient_side")
 @bp.route("/patients/<int:patient_id>/report", methods=["GET", "POST"])
 def new_problem(patient_id: int):
     patient = access.patient_or_404(current_user, patient_id)
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        try:
-            safety.report_symptom(patient, request.form, current_user, followup.patient_today(patient))
-        except fields.Invalid as exc:
-            errors = problems(exc)
-        else:
-            db.session.commit()
-            flash(_("Thank you. Your clinic has your report and will look at it. "
-                    "If it is an emergency, call 120 or go to the hospital now."), "success")
-            return redirect(url_for("patient.home"))
+    today = followup.patient_today(patient)
+    form = SymptomReportForm(today=today)
+    if form.submit(lambda: safety.report_symptom(
+            patient, current_user, what=form.what.data, since=form.since.data, severity=form.severity.data,
+            hospital=bool(form.hospital_visit.answer))):
+        db.session.commit()
+        flash(_("Thank you. Your clinic has your report and will look at it. "
+                "If it is an emergency, call 120 or go to the hospital now."), "success")
+        return redirect(url_for("patient.home"))
     return render_template(
-        "trial/patient_report.html", patient=patient, errors=errors, severities=safety.SEVERITIES,
-        values=request.form if request.method == "POST" else {},
-        today=followup.patient_today(patient),
-    ), (422 if errors else 200)
+        "trial/patient_report.html", patient=patient, form=form, severities=safety.SEVERITIES, today=today,
+    ), form.status

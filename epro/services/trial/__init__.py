@@ -2,7 +2,8 @@
 pure trial core (:mod:`epro.core.protocols`, :mod:`epro.core.trial`).
 
 One module per step of trial conduct: ``studies`` (a study made from a
-protocol), ``screening``, ``allocation`` (the concealed list and its use),
+protocol), ``screening``, ``enrolment`` (the one way a patient is made),
+``allocation`` (the concealed list and its use),
 ``masking`` (who may see an arm, emergency unblinding), ``infusions``,
 ``safety`` (symptom reports, adverse events, the SAE clock, safety checks and
 the safety summary) and ``outcomes``.
@@ -11,4 +12,12 @@ Rules kept by every module here: each write is audited in the same
 transaction (:func:`epro.services.audit.record`); clinical rows are never deleted (a
 status says when one was replaced); the caller commits.  Messages are English
 message ids marked with ``N_`` and translated by the web layer.
+
+Functions take typed values (keyword arguments or a small frozen dataclass),
+never a raw form: the shape of a value (a date, a number in range) is the
+form's business.  They keep the rules that need the database or the
+protocol, and say no with :class:`epro.services.errors.Invalid` (a field is
+wrong; ``*_problems`` functions let a form show the same rule with its own
+errors) or :class:`epro.services.errors.Refused` (the step is not allowed now;
+``ensure_*`` functions let a page ask before it reads the form).
 """

@@ -11,34 +11,30 @@ two people randomizing at the same moment can never get the same slot.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, insert, select, update
 
 from epro.base.extensions import db
 from epro.core.i18n_marker import N_
-from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.trial import randomization
 from epro.models import AllocationSlot, Arm, Patient, Screening, Site, Study, User
-from epro.services import audit, followup
+from epro.services import audit
+from epro.services.errors import FieldError, Invalid, Refused
 from epro.services.masking import Presenter
-from epro.services.trial.fields import Reader, Refused
+from epro.services.trial import enrolment
 from epro.services.trial.studies import protocol_of, sites_of
 
-LANGUAGES = ("zh", "en")
 MAX_LENGTH = 10000
-SUBJECT_PATTERN = re.compile(r"[A-Z0-9-]{2,32}")
 LIST_EXISTS = N_("This study has an allocation list already; it is generated only once.")
 NOT_RANDOMIZED = N_("This study does not randomize; the investigator chooses the arm.")
 NOT_ELIGIBLE = N_("Only an eligible candidate can be randomized.")
 ALREADY = N_("This candidate is randomized already.")
 LIST_USED_UP = N_("There is no free place on the allocation list of this site. Ask the unblinded investigator.")
-SUBJECT_TAKEN = N_("This subject code is already enrolled.")
 ARM_CHOICE_NOT_ALLOWED = N_("Only staff who may see arms can choose one.")
-BAD_SUBJECT = N_("Letters, digits and dashes, 2 to 32 characters.")
+ARM_NEEDED = N_("Please choose one.")
 
 
 def seed_digest(seed: str) -> str:
@@ -49,18 +45,18 @@ def has_list(study: Study) -> bool:
     return db.session.scalar(select(AllocationSlot.id).where(AllocationSlot.study_id == study.id).limit(1)) is not None
 
 
-def generate(study: Study, raw, actor: User) -> int:
-    """Generate and store the study's list from the form's seed and length; returns the slot count."""
-    protocol = protocol_of(study)
-    if not protocol.randomized:
+def ensure_can_generate(study: Study) -> None:
+    """:class:`Refused` unless the study randomizes and has no list yet."""
+    if not protocol_of(study).randomized:
         raise Refused(NOT_RANDOMIZED)
     if has_list(study):
         raise Refused(LIST_EXISTS)
-    form = Reader(raw)
-    seed = form.text("seed", max_len=200)
-    length = form.number("length", low=1, high=MAX_LENGTH, whole=True)
-    form.check()
-    assert length is not None  # form.check() refuses a form without one
+
+
+def generate(study: Study, seed: str, length: int, actor: User) -> int:
+    """Generate and store the study's list from a seed, ``length`` places per site; returns the slot count."""
+    ensure_can_generate(study)
+    protocol = protocol_of(study)
     sites = sites_of(study)
     lists = randomization.generate_list(seed, protocol.arm_ratios(), [s.code for s in sites], int(length))
     digest, seeded = randomization.list_digest(lists), seed_digest(seed)
@@ -134,45 +130,38 @@ def _claim_next_slot(study: Study, site_id: int, patient: Patient, actor: User) 
     raise Refused(LIST_USED_UP)
 
 
-def randomize(screening: Screening, raw, actor: User, today) -> Patient:
-    """Enrol an eligible candidate as a patient and give it the next arm of the list.
-
-    Day 0 starts as the randomization date; the first infusion moves it
-    (:func:`epro.services.trial.infusions.record`).  For a study that does not
-    randomize, the form's ``arm`` is the investigator's choice.
-    """
+def ensure_randomizable(screening: Screening, actor: User) -> None:
+    """:class:`Refused` unless this candidate may be randomized now, by this actor."""
     if screening.patient_id is not None:
         raise Refused(ALREADY)
     if not screening.eligible:
         raise Refused(NOT_ELIGIBLE)
+    if not protocol_of(screening.study).randomized and not Presenter(actor).sees_arms_in(screening.study):
+        raise Refused(ARM_CHOICE_NOT_ALLOWED)
+
+
+def randomize(screening: Screening, actor: User, today: date, *, subject_code: str, education: str,
+              language: str, arm_code: str | None = None) -> Patient:
+    """Enrol an eligible candidate as a patient and give it the next arm of the list.
+
+    Day 0 starts as the randomization date; the first infusion moves it
+    (:func:`epro.services.trial.infusions.record`).  For a study that does not
+    randomize, ``arm_code`` is the investigator's choice.  Birth year and sex
+    are the screening's.
+    """
+    ensure_randomizable(screening, actor)
     study = screening.study
     protocol = protocol_of(study)
-    form = Reader(raw)
-    code = form.text("subject_code", max_len=32).upper()
-    if code and not SUBJECT_PATTERN.fullmatch(code):
-        form.problem("subject_code", BAD_SUBJECT)
-    elif code and db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
-        form.problem("subject_code", SUBJECT_TAKEN)
-    education = form.choice("education", [c for c, _label in EDUCATION_LEVELS])
-    language = form.choice("language", LANGUAGES)
     chosen_arm = None
     if not protocol.randomized:
-        if not Presenter(actor).sees_arms_in(study):
-            raise Refused(ARM_CHOICE_NOT_ALLOWED)
-        arm_code = form.choice("arm", [a.code for a in study.arms])
         chosen_arm = next((a for a in study.arms if a.code == arm_code), None)
-    form.check()
-    patient = Patient(
-        subject_code=code, site_id=screening.site_id, study_id=study.id,
-        birth_year=screening.birth_date.year, sex=screening.sex, education=education, language=language,
-        day0=today, enrolled_on=min(screening.screened_on, today),
-    )
-    db.session.add(patient)
-    db.session.flush()
-    audit.record("create", "patients", patient.id, actor=actor, new={
-        "subject_code": code, "birth_year": patient.birth_year, "sex": patient.sex,
-        "education": education, "language": language, "day0": today, "screening": screening.screening_code,
-    })
+        if chosen_arm is None:
+            raise Invalid([FieldError("arm", ARM_NEEDED)])
+    details = enrolment.PatientDetails(subject_code=subject_code, birth_year=screening.birth_date.year,
+                                       sex=screening.sex, education=education, language=language)
+    patient = enrolment.enrol(study, screening.site_id, details, actor, day0=today,
+                              enrolled_on=min(screening.screened_on, today), screening_code=screening.screening_code)
+    code = patient.subject_code
     how: dict[str, object]
     record_id: int | str
     if protocol.randomized:
@@ -180,7 +169,7 @@ def randomize(screening: Screening, raw, actor: User, today) -> Patient:
         arm_code, how = slot.arm_code, {"sequence": slot.sequence}
         record_id = slot.id
     else:
-        assert chosen_arm is not None  # form.check() refuses an unknown arm
+        assert chosen_arm is not None  # an unknown arm is refused above
         arm_code, how, record_id = chosen_arm.code, {"chosen_by": actor.username}, f"patient:{patient.id}"
     arm = db.session.execute(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code)).scalar_one()
     patient.arm_id = arm.id
@@ -191,5 +180,4 @@ def randomize(screening: Screening, raw, actor: User, today) -> Patient:
     screening.patient_id = patient.id
     audit.record("update", "screenings", screening.id, actor=actor, field="patient", new=code)
     db.session.flush()
-    followup.refresh_progress([patient.id])
     return patient

@@ -14,7 +14,7 @@ reactions only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 
@@ -25,8 +25,8 @@ from epro.core.protocols import InfusionPlan
 from epro.core.trial import infusion as rules
 from epro.models import Infusion, Patient, User
 from epro.services import audit, followup
+from epro.services.errors import FieldError, Invalid, Refused, check
 from epro.services.masking import InfusionView, Presenter
-from epro.services.trial.fields import Reader, Refused
 from epro.services.trial.studies import protocol_arm
 
 VOLUME_OUTSIDE, OUTSIDE_WINDOW, DOSE_DIFFERS = "volume_outside", "outside_window", "dose_differs"
@@ -41,7 +41,7 @@ MAX_VOLUME_ML, MAX_CELLS = 1000, 10**12
 MASKED_RECORDING = N_("In a masked study, infusions are recorded by unblinded staff.")
 NO_INFUSIONS = N_("This patient's arm has no infusions.")
 ALL_GIVEN = N_("Every planned infusion is recorded.")
-BAD_WEIGHT = N_("Please enter the body weight in kilograms (20 to 250).")
+CHOOSE = N_("Please choose one.")
 CELLS_NEEDED = N_("Please enter the number of cells given.")
 OUTSIDE_WINDOW_WARNING = N_("Infusion %(number)s is outside its window (%(start)s to %(end)s).")
 DAY0_MOVED = N_("Day 0 moved from %(old)s to %(new)s, the date of the first infusion; the visits moved with it.")
@@ -106,8 +106,21 @@ class Recorded:
     warnings: tuple[tuple[str, dict], ...]  # (msgid, params)
 
 
-def record(patient: Patient, raw, actor: User, today: date) -> Recorded:
-    """Store the next infusion of the patient's plan; see the module docstring."""
+@dataclass(frozen=True)
+class InfusionEntry:
+    """One infusion as recorded at the bedside; ``cells`` None means "the computed dose"."""
+
+    given_at: datetime
+    weight_kg: float
+    cells: int | None
+    volume_ml: float
+    lot: str
+    given_by: User
+    reactions: str
+
+
+def next_number(patient: Patient, actor: User) -> int:
+    """The number of the infusion this actor may record now, or :class:`Refused` saying why not."""
     if not Presenter(actor).sees_arm(patient):
         raise Refused(MASKED_RECORDING)
     plan = arm_plan(patient)
@@ -116,28 +129,30 @@ def record(patient: Patient, raw, actor: User, today: date) -> Recorded:
     done = given(patient)
     if len(done) >= len(plan.infusions):
         raise Refused(ALL_GIVEN)
-    number = len(done) + 1
+    return len(done) + 1
+
+
+def dose_problems(plan: InfusionPlan | None, weight_kg: float | None, cells: int | None) -> list[FieldError]:
+    """Cells may be left out only when the protocol's dose per kg gives them."""
+    if cells is None and computed_dose(plan, weight_kg) is None:
+        return [FieldError("cells", CELLS_NEEDED)]
+    return []
+
+
+def record(patient: Patient, entry: InfusionEntry, actor: User) -> Recorded:
+    """Store the next infusion of the patient's plan; see the module docstring."""
+    number = next_number(patient, actor)
+    plan = arm_plan(patient)
+    assert plan is not None
+    check(dose_problems(plan, entry.weight_kg, entry.cells))
+    if entry.given_by not in staff_choices(patient):
+        raise Invalid([FieldError("given_by", CHOOSE)])
     tz = patient.site.timezone
-    form = Reader(raw)
-    given_at = form.moment("given_on", "given_time", tz, not_after=today)
-    weight = form.number("weight_kg")
-    if weight is not None and not rules.MIN_WEIGHT_KG <= weight <= rules.MAX_WEIGHT_KG:
-        form.problem("weight_kg", BAD_WEIGHT)
-        weight = None
-    cells = form.number("cells", required=False, low=1, high=MAX_CELLS, whole=True)
-    volume = form.number("volume_ml", low=0.1, high=MAX_VOLUME_ML)
-    lot = form.text("lot", max_len=64)
-    staff = {str(u.id): u for u in staff_choices(patient)}
-    given_by = form.choice("given_by", staff)
-    reactions = form.text("reactions", required=False, max_len=2000)
+    given_at, weight, volume, lot, reactions = (entry.given_at, entry.weight_kg, entry.volume_ml, entry.lot,
+                                                entry.reactions)
     dose = computed_dose(plan, weight)
-    if cells is None and not form.has_problem("cells"):
-        if dose is None:
-            form.problem("cells", CELLS_NEEDED)
-        cells = dose
-    form.check()
-    assert given_by is not None  # form.check() refuses a form without one
-    assert given_at is not None and weight is not None and volume is not None and cells is not None
+    cells = entry.cells if entry.cells is not None else dose
+    assert cells is not None
 
     flags: list[str] = []
     warnings: list[tuple[str, dict]] = []
@@ -164,13 +179,13 @@ def record(patient: Patient, raw, actor: User, today: date) -> Recorded:
                                                       "end": planned.window_end}))
     row = Infusion(patient_id=patient.id, number=number, given_at=given_at, weight_kg=weight, cells=int(cells),
                    volume_ml=volume, lot=lot, reactions=reactions, flags=flags,
-                   given_by_id=staff[given_by].id)
+                   given_by_id=entry.given_by.id)
     db.session.add(row)
     db.session.flush()
     audit.record("create", "infusions", row.id, actor=actor, new={
         "patient": patient.subject_code, "number": number, "given_at": given_at, "weight_kg": weight,
         "cells": int(cells), "computed_dose": dose, "volume_ml": volume, "lot": lot,
-        "given_by": staff[given_by].username, "reactions": reactions, "flags": flags,
+        "given_by": entry.given_by.username, "reactions": reactions, "flags": flags,
     })
     if number == 1:
         followup.refresh_progress([patient.id])

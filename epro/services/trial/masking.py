@@ -15,17 +15,13 @@ from sqlalchemy import select
 from epro.base.extensions import db
 from epro.models import Patient, Unblinding, User
 from epro.services import audit
-from epro.services.trial.fields import Reader
 
 #: How long an unblinding stays in the investigators' notice on the patient list.
 NOTICE_DAYS = 14
 
 
-def unblind(patient: Patient, user: User, raw) -> Unblinding:
-    """Record an emergency unblinding; the reason is required (checked by :class:`Reader`)."""
-    form = Reader(raw)
-    reason = form.text("reason", max_len=1000)
-    form.check()
+def unblind(patient: Patient, user: User, reason: str) -> Unblinding:
+    """Record an emergency unblinding for this user and patient, with the (required) reason."""
     row = Unblinding(patient_id=patient.id, user_id=user.id, reason=reason)
     db.session.add(row)
     db.session.flush()

@@ -28,31 +28,26 @@ from epro.core.i18n_marker import N_
 from epro.core.trial import safety as rules
 from epro.models import AdverseEvent, Patient, SafetyCheck, Study, SymptomReport, User
 from epro.services import audit, followup
-from epro.services.trial.fields import Reader, Refused
+from epro.services.errors import FieldError, Refused, check
 
 SEVERITIES = {"mild": N_("Mild"), "moderate": N_("Moderate"), "severe": N_("Severe")}
 REPORTERS = {"patient": N_("by the patient"), "caregiver": N_("by a caregiver")}
 NO_ARM = "none"
 
-END_BEFORE_ONSET = N_("The end date is before the onset.")
-DETAIL_NEEDED = N_("Please describe what was found.")
 REASON_NEEDED = N_("This visit has a safety check already. Please give a reason for the new one.")
 NOT_SERIOUS = N_("Only a serious adverse event has a reporting clock.")
 ALREADY_REPORTED = N_("This serious adverse event is marked reported already.")
 ALREADY_REVIEWED = N_("This report was reviewed already.")
+CHOOSE = N_("Please choose one.")
 FATAL_NEEDS_DEATH = N_("A fatal adverse event is serious: tick \"Results in death\".")
 
 
 # --- symptom reports ---------------------------------------------------------
 
 
-def report_symptom(patient: Patient, raw, actor: User, today: date) -> SymptomReport:
-    form = Reader(raw)
-    what = form.text("what", max_len=2000)
-    since = form.date("since", not_after=today)
-    severity = form.choice("severity", SEVERITIES)
-    hospital = form.yes_no("hospital_visit")
-    form.check()
+def report_symptom(patient: Patient, actor: User, *, what: str, since: date, severity: str,
+                   hospital: bool) -> SymptomReport:
+    """A new health problem in the patient's (or caregiver's) words, waiting for the site's review."""
     report = SymptomReport(patient_id=patient.id, what=what, since=since, severity=severity,
                            hospital_visit=bool(hospital), reported_by_id=actor.id,
                            respondent="patient" if actor.role == "patient" else "caregiver")
@@ -98,36 +93,46 @@ def mark_reviewed(report: SymptomReport, actor: User, adverse_event: AdverseEven
 # --- adverse events ----------------------------------------------------------
 
 
-def record_adverse_event(patient: Patient, raw, actor: User, today: date,
+@dataclass(frozen=True)
+class AdverseEventEntry:
+    """An adverse event as the investigator describes it (ICH E2A; CTCAE v5.0 grade)."""
+
+    term: str
+    onset: date
+    end: date | None
+    grade: int
+    serious_criteria: list[str]
+    relatedness: str
+    action: str
+    outcome: str
+    aware_at: datetime
+
+
+def event_problems(grade: int, relatedness: str, action: str, outcome: str,
+                   serious_criteria: list[str]) -> list[FieldError]:
+    """The core's rules on an adverse event's codes; the one a form cannot show by its shape:
+    a fatal event is serious ("results in death")."""
+    try:
+        rules.AdverseEvent(0, "-", 0, grade, relatedness, action, outcome, frozenset(serious_criteria))
+    except rules.SafetyError as exc:
+        name = {"severity": "grade", "action_taken": "action"}.get(exc.field, exc.field)
+        return [FieldError(name, FATAL_NEEDS_DEATH if name == "serious_criteria" else CHOOSE)]
+    return []
+
+
+def record_adverse_event(patient: Patient, entry: AdverseEventEntry, actor: User,
                          report: SymptomReport | None = None) -> AdverseEvent:
     """Store an AE from the clinician's form; a report it comes from is marked reviewed."""
-    form = Reader(raw)
-    term = form.text("term", max_len=200)
-    onset = form.date("onset", not_after=today)
-    end = form.date("end", required=False, not_after=today)
-    grade = form.choice("grade", [str(g) for g in rules.SEVERITY])
-    serious = form.choices("serious_criteria", rules.SERIOUS_CRITERIA)
-    relatedness = form.choice("relatedness", rules.RELATEDNESS)
-    action = form.choice("action", rules.ACTION_TAKEN)
-    outcome = form.choice("outcome", rules.OUTCOME)
-    aware_at = form.moment("aware_on", "aware_time", patient.site.timezone, not_after=today)
-    if onset and end and end < onset:
-        form.problem("end", END_BEFORE_ONSET)
-    if grade and outcome and relatedness and action and onset:
-        try:
-            rules.AdverseEvent(patient.id, term or "-", 0, int(grade), relatedness, action, outcome,
-                               frozenset(serious))
-        except rules.SafetyError:  # the only rule the form itself cannot enforce
-            form.problem("serious_criteria", FATAL_NEEDS_DEATH)
-    form.check()
-    assert grade is not None  # form.check() refuses a form without one
-    ae = AdverseEvent(patient_id=patient.id, term=term, onset=onset, end=end, grade=int(grade),
+    check(event_problems(entry.grade, entry.relatedness, entry.action, entry.outcome, entry.serious_criteria))
+    term, onset, end, grade, serious = entry.term, entry.onset, entry.end, entry.grade, list(entry.serious_criteria)
+    relatedness, action, outcome, aware_at = entry.relatedness, entry.action, entry.outcome, entry.aware_at
+    ae = AdverseEvent(patient_id=patient.id, term=term, onset=onset, end=end, grade=grade,
                       serious_criteria=serious, relatedness=relatedness, action=action, outcome=outcome,
                       aware_at=aware_at, recorded_by_id=actor.id)
     db.session.add(ae)
     db.session.flush()
     audit.record("create", "adverse_events", ae.id, actor=actor, new={
-        "patient": patient.subject_code, "term": term, "onset": onset, "end": end, "grade": int(grade),
+        "patient": patient.subject_code, "term": term, "onset": onset, "end": end, "grade": grade,
         "serious_criteria": serious, "relatedness": relatedness, "action": action, "outcome": outcome,
         "aware_at": aware_at, "symptom_report": report.id if report else None})
     if report is not None:
@@ -188,22 +193,32 @@ def checked_visits(patient: Patient) -> set[str]:
         SafetyCheck.patient_id == patient.id, SafetyCheck.status == "active")))
 
 
-def record_check(patient: Patient, visit_code: str, raw, actor: User) -> SafetyCheck:
+@dataclass(frozen=True)
+class SafetyCheckEntry:
+    """A visit's laboratory, neurological and imaging results, with a detail when not normal."""
+
+    lab: str
+    lab_detail: str
+    neuro: str
+    neuro_detail: str
+    imaging: str
+    imaging_detail: str
+
+
+def check_problems(patient: Patient, visit_code: str, reason: str) -> list[FieldError]:
+    """A visit that has a safety check already needs a reason for the new one."""
+    if not reason and check_for(patient, visit_code) is not None:
+        return [FieldError("reason", REASON_NEEDED)]
+    return []
+
+
+def record_check(patient: Patient, visit_code: str, entry: SafetyCheckEntry, actor: User,
+                 reason: str = "") -> SafetyCheck:
     """The visit's safety check; a new one replaces the last (kept, with the reason)."""
-    form = Reader(raw)
-    lab = form.choice("lab", rules.LAB_RESULTS)
-    lab_detail = form.text("lab_detail", required=lab not in (None, "normal"), max_len=2000,
-                           message=DETAIL_NEEDED)
-    neuro = form.choice("neuro", rules.NEURO_RESULTS)
-    neuro_detail = form.text("neuro_detail", required=neuro == "abnormal", max_len=2000, message=DETAIL_NEEDED)
-    imaging = form.choice("imaging", rules.IMAGING_FINDINGS)
-    imaging_detail = form.text("imaging_detail", required=imaging not in (None, "none"), max_len=2000,
-                               message=DETAIL_NEEDED)
+    check(check_problems(patient, visit_code, reason))
     previous = check_for(patient, visit_code)
-    reason = form.text("reason", required=False, max_len=500)
-    if previous is not None and not reason:
-        form.problem("reason", REASON_NEEDED)
-    form.check()
+    lab, lab_detail, neuro, neuro_detail = entry.lab, entry.lab_detail, entry.neuro, entry.neuro_detail
+    imaging, imaging_detail = entry.imaging, entry.imaging_detail
     if previous is not None:
         previous.status = "replaced"
         audit.record("replace", "safety_checks", previous.id, actor=actor, field="status", old="active",

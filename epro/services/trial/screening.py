@@ -9,92 +9,39 @@ randomized it can be completed or corrected (audited field by field).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
 from epro.base.extensions import db
-from epro.core import instruments
 from epro.core.i18n_marker import N_
-from epro.core.protocols import INVESTIGATOR, Protocol
+from epro.core.protocols import Protocol
 from epro.core.trial import eligibility as rules
 from epro.models import Screening, Site, Study, User
 from epro.services import audit
-from epro.services.trial.fields import CHOOSE, Reader, Refused
+from epro.services.errors import FieldError, Refused, check
 from epro.services.trial.studies import protocol_of
 
-CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-BAD_CODE = N_("Capital letters, digits and dashes, 2 to 32 characters.")
 CODE_TAKEN = N_("This screening code is used already.")
-AFTER_SCREENING = N_("This date is after the screening date.")
-ANSWER_ITEM = N_("Please choose an answer.")
 NOT_CHANGEABLE = N_("This candidate is randomized; the screening can no longer be changed.")
-
-#: Form field of an investigator-answered criterion.
-CRITERION_FIELD = "criterion_{key}"
-NIHSS = "nihss"
 
 
 @dataclass(frozen=True)
 class ScreeningInput:
+    """A screening as entered: the code (new screenings only), the facts, the NIHSS if done."""
+
     code: str
     facts: rules.ScreeningFacts
     nihss_answers: dict[str, Any] | None
     nihss_total: int | None
 
 
-def read(protocol: Protocol, raw, today: date, existing: Screening | None = None) -> ScreeningInput:
-    """The screening form as facts, or :class:`~epro.services.trial.fields.Invalid` naming every bad field."""
-    form = Reader(raw)
-    code = existing.screening_code if existing else form.text("screening_code", max_len=32).upper()
-    if existing is None and code:
-        if not CODE_PATTERN.match(code):
-            form.problem("screening_code", BAD_CODE)
-        elif db.session.scalar(select(Screening.id).where(Screening.screening_code == code)):
-            form.problem("screening_code", CODE_TAKEN)
-    screened_on = form.date("screened_on", not_after=today)
-    birth_date = form.date("birth_date", not_after=today)
-    sex = form.choice("sex", rules.SEXES)
-    onset_date = form.date("onset_date", not_after=today)
-    childbearing = form.yes_no("childbearing_potential", required=False) if sex == rules.FEMALE else False
-    pregnancy_test = None
-    if sex == rules.FEMALE and childbearing:
-        pregnancy_test = form.choice("pregnancy_test", rules.PREGNANCY_TEST_RESULTS, required=False)
-    nihss_answers, nihss_total = _nihss(form, raw)
-    answers = {}
-    for c in protocol.eligibility:
-        if c.rule == INVESTIGATOR:
-            answer = form.yes_no(CRITERION_FIELD.format(key=c.key), required=False)
-            if answer is not None:
-                answers[c.key] = answer
-    for name, value in (("birth_date", birth_date), ("onset_date", onset_date)):
-        if value and screened_on and value > screened_on and not form.has_problem(name):
-            form.problem(name, AFTER_SCREENING)
-    form.check()
-    assert screened_on is not None
-    facts = rules.ScreeningFacts(
-        screening_date=screened_on, birth_date=birth_date, sex=sex, childbearing_potential=childbearing,
-        onset_date=onset_date, nihss=nihss_total, pregnancy_test=pregnancy_test, answers=answers,
-    )
-    return ScreeningInput(code, facts, nihss_answers, nihss_total)
-
-
-def _nihss(form: Reader, raw) -> tuple[dict[str, Any] | None, int | None]:
-    """The NIHSS items as scored by the instrument; nothing answered means "not done yet"."""
-    definition = instruments.get(NIHSS)
-    given = {i.key: raw.get(i.key) for i in definition.items if raw.get(i.key) not in (None, "")}
-    if not given:
-        return None, None
-    errors = definition.validate(given)
-    for error in errors:
-        form.problem(error.key, ANSWER_ITEM if error.code == "missing" else CHOOSE)
-    if errors:
-        return None, None
-    result = definition.score(given)
-    return dict(result.answers), int(result.total)
+def code_problems(code: str) -> list[FieldError]:
+    """A new screening's code must be unused (its shape is the form's business)."""
+    if db.session.scalar(select(Screening.id).where(Screening.screening_code == code)):
+        return [FieldError("screening_code", CODE_TAKEN)]
+    return []
 
 
 def facts_of(s: Screening) -> rules.ScreeningFacts:
@@ -120,6 +67,8 @@ def save(study: Study, site: Site, protocol: Protocol, inp: ScreeningInput, acto
     """Evaluate and store a screening (new, or a correction of one not yet randomized)."""
     if existing is not None and existing.patient_id is not None:
         raise Refused(NOT_CHANGEABLE)
+    if existing is None:
+        check(code_problems(inp.code))
     result = rules.evaluate(protocol, inp.facts)
     f = inp.facts
     s = existing or Screening(study_id=study.id, site_id=site.id, screening_code=inp.code,

@@ -7,7 +7,6 @@ both languages is read from the protocol itself (:func:`arm_text`).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -18,12 +17,9 @@ from epro.core.i18n_marker import N_
 from epro.models import Arm, Site, Study, StudySite, User
 from epro.services import audit
 from epro.services import protocols as app_protocols
-from epro.services.trial.fields import Reader
+from epro.services.errors import FieldError, check
 
-CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-BAD_CODE = N_("Capital letters, digits and dashes, 2 to 32 characters.")
 CODE_TAKEN = N_("A study with this code exists already.")
-NO_SITES = N_("Choose at least one site.")
 
 
 def protocol_of(study: Study) -> protocols.Protocol:
@@ -70,36 +66,30 @@ def sites_of(study: Study) -> list[Site]:
     ))
 
 
-def create_from_protocol(raw, actor: User, all_sites: Sequence[Site]) -> Study:
-    """A new study from the admin's form: code, name, protocol, sites; arms copied from the protocol."""
-    form = Reader(raw)
-    code = form.text("code", max_len=32).upper()
-    if code and not CODE_PATTERN.match(code):
-        form.problem("code", BAD_CODE)
-    elif code and db.session.scalar(select(Study.id).where(Study.code == code)):
-        form.problem("code", CODE_TAKEN)
-    name = form.text("name", max_len=200)
-    protocol_code = form.choice("protocol", app_protocols.codes())
-    by_id = {str(s.id): s for s in all_sites}
-    chosen = form.choices("sites", by_id)
-    if not chosen and not form.has_problem("sites"):
-        form.problem("sites", NO_SITES)
-    form.check()
-    assert protocol_code is not None  # form.check() refused a missing or unknown protocol
+def code_problems(code: str) -> list[FieldError]:
+    """A new study's code must be unused (its shape is the form's business)."""
+    if db.session.scalar(select(Study.id).where(Study.code == code)):
+        return [FieldError("code", CODE_TAKEN)]
+    return []
+
+
+def create_from_protocol(code: str, name: str, protocol_code: str, sites: Sequence[Site], actor: User) -> Study:
+    """A new study at these sites; its arms and masking are copied from the protocol."""
+    check(code_problems(code))
     protocol = app_protocols.load(protocol_code)
     study = Study(code=code, name=name, protocol=protocol.code, masked=protocol.masked)
     db.session.add(study)
     db.session.flush()
     for arm in protocol.arms:
         db.session.add(Arm(study_id=study.id, code=arm.code, label=arm.label.en))
-    for site_id in chosen:
-        db.session.add(StudySite(study_id=study.id, site_id=int(site_id)))
+    for site in sites:
+        db.session.add(StudySite(study_id=study.id, site_id=site.id))
     audit.record("create", "studies", study.id, actor=actor, new={
         "code": code, "name": name, "protocol": protocol.code, "masked": protocol.masked,
-        "arms": [a.code for a in protocol.arms], "sites": sorted(by_id[s].code for s in chosen),
+        "arms": [a.code for a in protocol.arms], "sites": sorted(s.code for s in sites),
     })
     return study
 
 
-__all__ = ["arm_text", "create_from_protocol", "protocol_arm", "protocol_of", "sites_of",
+__all__ = ["arm_text", "code_problems", "create_from_protocol", "protocol_arm", "protocol_of", "sites_of",
            "studies_at", "visible_study"]

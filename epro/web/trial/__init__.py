@@ -2,20 +2,21 @@
 emergency unblinding and study summaries (``/clinic/trial``).
 
 Views are thin: they find what the user may see (else 404, as everywhere in
-epro), hand the form to :mod:`epro.services.trial`, commit, and say what happened.
+epro), read the page's form (:mod:`epro.web.trial.forms`), hand its typed
+values to :mod:`epro.services.trial`, commit, and say what happened.  A
+service's field errors go back next to their fields (422); a step the rules
+refuse is said at the top of the form (409).
 Staff only; creating a study is for administrators.
 """
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint
-from flask_babel import format_date, get_locale, gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 from epro.base import i18n
 from epro.core import protocols
-from epro.services.trial import fields, infusions, masking, safety
+from epro.services.trial import infusions, masking, safety
 from epro.web import guards
 
 bp = Blueprint("trial", __name__, url_prefix="/clinic/trial")
@@ -25,21 +26,6 @@ guards.protect(bp, "staff")
 
 def lang() -> str:
     return i18n.lang_code(str(get_locale() or i18n.DEFAULT))
-
-
-def problems(exc: fields.Invalid) -> dict[str, str]:
-    """{field: message in the reader's language} for a form."""
-    out: dict[str, str] = {}
-    for p in exc.problems:
-        params = {k: format_date(v, "long") if isinstance(v, date) else v for k, v in p.params.items()}
-        out.setdefault(p.field, gettext(p.message, **params))
-    return out
-
-
-def say(message: str, params: dict | None = None) -> str:
-    """A conduct message id with its parameters, translated (dates in the locale's format)."""
-    params = {k: format_date(v, "long") if isinstance(v, date) else v for k, v in (params or {}).items()}
-    return gettext(message, **params)
 
 
 def site_notices() -> dict:

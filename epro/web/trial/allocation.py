@@ -1,15 +1,16 @@
 """The concealed allocation list: generated and read by unblinded staff only."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from epro.base.extensions import db
 from epro.core.trial import randomization
-from epro.services.trial import allocation, fields, studies
+from epro.services.trial import allocation, studies
 from epro.web.hooks import presenter
-from epro.web.trial import bp, problems, say
+from epro.web.trial import bp
+from epro.web.trial.forms import AllocationListForm
 
 
 @bp.route("/studies/<int:study_id>/allocation", methods=["GET", "POST"])
@@ -19,24 +20,17 @@ def allocation_list(study_id: int):
     if study is None or not presenter().sees_allocation_list(study):
         abort(404)
     protocol = studies.protocol_of(study)
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        try:
-            count = allocation.generate(study, request.form, current_user)
-        except fields.Invalid as exc:
-            errors, status = problems(exc), 422
-        except fields.Refused as exc:
-            errors, status = {"form": say(exc.message, exc.params)}, exc.status
-        else:
-            db.session.commit()
-            flash(_("Allocation list generated: %(n)s places.", n=count), "success")
-            return redirect(url_for("trial.allocation_list", study_id=study.id))
+    form = AllocationListForm(data={"length": protocol.enrollment_target or 60})
+    count = form.submit(lambda: allocation.generate(study, form.seed.data, form.length.data, current_user),
+                        first=lambda: allocation.ensure_can_generate(study))
+    if count is not None:
+        db.session.commit()
+        flash(_("Allocation list generated: %(n)s places.", n=count), "success")
+        return redirect(url_for("trial.allocation_list", study_id=study.id))
     recorded = allocation.recorded_digest(study)
     lists = allocation.stored_lists(study)
     return render_template(
-        "trial/allocation.html", study=study, protocol=protocol, errors=errors,
-        values=request.form if request.method == "POST" else {"length": protocol.enrollment_target or 60},
+        "trial/allocation.html", study=study, protocol=protocol, form=form,
         slots=allocation.slots(study), recorded_digest=recorded,
         unchanged=bool(lists) and randomization.list_digest(lists) == recorded,
-    ), status
+    ), form.status

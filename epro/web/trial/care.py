@@ -1,9 +1,7 @@
 """Per patient: infusions, safety checks per visit, adverse events, emergency unblinding."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -15,10 +13,13 @@ from epro.base.extensions import db
 from epro.core.trial import safety as rules
 from epro.models import Patient, User
 from epro.services import access, followup
-from epro.services.trial import fields, infusions, masking, safety
+from epro.services.errors import Refused
+from epro.services.trial import infusions, masking, safety
 from epro.web import converters
 from epro.web.hooks import presenter
-from epro.web.trial import bp, problems, say
+from epro.web.messages import say
+from epro.web.trial import bp
+from epro.web.trial.forms import AdverseEventForm, InfusionForm, SafetyCheckForm, UnblindForm
 
 
 def _patient(patient_id: int) -> Patient:
@@ -35,37 +36,32 @@ def _today(patient: Patient):
 @bp.route("/patients/<int:patient_id>/infusions", methods=["GET", "POST"])
 def infusion_list(patient_id: int):
     patient = _patient(patient_id)
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        try:
-            done = infusions.record(patient, request.form, current_user, _today(patient))
-        except fields.Invalid as exc:
-            errors, status = problems(exc), 422
-        except fields.Refused as exc:
-            errors, status = {"form": say(exc.message, exc.params)}, exc.status
-        else:
-            db.session.commit()
-            if done.dose is not None:
-                flash(_("Infusion %(number)s recorded: the dose for %(kg)s kg is %(cells)s cells.",
-                        number=done.infusion.number, kg=f"{done.infusion.weight_kg:g}",
-                        cells=infusions.scientific(done.dose)), "success")
-            else:
-                flash(_("Infusion %(number)s recorded.", number=done.infusion.number), "success")
-            for message, params in done.warnings:
-                flash(say(message, params), "warning")
-            return redirect(url_for("trial.infusion_list", patient_id=patient.id))
     unmasked = presenter().sees_arm(patient)
-    rows = infusions.schedule_of(patient, current_user)
     plan = presenter().infusion_plan(patient)
+    staff = infusions.staff_choices(patient)
+    form = InfusionForm(plan=plan, staff=staff, today=_today(patient),
+                        data={"given_on": _today(patient), "given_by": str(current_user.id)})
+    done = form.submit(lambda: infusions.record(patient, form.entry(patient.site.timezone), current_user),
+                       first=lambda: infusions.next_number(patient, current_user))
+    if done is not None:
+        db.session.commit()
+        if done.dose is not None:
+            flash(_("Infusion %(number)s recorded: the dose for %(kg)s kg is %(cells)s cells.",
+                    number=done.infusion.number, kg=f"{done.infusion.weight_kg:g}",
+                    cells=infusions.scientific(done.dose)), "success")
+        else:
+            flash(_("Infusion %(number)s recorded.", number=done.infusion.number), "success")
+        for message, params in done.warnings:
+            flash(say(message, params), "warning")
+        return redirect(url_for("trial.infusion_list", patient_id=patient.id))
+    rows = infusions.schedule_of(patient, current_user)
     next_row = next((r for r in rows if r.infusion is None), None)
-    values = request.form if request.method == "POST" else {
-        "given_on": _today(patient).isoformat(), "given_by": str(current_user.id)}
     return render_template(
         "trial/infusions.html", patient=patient, rows=rows, unmasked=unmasked, plan=plan,
-        next_row=next_row if unmasked and plan else None, staff=infusions.staff_choices(patient),
-        values=values, errors=errors, flags=infusions.FLAGS, users=_users(rows),
-    ), status
+        next_row=next_row if unmasked and plan else None, form=form,
+        staff_choices=[(u.id, u.display_name or u.username) for u in staff],
+        flags=infusions.FLAGS, users=_users(rows),
+    ), form.status
 
 
 def _users(rows) -> dict[int, User]:
@@ -82,30 +78,15 @@ def safety_check(patient_id: int, visit: str):
     planned = followup.find_visit(patient, visit)
     if planned is None:
         abort(404)
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        try:
-            safety.record_check(patient, visit, request.form, current_user)
-        except fields.Invalid as exc:
-            errors, status = problems(exc), 422
-        else:
-            db.session.commit()
-            flash(_("Safety check saved for %(visit)s.", visit=visit), "success")
-            return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     current = safety.check_for(patient, visit)
-    values: Mapping[str, Any]
-    if request.method == "POST":
-        values = request.form
-    elif current is not None:
-        values = {k: getattr(current, k) for k in ("lab", "lab_detail", "neuro", "neuro_detail", "imaging",
-                                                   "imaging_detail")}
-    else:
-        values = {}
+    form = SafetyCheckForm(patient=patient, visit_code=visit, obj=current)
+    if form.submit(lambda: safety.record_check(patient, visit, form.entry(), current_user, form.reason.data)):
+        db.session.commit()
+        flash(_("Safety check saved for %(visit)s.", visit=visit), "success")
+        return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     return render_template(
-        "trial/safety_check.html", patient=patient, visit=planned, current=current, values=values,
-        errors=errors, rules=rules,
-    ), status
+        "trial/safety_check.html", patient=patient, visit=planned, current=current, form=form, rules=rules,
+    ), form.status
 
 
 # --- adverse events ----------------------------------------------------------------
@@ -131,37 +112,24 @@ def new_adverse_event(patient_id: int):
         report = safety.visible_report(current_user, report_id)
         if report is None or report.patient_id != patient.id:
             abort(404)
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        try:
-            ae = safety.record_adverse_event(patient, request.form, current_user, _today(patient), report)
-        except fields.Invalid as exc:
-            errors, status = problems(exc), 422
-        except fields.Refused as exc:
-            errors, status = {"form": say(exc.message, exc.params)}, exc.status
+    local_now = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone))
+    prefill = {"aware_on": local_now.date(), "aware_time": local_now.time()}
+    if report is not None:
+        prefill.update(term=report.what[:200], onset=report.since)
+    form = AdverseEventForm(today=_today(patient), data=prefill)
+    ae = form.submit(lambda: safety.record_adverse_event(patient, form.entry(patient.site.timezone), current_user,
+                                                         report))
+    if ae is not None:
+        db.session.commit()
+        if ae.serious:
+            flash(_("Serious adverse event recorded. Report it within 24 hours; the clock is on the patient list."),
+                  "warning")
         else:
-            db.session.commit()
-            if ae.serious:
-                flash(_("Serious adverse event recorded. Report it within 24 hours; the clock is on the patient list."),
-                      "warning")
-            else:
-                flash(_("Adverse event recorded."), "success")
-            return redirect(url_for("trial.adverse_events", patient_id=patient.id))
-    values: Mapping[str, str]
-    if request.method == "POST":
-        values = request.form
-        serious = request.form.getlist("serious_criteria")
-    else:
-        local_now = datetime.now(UTC).astimezone(ZoneInfo(patient.site.timezone))
-        fresh = {"aware_on": local_now.date().isoformat(), "aware_time": local_now.strftime("%H:%M")}
-        if report is not None:
-            fresh.update(term=report.what[:200], onset=report.since.isoformat())
-        values, serious = fresh, []
+            flash(_("Adverse event recorded."), "success")
+        return redirect(url_for("trial.adverse_events", patient_id=patient.id))
     return render_template(
-        "trial/adverse_event_form.html", patient=patient, report=report, values=values, serious=serious,
-        errors=errors, rules=rules,
-    ), status
+        "trial/adverse_event_form.html", patient=patient, report=report, form=form, rules=rules,
+    ), form.status
 
 
 @bp.post("/adverse-events/<int:event_id>/reported")
@@ -171,7 +139,7 @@ def adverse_event_reported(event_id: int):
         abort(404)
     try:
         safety.mark_reported(ae, current_user)
-    except fields.Refused as exc:
+    except Refused as exc:
         flash(say(exc.message, exc.params), "error")
     else:
         db.session.commit()
@@ -189,17 +157,10 @@ def unblind(patient_id: int):
     patient = _patient(patient_id)
     if not patient.study.masked:
         abort(404)
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        try:
-            masking.unblind(patient, current_user, request.form)
-        except fields.Invalid as exc:
-            errors, status = problems(exc), 422
-        else:
-            db.session.commit()
-            flash(_("Unblinded for you, for this patient only. The site's investigators are told."), "warning")
-            return redirect(url_for("trial.unblind", patient_id=patient.id))
-    return render_template("trial/unblind.html", patient=patient, errors=errors,
-                           values=request.form if request.method == "POST" else {},
-                           unmasked=presenter().sees_arm(patient)), status
+    form = UnblindForm()
+    if form.submit(lambda: masking.unblind(patient, current_user, form.reason.data)):
+        db.session.commit()
+        flash(_("Unblinded for you, for this patient only. The site's investigators are told."), "warning")
+        return redirect(url_for("trial.unblind", patient_id=patient.id))
+    return render_template("trial/unblind.html", patient=patient, form=form,
+                           unmasked=presenter().sees_arm(patient)), form.status

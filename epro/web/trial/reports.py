@@ -6,8 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from epro.base.extensions import db
-from epro.services.trial import fields, safety, studies
-from epro.web.trial import bp, say
+from epro.services.errors import Refused
+from epro.services.trial import safety, studies
+from epro.web.messages import say
+from epro.web.trial import bp
 
 
 @bp.get("/safety")
@@ -26,7 +28,7 @@ def report_reviewed(report_id: int):
         abort(404)
     try:
         safety.mark_reviewed(report, current_user)
-    except fields.Refused as exc:
+    except Refused as exc:
         flash(say(exc.message, exc.params), "error")
     else:
         db.session.commit()

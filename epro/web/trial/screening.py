@@ -1,10 +1,7 @@
 """Screening candidates, the screening log, and randomizing an eligible candidate."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,9 +11,10 @@ from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.trial import eligibility as rules
 from epro.models import Screening, Study
 from epro.services import followup
-from epro.services.trial import allocation, fields, screening, studies
+from epro.services.trial import allocation, screening, studies
 from epro.web.hooks import presenter
-from epro.web.trial import bp, problems, say
+from epro.web.trial import bp
+from epro.web.trial.forms import CRITERION_FIELD, RandomizeForm, screening_form, screening_values
 
 
 def _study(study_id: int) -> Study:
@@ -48,43 +46,22 @@ def screening_log():
 
 def _form_page(study: Study, existing: Screening | None):
     protocol = studies.protocol_of(study)
-    errors: dict[str, str] = {}
-    status = 200
-    values: Mapping[str, Any]
-    if request.method == "POST":
-        values = request.form
-        try:
-            inp = screening.read(protocol, request.form, _today(), existing)
-            s = screening.save(study, current_user.site, protocol, inp, current_user, existing)
-        except fields.Invalid as exc:
-            errors, status = problems(exc), 422
-        except fields.Refused as exc:
-            errors, status = {"form": say(exc.message, exc.params)}, exc.status
+    data = screening_values(existing) if existing else {"screened_on": _today()}
+    form = screening_form(protocol, existing, today=_today(), data=data)
+    s = form.submit(lambda: screening.save(study, current_user.site, protocol, form.entry(), current_user,
+                                           existing))
+    if s is not None:
+        db.session.commit()
+        if s.eligible:
+            flash(_("%(code)s is eligible.", code=s.screening_code), "success")
         else:
-            db.session.commit()
-            if s.eligible:
-                flash(_("%(code)s is eligible.", code=s.screening_code), "success")
-            else:
-                flash(_("%(code)s is not eligible; the reasons are listed below.", code=s.screening_code), "info")
-            return redirect(url_for("trial.screening_detail", screening_id=s.id))
-    else:
-        values = _values_of(existing) if existing else {"screened_on": _today().isoformat()}
+            flash(_("%(code)s is not eligible; the reasons are listed below.", code=s.screening_code), "info")
+        return redirect(url_for("trial.screening_detail", screening_id=s.id))
     return render_template(
-        "trial/screening_form.html", study=study, protocol=protocol, existing=existing, values=values,
-        errors=errors, nihss=instruments.get("nihss"), criterion_field=screening.CRITERION_FIELD,
+        "trial/screening_form.html", study=study, protocol=protocol, existing=existing, form=form,
+        nihss=instruments.get("nihss"), criterion_field=CRITERION_FIELD,
         investigator_criteria=[c for c in protocol.eligibility if not c.computable],
-    ), status
-
-
-def _values_of(s: Screening) -> dict[str, str]:
-    values = {
-        "screened_on": s.screened_on.isoformat(), "birth_date": s.birth_date.isoformat(), "sex": s.sex,
-        "onset_date": s.onset_date.isoformat(), "pregnancy_test": s.pregnancy_test or "",
-        "childbearing_potential": ("yes" if s.childbearing_potential else "no") if s.sex == rules.FEMALE else "",
-    }
-    values.update({k: str(v) for k, v in (s.nihss_answers or {}).items()})
-    values.update({screening.CRITERION_FIELD.format(key=k): "yes" if v else "no" for k, v in (s.answers or {}).items()})
-    return values
+    ), form.status
 
 
 @bp.route("/studies/<int:study_id>/screenings/new", methods=["GET", "POST"])
@@ -100,32 +77,40 @@ def edit_screening(screening_id: int):
     return _form_page(s.study, s)
 
 
-def _detail(s: Screening, errors: dict[str, str] | None = None, values=None, status: int = 200):
+def _randomize_form(s: Screening) -> RandomizeForm:
+    protocol = studies.protocol_of(s.study)
+    choose_arm = not protocol.randomized and presenter().sees_arms_in(s.study)
+    return RandomizeForm(arm_codes=[a.code for a in presenter().study_arms(s.study)] if choose_arm else None)
+
+
+def _detail(s: Screening, form: RandomizeForm):
     protocol = studies.protocol_of(s.study)
     return render_template(
-        "trial/screening.html", s=s, study=s.study, protocol=protocol,
-        evaluation=screening.evaluation(protocol, s), rules=rules, errors=errors or {}, values=values or {},
-        education_levels=EDUCATION_LEVELS, choose_arm=not protocol.randomized and presenter().sees_arms_in(s.study),
+        "trial/screening.html", s=s, study=s.study, protocol=protocol, form=form,
+        evaluation=screening.evaluation(protocol, s), rules=rules,
+        education_levels=[(code, _(label)) for code, label in EDUCATION_LEVELS], choose_arm="arm" in form,
         list_ready=not protocol.randomized or allocation.free_places(s.study, s.site_id) > 0,
-    ), status
+    ), form.status
 
 
 @bp.get("/screenings/<int:screening_id>")
 def screening_detail(screening_id: int):
-    return _detail(_screening(screening_id))
+    s = _screening(screening_id)
+    return _detail(s, _randomize_form(s))
 
 
 @bp.post("/screenings/<int:screening_id>/randomize")
 def randomize(screening_id: int):
     s = _screening(screening_id)
-    try:
-        patient = allocation.randomize(s, request.form, current_user, _today())
-    except fields.Invalid as exc:
+    form = _randomize_form(s)
+    patient = form.submit(
+        lambda: allocation.randomize(s, current_user, _today(), subject_code=form.subject_code.data,
+                                     education=form.education.data, language=form.language.data,
+                                     arm_code=form.arm_code),
+        first=lambda: allocation.ensure_randomizable(s, current_user))
+    if patient is None:
         db.session.rollback()
-        return _detail(_screening(screening_id), problems(exc), request.form, 422)
-    except fields.Refused as exc:
-        db.session.rollback()
-        return _detail(_screening(screening_id), {"form": say(exc.message, exc.params)}, request.form, 409)
+        return _detail(_screening(screening_id), form)
     db.session.commit()
     flash(_("%(code)s is randomized and enrolled. Give the patient an activation code.",
             code=patient.subject_code), "success")

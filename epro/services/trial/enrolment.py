@@ -1,0 +1,62 @@
+"""Enrolling a patient in a study: the one way a patient row is made.
+
+Both the clinic's enrolment page and randomizing a screened candidate
+(:func:`epro.services.trial.allocation.randomize`) come here, so a subject
+code is checked, stored and audited the same way whichever page was used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from epro.base.extensions import db
+from epro.core.i18n_marker import N_
+from epro.models import Patient, Study, User
+from epro.services import audit, followup
+from epro.services.errors import FieldError, check
+
+SUBJECT_TAKEN = N_("This subject code is already enrolled.")
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    """What enrolment records about the person (pseudonymous: a code, never a name)."""
+
+    subject_code: str
+    birth_year: int
+    sex: str
+    education: str
+    language: str
+
+
+def subject_code_problems(code: str) -> list[FieldError]:
+    """A subject code is enrolled once (its shape is the form's business)."""
+    if db.session.scalar(select(Patient.id).where(Patient.subject_code == code)):
+        return [FieldError("subject_code", SUBJECT_TAKEN)]
+    return []
+
+
+def enrol(study: Study, site_id: int, details: PatientDetails, actor: User, *, day0: date, enrolled_on: date,
+          screening_code: str | None = None) -> Patient:
+    """A new patient of the study at the site, audited, with its visit schedule.
+
+    The schedule depends on day 0 and the enrolment date only, so an arm given
+    afterwards (randomization) leaves it as built here.
+    """
+    check(subject_code_problems(details.subject_code))
+    patient = Patient(
+        subject_code=details.subject_code, site_id=site_id, study_id=study.id, birth_year=details.birth_year,
+        sex=details.sex, education=details.education, language=details.language, day0=day0,
+        enrolled_on=enrolled_on,
+    )
+    db.session.add(patient)
+    db.session.flush()
+    audit.record("create", "patients", patient.id, actor=actor, new={
+        "subject_code": patient.subject_code, "birth_year": patient.birth_year, "sex": patient.sex,
+        "education": patient.education, "language": patient.language, "day0": day0,
+        **({"screening": screening_code} if screening_code else {}),
+    })
+    followup.refresh_progress([patient.id])
+    return patient
