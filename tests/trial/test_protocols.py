@@ -283,3 +283,24 @@ def test_a_third_protocol_is_just_a_file(tmp_path: Path) -> None:
     assert [p.code for p in loaded] == ["bmsc", "it-hmsc", "umsc"]
     assert not loaded[2].randomized and loaded[2].enrollment_target == 20
     assert loaded[2].visit_defs() == DEFAULT_VISITS
+
+
+def test_comments_are_ignored_at_every_level_and_types_are_not_coerced(tmp_path: Path) -> None:
+    """Keys starting with "_" are comments anywhere (also inside a rule); 1.0 is not a whole number."""
+    data = _bmsc()
+    data["arms"][1]["infusion"]["_note"] = "comment"
+    data["eligibility"][0]["rule"]["_why"] = "comment"
+    assert protocols.parse(data, "bmsc.json").criterion("age").params == {"min_years": 18, "max_years": 65}
+    data["visits"][1]["months"] = 1.0
+    with pytest.raises(ProtocolError, match=r"visits\[1\]\.months: must be a whole number"):
+        protocols.parse(data, "bmsc.json")
+
+
+def test_the_model_is_still_a_frozen_dataclass() -> None:
+    import dataclasses
+
+    p = load("bmsc")
+    changed = dataclasses.replace(p, design=dataclasses.replace(p.design, allocation="non_randomized"))
+    assert not changed.randomized and p.randomized
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.code = "x"  # type: ignore[misc]

@@ -3,7 +3,7 @@
 Why data and not code: a protocol is written and amended by the trial team
 (ethics approval, registry entry), not by programmers.  Adding a protocol is
 dropping ``data/<code>.json`` next to the others; :func:`load` reads and
-validates it (:mod:`epro.core.protocols.loader`) and raises :class:`ProtocolError`
+validates it (pydantic models in :mod:`epro.core.protocols.model`) and raises :class:`ProtocolError`
 naming the file and the field for anything wrong.  A site may also keep its own
 protocol files in other directories: every function here takes ``directories``,
 searched after ``data/`` (the app passes its ``PROTOCOL_DIRS`` setting, see
@@ -15,7 +15,7 @@ open-label study of two infusions of autologous bone-marrow MSC against routine
 care.  Where a registry entry gives no detail, the file marks the value as a
 placeholder (``"placeholder": true`` or a ``_placeholder`` comment).
 
-Standard library only: this package must import neither Flask nor SQLAlchemy.
+Pure core: this package imports neither Flask nor SQLAlchemy (pydantic validates).
 """
 
 from __future__ import annotations

@@ -1,10 +1,20 @@
-"""What a trial protocol says, as typed, immutable values.
+"""What a trial protocol says, as typed, immutable values, and what a protocol file must look like.
 
-Why a model separate from the JSON: the rest of epro (schedule, eligibility,
+Why one set of classes for both: the rest of epro (schedule, eligibility,
 randomization, infusions, safety) reads protocol facts through these types and
-never through raw dictionaries, so a protocol file is checked once, on load
-(:mod:`epro.core.protocols.loader`), and a typo cannot surface later as a wrong
-visit date or a skipped eligibility criterion.
+never through raw dictionaries, and the same classes are the schema a protocol
+file is validated against on load (pydantic dataclasses: frozen stdlib
+dataclasses that validate their input).  So a typo cannot surface later as a
+wrong visit date or a skipped eligibility criterion, and there is no second list
+of fields to keep in step.
+
+Strict on purpose (a protocol decides who may enrol and when visits fall): no
+coercion (``"1"`` is not 1, ``true`` is not 1), unknown keys are refused except
+comment keys starting with ``_`` (JSON has no comments), and the cross-field
+rules the trial team relies on are checked here too.  Problems are raised as
+``PydanticCustomError("protocol", …)`` with an ``at`` path relative to the object
+checked; :func:`describe` turns any pydantic error into the field path and the
+wording :class:`~epro.core.protocols.loader.ProtocolError` reports.
 
 Protocol wording is data, not code: every sentence a person reads is stored in
 the protocol file in both languages (:class:`Text`), so it is not marked with
@@ -12,15 +22,32 @@ the protocol file in both languages (:class:`Text`), so it is not marked with
 (PRS data element definitions: allocation, masking roles, primary purpose,
 enrollment, arms, outcome measures with time frames).
 
-Standard library only: this module must import neither Flask nor SQLAlchemy.
+Neither Flask nor SQLAlchemy here (pure core); pydantic is a plain library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar
 
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from epro.core.instruments import CODES as INSTRUMENT_CODES
 from epro.core.schedule import VisitDef
+from epro.core.trial.safety import AE_FIELDS, CATEGORIES
 
 #: Languages every protocol text is written in (the app's two locales).
 LANGUAGES = ("en", "zh")
@@ -33,6 +60,8 @@ MASKING_ROLES = ("participant", "care_provider", "investigator", "outcomes_asses
 PURPOSES = ("treatment", "prevention", "supportive_care", "basic_science", "other")
 #: ClinicalTrials.gov "Interventional Study Model" values.
 MODELS = ("single_group", "parallel", "crossover", "factorial", "sequential")
+#: How cells are given.
+ROUTES = ("intravenous", "intra_arterial", "intracerebral", "intrathecal")
 
 INCLUSION, EXCLUSION = "inclusion", "exclusion"
 CRITERION_KINDS = (INCLUSION, EXCLUSION)
@@ -54,18 +83,154 @@ RULE_PARAMS: Mapping[str, tuple[str, ...]] = {
 #: Masking level by number of masked roles (ClinicalTrials.gov wording).
 MASKING_LEVELS = ("none", "single", "double", "triple", "quadruple")
 
+CODE_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"  # fits Study.protocol (String(32))
+KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
+
+
+# --- how problems are raised and described ----------------------------------
+
+
+def problem(at: str, message: str) -> PydanticCustomError:
+    """A protocol problem *at* a path relative to the object checked ("" = the object itself)."""
+    return PydanticCustomError("protocol", "{problem}", {"problem": message, "at": at})
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), f"{value!r}")
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if key.startswith("["):
+        return path + key
+    return f"{path}.{key}" if path else key
+
+
+def describe(error: ErrorDetails) -> tuple[str, str]:
+    """(field path like ``arms[1].infusion.infusions[0].day``, problem) of one pydantic error."""
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    kind, value = error["type"], error.get("input")
+    path = ""
+    for key in error["loc"]:
+        path = _join(path, key)
+    if kind == "protocol":
+        return (_join(path, ctx["at"]) if ctx["at"] else path), ctx["problem"]
+    wording = {
+        "missing": "is required",
+        "string_type": f"must be a non-empty string, not {_kind(value)}",
+        "string_pattern_mismatch": f"{value!r} does not match {ctx.get('pattern')}",
+        "int_type": f"must be a whole number, not {_kind(value)}",
+        "float_type": f"must be a number, not {_kind(value)}",
+        "finite_number": f"must be a number, not {_kind(value)}",
+        "bool_type": f"must be true or false, not {_kind(value)}",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}, not {value!r}",
+        "less_than_equal": f"must be at most {ctx.get('le')}, not {value!r}",
+        "greater_than": f"must be greater than {ctx.get('gt')}, not {value!r}",
+        "too_short": "must not be empty",
+        "tuple_type": f"must be a list, not {_kind(value)}",
+        "list_type": f"must be a list, not {_kind(value)}",
+        "dataclass_type": f"must be an object, not {_kind(value)}",
+        "model_type": f"must be an object, not {_kind(value)}",
+        "dict_type": f"must be an object, not {_kind(value)}",
+        "extra_forbidden": "is not a known field",
+    }
+    return path, wording.get(kind, error["msg"])
+
+
+def _unknown_key(data: Mapping[str, Any], allowed: tuple[str, ...]) -> PydanticCustomError | None:
+    for key in data:
+        if not key.startswith("_") and key not in allowed:
+            return problem(key, f"is not a known field (allowed: {', '.join(allowed)})")
+    return None
+
+
+def _unique(values: Iterable[Any], at: str, what: str) -> None:
+    seen: set[Any] = set()
+    for i, key in enumerate(values):
+        if key in seen:
+            raise problem(f"{at}[{i}]", f"duplicate {what} {key!r}")
+        seen.add(key)
+
+
+# --- field types ---------------------------------------------------------------
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise problem("", "must be a non-empty string, not a string")
+    return value
+
+
+NonEmptyStr = Annotated[str, Strict(), AfterValidator(_non_empty)]
+Key = Annotated[str, Strict(), Field(pattern=KEY_PATTERN)]
+Flag = Annotated[bool, Strict()]
+Positive = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+
+
+def whole(minimum: int | None = None, maximum: int | None = None) -> Any:
+    """A JSON whole number (not ``"1"``, not ``true``) within bounds."""
+    return Annotated[int, Strict(), Field(ge=minimum, le=maximum)]
+
+
+def one_of(values: Iterable[str]) -> Any:
+    """One of *values*; the error lists them, the JSON schema says ``enum``."""
+    allowed = tuple(values)
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in allowed:
+            raise problem("", f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return Annotated[str, PlainValidator(check), WithJsonSchema({"type": "string", "enum": list(allowed)})]
+
+
+def nonempty(item: Any) -> Any:
+    return Annotated[tuple[item, ...], Field(min_length=1)]
+
+
+_CONFIG = ConfigDict(extra="forbid", revalidate_instances="never")
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class _Record:
+    """Base of every protocol object read from a file.
+
+    Unknown keys are reported before missing ones: a misspelt key
+    (``"days_afer"``) is the likelier cause of a "missing" one.
+    """
+
+    #: Keys allowed in the file, when they differ from the fields.
+    FILE_KEYS: ClassVar[tuple[str, ...] | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict):  # constructed in Python (ArgsKwargs) or not an object
+            return data
+        allowed = cls.FILE_KEYS or tuple(cls.__pydantic_fields__)  # type: ignore[attr-defined]
+        if (unknown := _unknown_key(data, allowed)) is not None:
+            raise unknown
+        return cls._reshape({k: v for k, v in data.items() if not k.startswith("_")})
+
+    @classmethod
+    def _reshape(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Where the file's shape differs from the fields (see :class:`Criterion`)."""
+        return data
+
 
 def _lang(lang: str | None) -> str:
     """"zh", "zh_Hans", "zh-CN" → "zh"; anything else → "en"."""
     return "zh" if lang and lang.lower().replace("-", "_").startswith("zh") else "en"
 
 
-@dataclass(frozen=True)
-class Text:
+@dataclass(frozen=True, config=_CONFIG)
+class Text(_Record):
     """One piece of protocol wording in both languages."""
 
-    en: str
-    zh: str
+    en: NonEmptyStr
+    zh: NonEmptyStr
 
     def get(self, lang: str | None) -> str:
         return self.zh if _lang(lang) == "zh" else self.en
@@ -84,129 +249,240 @@ def text(obj: Text | Mapping[str, str] | None, lang: str | None) -> str:
     return obj.get(_lang(lang)) or obj.get("en", "")
 
 
-@dataclass(frozen=True)
-class Design:
-    allocation: str  # one of ALLOCATIONS
-    purpose: str  # one of PURPOSES
-    model: str  # one of MODELS
+@dataclass(frozen=True, config=_CONFIG)
+class Design(_Record):
+    allocation: one_of(ALLOCATIONS)  # type: ignore[valid-type]
+    purpose: one_of(PURPOSES)  # type: ignore[valid-type]
+    model: one_of(MODELS)  # type: ignore[valid-type]
 
 
-@dataclass(frozen=True)
-class Site:
-    code: str
+@dataclass(frozen=True, config=_CONFIG)
+class Site(_Record):
+    code: NonEmptyStr
     name: Text
 
 
-@dataclass(frozen=True)
-class PlannedDose:
+@dataclass(frozen=True, config=_CONFIG)
+class PlannedDose(_Record):
     """One infusion of an arm: its study day (day 0 = first infusion) and window."""
 
-    number: int
-    day: int
-    days_before: int
-    days_after: int
+    number: whole(1)  # type: ignore[valid-type]
+    day: whole(0)  # type: ignore[valid-type]
+    days_before: whole(0) = 0  # type: ignore[valid-type]
+    days_after: whole(0) = 0  # type: ignore[valid-type]
 
 
-@dataclass(frozen=True)
-class InfusionPlan:
+@dataclass(frozen=True, config=_CONFIG)
+class InfusionPlan(_Record):
     """How an arm's cells are given.  ``None`` values mean the registry gives none."""
 
-    route: str
-    infusions: tuple[PlannedDose, ...]
-    cells_per_kg: float | None
-    volume_ml: float | None
-    volume_tolerance_ml: float | None
-    placeholder: bool = False
+    route: one_of(ROUTES)  # type: ignore[valid-type]
+    infusions: nonempty(PlannedDose)  # type: ignore[valid-type]
+    cells_per_kg: Positive | None = None
+    volume_ml: Positive | None = None
+    volume_tolerance_ml: Positive | None = None
+    placeholder: Flag = False
+
+    @model_validator(mode="after")
+    def _doses_and_volume(self) -> InfusionPlan:
+        doses = self.infusions
+        for i, dose in enumerate(doses):
+            where = f"infusions[{i}]"
+            if dose.number != i + 1:
+                raise problem(f"{where}.number", f"infusions are numbered 1, 2, …: expected {i + 1}")
+            if i == 0 and (dose.day, dose.days_before, dose.days_after) != (0, 0, 0):
+                # INSTRUMENTS.md "Visits": day 0 *is* the first infusion.
+                raise problem(where, "the first infusion defines day 0: day, days_before and days_after must be 0")
+            if i > 0 and dose.day - dose.days_before <= doses[i - 1].day + doses[i - 1].days_after:
+                raise problem(f"{where}.day", "window overlaps the previous infusion's window")
+        if self.volume_tolerance_ml is not None and self.volume_ml is None:
+            raise problem("volume_tolerance_ml", "needs volume_ml")
+        if self.volume_tolerance_ml is not None and self.volume_ml is not None \
+                and self.volume_tolerance_ml >= self.volume_ml:
+            raise problem("volume_tolerance_ml", "must be smaller than volume_ml")
+        return self
 
 
-@dataclass(frozen=True)
-class Arm:
-    code: str
+@dataclass(frozen=True, config=_CONFIG)
+class Arm(_Record):
+    code: Key
     label: Text
-    ratio: int  # allocation weight, e.g. 1 in 1:1:1
-    dose: Text | None
-    infusion: InfusionPlan | None  # None: no intervention (routine care)
+    ratio: whole(1, 100)  # type: ignore[valid-type]  # allocation weight, e.g. 1 in 1:1:1
+    dose: Text | None = None
+    infusion: InfusionPlan | None = None  # None: no intervention (routine care)
 
 
-@dataclass(frozen=True)
-class Visit:
-    code: str
-    months: int
-    days_before: int
-    days_after: int
-    instruments: tuple[str, ...]
+@dataclass(frozen=True, config=_CONFIG)
+class Visit(_Record):
+    code: Key
+    months: whole(0, 120)  # type: ignore[valid-type]
+    days_before: whole(0, 366)  # type: ignore[valid-type]
+    days_after: whole(0, 366)  # type: ignore[valid-type]
+    instruments: nonempty(one_of(INSTRUMENT_CODES))  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _distinct_instruments(self) -> Visit:
+        _unique(self.instruments, "instruments", "instrument")
+        return self
 
     def visit_def(self) -> VisitDef:
         return VisitDef(self.code, self.months, self.days_before, self.days_after, self.instruments)
 
 
-@dataclass(frozen=True)
-class Criterion:
+#: One pydantic model per computable rule, made from RULE_PARAMS: its parameters, whole numbers ≥ 0.
+_RULE_MODELS = {
+    name: create_model(f"{name}_rule", __config__=ConfigDict(extra="forbid"),
+                       **{p: (whole(0), ...) for p in params})
+    for name, params in RULE_PARAMS.items()
+}
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class Criterion(_Record):
     """One inclusion or exclusion criterion.
 
     ``rule`` is a key of :data:`RULE_PARAMS`; ``params`` holds its integer
     parameters.  ``placeholder`` marks criteria the protocol team must still
-    confirm because the registry entry does not give them.
+    confirm because the registry entry does not give them.  In the file,
+    ``"rule"`` is ``"investigator"`` or ``{"type": <rule>, <param>: <int>, …}``.
     """
 
-    key: str
-    kind: str
+    FILE_KEYS: ClassVar[tuple[str, ...] | None] = ("key", "kind", "text", "rule", "placeholder")
+
+    key: Key
+    kind: one_of(CRITERION_KINDS)  # type: ignore[valid-type]
     text: Text
-    rule: str
-    params: Mapping[str, int] = field(default_factory=dict, hash=False)
-    placeholder: bool = False
+    rule: one_of(RULE_PARAMS)  # type: ignore[valid-type]
+    params: Mapping[str, int] = dataclasses.field(default_factory=dict, hash=False)
+    placeholder: Flag = False
+
+    @classmethod
+    def _reshape(cls, data: dict[str, Any]) -> dict[str, Any]:
+        rule = data.get("rule")
+        if rule is None or rule == INVESTIGATOR:
+            return {**data, "params": {}}
+        if not isinstance(rule, dict):
+            raise problem("rule", f'must be "{INVESTIGATOR}" or an object with a "type"')
+        if "type" not in rule:
+            raise problem("rule.type", "is required")
+        name = rule["type"]
+        if not isinstance(name, str) or name not in RULE_PARAMS:
+            raise problem("rule.type", f"{name!r} is not one of {', '.join(RULE_PARAMS)}")
+        if (unknown := _unknown_key(rule, ("type",) + RULE_PARAMS[name])) is not None:
+            raise problem(f"rule.{unknown.context['at']}", unknown.context["problem"])  # type: ignore[index]
+        params = {k: v for k, v in rule.items() if k != "type" and not k.startswith("_")}
+        try:
+            _RULE_MODELS[name].model_validate(params, strict=True)
+        except ValidationError as exc:
+            at, message = describe(exc.errors()[0])
+            raise problem(f"rule.{at}", message) from None
+        return {**data, "rule": name, "params": params}
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Criterion:
+        params = self.params
+        bounds = {"age": ("min_years", "max_years"), "nihss_range": ("min", "max")}
+        if self.rule in bounds:
+            low, high = bounds[self.rule]
+            if params[low] > params[high]:
+                raise problem(f"rule.{low}", f"must not exceed {high} ({params[high]})")
+        if self.rule == "age" and params["max_years"] > 130:
+            raise problem("rule.max_years", "must be at most 130")
+        if self.rule == "nihss_range" and params["max"] > 42:  # NIHSS total range 0-42
+            raise problem("rule.max", "must be at most 42 (the NIHSS maximum)")
+        if self.rule == "onset_interval" and params["max_years"] < 1:
+            raise problem("rule.max_years", "must be at least 1")
+        if self.rule == "onset_within" and params["days"] < 1:
+            raise problem("rule.days", "must be at least 1")
+        return self
 
     @property
     def computable(self) -> bool:
         return self.rule != INVESTIGATOR
 
 
-@dataclass(frozen=True)
-class Check:
+@dataclass(frozen=True, config=_CONFIG)
+class Check(_Record):
     """A safety check the protocol asks for (a laboratory panel, an exam, a scan)."""
 
-    code: str
+    code: Key
     label: Text
 
 
-@dataclass(frozen=True)
-class SafetyPlan:
-    period_months: int
-    adverse_event_fields: tuple[str, ...]
-    laboratory: tuple[Check, ...]
-    neurological: tuple[Check, ...]
-    imaging: tuple[Check, ...]
+@dataclass(frozen=True, config=_CONFIG)
+class SafetyPlan(_Record):
+    period_months: whole(1, 120)  # type: ignore[valid-type]
+    adverse_event_fields: nonempty(one_of(AE_FIELDS))  # type: ignore[valid-type]
+    laboratory: nonempty(Check)  # type: ignore[valid-type]
+    neurological: nonempty(Check)  # type: ignore[valid-type]
+    imaging: nonempty(Check)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _distinct_checks(self) -> SafetyPlan:
+        for section in ("laboratory", "neurological", "imaging"):
+            _unique((c.code for c in getattr(self, section)), section, "check")
+        return self
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """An outcome measure; ``instruments``/``visits``/``safety_categories`` link it to data."""
+@dataclass(frozen=True, config=_CONFIG)
+class Outcome(_Record):
+    """An outcome measure; ``instruments``/``visits``/``safety_categories`` link it to data.
 
-    code: str
+    ``visits`` are checked against the protocol's visits by :class:`Protocol`.
+    """
+
+    code: Key
     text: Text
     time_frame: Text
-    instruments: tuple[str, ...] = ()
-    visits: tuple[str, ...] = ()
-    safety_categories: tuple[str, ...] = ()
-    placeholder: bool = False
+    instruments: tuple[one_of(INSTRUMENT_CODES), ...] = ()  # type: ignore[valid-type]
+    visits: tuple[Annotated[str, Strict()], ...] = ()
+    safety_categories: tuple[one_of(CATEGORIES), ...] = ()  # type: ignore[valid-type]
+    placeholder: Flag = False
 
 
-@dataclass(frozen=True)
-class Protocol:
-    code: str
+@dataclass(frozen=True, config=_CONFIG)
+class Protocol(_Record):
+    code: Annotated[str, Strict(), Field(pattern=CODE_PATTERN)]
     title: Text
     short_title: Text
     design: Design
-    masking: tuple[str, ...]
-    enrollment_target: int | None
-    sites: tuple[Site, ...]
-    arms: tuple[Arm, ...]
-    visits: tuple[Visit, ...]
-    eligibility: tuple[Criterion, ...]
+    masking: tuple[one_of(MASKING_ROLES), ...]  # type: ignore[valid-type]
+    enrollment_target: whole(1) | None  # type: ignore[valid-type]
+    sites: nonempty(Site)  # type: ignore[valid-type]
+    arms: nonempty(Arm)  # type: ignore[valid-type]
+    visits: nonempty(Visit)  # type: ignore[valid-type]
+    eligibility: nonempty(Criterion)  # type: ignore[valid-type]
     safety: SafetyPlan
-    primary_outcomes: tuple[Outcome, ...]
+    primary_outcomes: nonempty(Outcome)  # type: ignore[valid-type]
     secondary_outcomes: tuple[Outcome, ...]
     notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Protocol:
+        _unique(self.masking, "masking", "role")
+        _unique((s.code for s in self.sites), "sites", "site code")
+        _unique((a.code for a in self.arms), "arms", "arm code")
+        if self.randomized and len(self.arms) < 2:
+            raise problem("arms", "a randomized protocol needs at least two arms")
+        _unique((v.code for v in self.visits), "visits", "visit code")
+        for i, v in enumerate(self.visits):
+            if i == 0 and v.months != 0:
+                raise problem("visits[0].months", "the first visit is the baseline (months 0)")
+            if i > 0 and v.months <= self.visits[i - 1].months:
+                raise problem(f"visits[{i}].months", "visits must be in increasing months")
+        _unique((c.key for c in self.eligibility), "eligibility", "criterion key")
+        visit_codes = tuple(v.code for v in self.visits)
+        seen: set[str] = set()
+        for group, outcomes in (("primary_outcomes", self.primary_outcomes),
+                                ("secondary_outcomes", self.secondary_outcomes)):
+            for i, o in enumerate(outcomes):
+                for j, code in enumerate(o.visits):
+                    if code not in visit_codes:
+                        raise problem(f"{group}[{i}].visits[{j}]", f"{code!r} is not one of {', '.join(visit_codes)}")
+                if o.code in seen:
+                    raise problem(f"{group}[{i}].code", f"duplicate outcome code {o.code!r}")
+                seen.add(o.code)
+        return self
 
     @property
     def masked(self) -> bool:
