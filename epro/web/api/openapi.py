@@ -1,121 +1,127 @@
-"""The OpenAPI 3.1 description of /api/v1, built from plain dicts."""
+"""The OpenAPI 3.1 description of /api/v1, generated, so it cannot drift.
+
+Paths come from the app's URL map (every ``api.`` route, with its methods and
+path parameters); each view declares its summary, body and answers with
+:func:`documented`; schemas are the pydantic models of
+:mod:`epro.web.api.schemas` (JSON Schema 2020-12, which OpenAPI 3.1 uses);
+apispec assembles the document.
+"""
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from apispec import APISpec
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from werkzeug.routing.converters import NumberConverter
 
 from epro import __version__
-from epro.core.schedule import VISIT_CODES
-from epro.models import RESPONDENTS
+from epro.web.api import schemas
 
-INSTRUMENT_CODES = ["bi", "gds15", "nihss", "mrs", "mmse", "gds30"]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+F = TypeVar("F", bound=Callable[..., Any])
+REF_TEMPLATE = "#/components/schemas/{model}"
+PROBLEM_RESPONSE = "Problem"
+_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+@dataclass(frozen=True)
+class Operation:
+    """What the document says about one view (see :func:`documented`)."""
+
+    summary: str
+    answers: dict[int, tuple[type[BaseModel] | None, str]]
+    problems: tuple[int, ...] = ()
+    body: type[BaseModel] | None = None
+    public: bool = False
+    headers: tuple[str, ...] = field(default=())
 
 
-PROBLEM = {"description": "Problem details (RFC 9457)",
-           "content": {"application/problem+json": {"schema": _ref("Problem")}}}
-PATIENT_ID = {"name": "patient_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+def documented(summary: str, answers: dict[int, tuple[type[BaseModel] | None, str]], *, problems: tuple[int, ...] = (),
+               body: type[BaseModel] | None = None, public: bool = False,
+               headers: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Attach the operation's description to a view; ``answers`` maps a status to (model, description)."""
+
+    def attach(view: F) -> F:
+        view.__openapi__ = Operation(summary, answers, problems, body, public, headers)  # type: ignore[attr-defined]
+        return view
+
+    return attach
 
 
-def _patient_get(summary: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"get": {"summary": summary, "parameters": [PATIENT_ID],
-                    "responses": {"200": _json(schema, "OK"), "401": PROBLEM, "404": PROBLEM}}}
+def _components(spec: APISpec) -> None:
+    _, definitions = models_json_schema([(m, "validation") for m in schemas.MODELS], ref_template=REF_TEMPLATE)
+    for name, schema in sorted(definitions.get("$defs", {}).items()):
+        spec.components.schema(name, schema)
+    spec.components.response(PROBLEM_RESPONSE, {
+        "description": "Problem details (RFC 9457)",
+        "content": {"application/problem+json": {"schema": {"$ref": REF_TEMPLATE.format(model="Problem")}}},
+    })
+    spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
 
 
-def spec() -> dict[str, Any]:
-    answer_value = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "epro API", "version": __version__,
-                 "description": "Patient-reported and clinician-rated outcomes on one follow-up timeline. "
-                                "Uses the web session cookie; state-changing calls send X-CSRFToken."},
-        "servers": [{"url": "/"}],
-        "components": {
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}},
-            "schemas": {
-                "Problem": {"type": "object", "required": ["status", "title", "detail"], "properties": {
-                    "type": {"type": "string"}, "status": {"type": "integer"}, "title": {"type": "string"},
-                    "detail": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string"}, "message": {"type": "string"}}}}}},
-                "Me": {"type": "object", "required": ["username", "role", "locale", "patients"], "properties": {
-                    "username": {"type": "string"}, "role": {"type": "string"},
-                    "locale": {"type": "string", "enum": ["zh", "en"]},
-                    "patients": {"type": "array", "items": {"type": "object", "properties": {
-                        "id": {"type": "integer"}, "subject_code": {"type": "string"}}}}}},
-                "Patient": {"type": "object", "required": ["id", "subject_code", "study", "site", "day0"],
-                            "properties": {
-                                "id": {"type": "integer"}, "subject_code": {"type": "string"},
-                                "study": {"type": "object"}, "site": {"type": "object"},
-                                "day0": {"type": "string", "format": "date"},
-                                "enrolled_on": {"type": "string", "format": "date"},
-                                "arm": {"type": "object", "description": "Only for users allowed to see arms."}}},
-                "Schedule": {"type": "object", "properties": {"visits": {"type": "array", "items": {
-                    "type": "object", "properties": {
-                        "code": {"type": "string", "enum": list(VISIT_CODES)},
-                        "target_date": {"type": "string", "format": "date"},
-                        "window_start": {"type": "string", "format": "date"},
-                        "window_end": {"type": "string", "format": "date"},
-                        "status": {"type": "string", "enum": ["upcoming", "open", "complete", "late", "missed"]},
-                        "instruments": {"type": "array", "items": {"type": "object", "properties": {
-                            "code": {"type": "string"},
-                            "status": {"type": "string", "enum": ["due", "done", "not-due"]}}}}}}}}},
-                "NewResponse": {"type": "object",
-                                "required": ["id", "patient_id", "visit", "instrument", "answers", "respondent"],
-                                "properties": {
-                                    "id": {"type": "string", "format": "uuid"},
-                                    "patient_id": {"type": "integer"},
-                                    "visit": {"type": "string", "enum": list(VISIT_CODES)},
-                                    "instrument": {"type": "string", "enum": INSTRUMENT_CODES},
-                                    "answers": {"type": "object", "additionalProperties": answer_value},
-                                    "respondent": {"type": "string", "enum": list(RESPONDENTS)},
-                                    "completed_at": {"type": "string", "format": "date-time"}}},
-                "Response": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "patient_id": {"type": "integer"}, "visit": {"type": "string"},
-                    "instrument": {"type": "string"}, "answers": {"type": "object"},
-                    "total": {"type": "integer"}, "flags": {"type": "array", "items": {"type": "string"}},
-                    "respondent": {"type": "string"}, "completed_at": {"type": "string", "format": "date-time"},
-                    "received_at": {"type": "string", "format": "date-time"}, "counts": {"type": "boolean"}}},
-                "Timeline": {"type": "object", "properties": {
-                    "patient": _ref("Patient"),
-                    "visits": {"type": "array", "items": {"type": "object", "properties": {
-                        "code": {"type": "string"}, "target_date": {"type": "string", "format": "date"},
-                        "status": {"type": "string"},
-                        "assessments": {"type": "array", "items": {"type": "object", "properties": {
-                            "instrument": {"type": "string"}, "total": {"type": ["integer", "null"]},
-                            "change_from_baseline": {"type": ["integer", "null"]},
-                            "respondent": {"type": "string"},
-                            "completed_at": {"type": "string", "format": "date-time"}}}}}}}}},
-            },
-        },
-        "security": [{"session": []}],
-        "paths": {
-            "/api/v1/openapi.json": {"get": {"summary": "This description", "security": [],
-                                             "responses": {"200": _json({"type": "object"}, "OK")}}},
-            "/api/v1/me": {"get": {"summary": "The signed-in user and the patients they may see",
-                                   "responses": {"200": _json(_ref("Me"), "OK"), "401": PROBLEM}}},
-            "/api/v1/patients/{patient_id}": _patient_get("One patient", _ref("Patient")),
-            "/api/v1/patients/{patient_id}/schedule": _patient_get("Visits with windows and status",
-                                                                    _ref("Schedule")),
-            "/api/v1/patients/{patient_id}/responses": _patient_get(
-                "Every stored response, repeats included",
-                {"type": "object", "properties": {"responses": {"type": "array", "items": _ref("Response")}}}),
-            "/api/v1/patients/{patient_id}/timeline": _patient_get("The follow-up timeline", _ref("Timeline")),
-            "/api/v1/responses": {"post": {
-                "summary": "Store a response (idempotent by client UUID)",
-                "parameters": [{"name": "X-CSRFToken", "in": "header", "required": True,
-                                "schema": {"type": "string"}}],
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": _ref("NewResponse")}}},
-                "responses": {"201": _json(_ref("Response"), "Stored"),
-                              "200": _json(_ref("Response"), "Already stored (same id, same body)"),
-                              "400": PROBLEM, "401": PROBLEM, "403": PROBLEM, "404": PROBLEM,
-                              "409": PROBLEM, "422": PROBLEM}}},
-        },
-    }
+def _parameter(name: str, converter: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if isinstance(converter, NumberConverter):
+        schema = {"type": "integer" if converter.num_convert is int else "number"}
+        if not converter.signed:
+            schema["minimum"] = converter.min if converter.min is not None else 0
+        if converter.max is not None:
+            schema["maximum"] = converter.max
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _operation(op: Operation, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, (model, description) in sorted(op.answers.items()):
+        answer: dict[str, Any] = {"description": description}
+        if model is not None:
+            answer["content"] = {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}}
+        responses[str(status)] = answer
+    problems = op.problems if op.public else (401, *op.problems)
+    for status in sorted(set(problems)):
+        responses[str(status)] = PROBLEM_RESPONSE
+    header_params = [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                     for h in op.headers]
+    out: dict[str, Any] = {"summary": op.summary, "responses": responses}
+    if parameters or header_params:
+        out["parameters"] = parameters + header_params
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=op.body.__name__)}}}}
+    if op.public:
+        out["security"] = []
+    return out
+
+
+def api_rules(app: Flask) -> list[Any]:
+    """The URL rules of the JSON API blueprint, in a stable order."""
+    return sorted((r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")), key=lambda r: r.rule)
+
+
+def openapi_path(rule: str) -> str:
+    """``/patients/<int(max=9):patient_id>`` → ``/patients/{patient_id}``."""
+    return _PARAMETER.sub(r"{\1}", rule)
+
+
+def spec(app: Flask) -> dict[str, Any]:
+    document = APISpec(
+        title="epro API", version=__version__, openapi_version="3.1.0",
+        info={"description": "Patient-reported and clinician-rated outcomes on one follow-up timeline. "
+                             "Uses the web session cookie; state-changing calls send X-CSRFToken."},
+        servers=[{"url": "/"}], security=[{"session": []}],
+    )
+    _components(document)
+    for rule in api_rules(app):
+        view = app.view_functions[rule.endpoint]
+        op: Operation | None = getattr(view, "__openapi__", None)
+        if op is None:
+            raise LookupError(f"{rule.endpoint} has no @documented description")
+        parameters = [_parameter(name, conv) for name, conv in rule._converters.items()]
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        document.path(path=openapi_path(rule.rule),
+                      operations={m.lower(): _operation(op, parameters) for m in methods})
+    return document.to_dict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from epro.base import i18n
@@ -11,8 +12,8 @@ from epro.base.extensions import db
 from epro.core import schedule
 from epro.models import Patient, Response
 from epro.services import access, followup, responses
-from epro.web.api import serializers
-from epro.web.api.openapi import spec
+from epro.web.api import schemas, serializers
+from epro.web.api.openapi import documented, spec
 from epro.web.api.problems import problem
 from epro.web.messages import field_message
 
@@ -25,12 +26,14 @@ PATIENT = f"/patients/<int(max={MAX_ID}):patient_id>"
 
 
 @bp.get("/openapi.json")
+@documented("This description (OpenAPI 3.1)", {200: (None, "OK")}, public=True)
 def openapi():
-    return jsonify(spec())
+    return jsonify(spec(current_app))
 
 
 @bp.get("/me")
 @login_required
+@documented("The signed-in user and the patients they may see", {200: (schemas.Me, "OK")})
 def me():
     patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
     return jsonify(
@@ -43,18 +46,21 @@ def me():
 
 @bp.get(PATIENT)
 @login_required
+@documented("One patient", {200: (schemas.Patient, "OK")}, problems=(404,))
 def patient(patient_id: int):
     return jsonify(serializers.patient(access.patient_or_404(current_user, patient_id), current_user))
 
 
 @bp.get(PATIENT + "/schedule")
 @login_required
+@documented("Visits with windows and status", {200: (schemas.Schedule, "OK")}, problems=(404,))
 def patient_schedule(patient_id: int):
     return jsonify(serializers.schedule_of(access.patient_or_404(current_user, patient_id)))
 
 
 @bp.get(PATIENT + "/responses")
 @login_required
+@documented("Every stored response, repeats included", {200: (schemas.ResponseList, "OK")}, problems=(404,))
 def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
     rows = db.session.scalars(
@@ -67,6 +73,7 @@ def patient_responses(patient_id: int):
 
 @bp.get(PATIENT + "/timeline")
 @login_required
+@documented("The follow-up timeline", {200: (schemas.Timeline, "OK")}, problems=(404,))
 def patient_timeline(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
     return jsonify(serializers.timeline(p, followup.timeline_for(p), current_user))
@@ -74,29 +81,38 @@ def patient_timeline(patient_id: int):
 
 @bp.post("/responses")
 @login_required
+@documented("Store a response (idempotent by client UUID)",
+            {201: (schemas.StoredResponse, "Stored"),
+             200: (schemas.StoredResponse, "Already stored (same id, same body)")},
+            problems=(400, 403, 404, 409, 413, 422), body=schemas.NewResponse, headers=("X-CSRFToken",))
 def create_response():
     body = _json_body()
     if not isinstance(body, dict):
         return problem(400, _("Bad request"), _("Send a JSON object."))
-    patient_id = body.get("patient_id")
-    if not isinstance(patient_id, int) or isinstance(patient_id, bool):
-        return problem(422, _("Invalid response"), _("Some fields are not valid."),
-                       errors=[{"field": "patient_id", "message": _("Must be a patient id.")}])
+    try:
+        new = schemas.NewResponse.model_validate(body)
+    except ValidationError as exc:
+        new, errors = None, schemas.NewResponse.field_errors(exc)
+    else:
+        errors = []
+    if any(e.field == "patient_id" for e in errors):
+        return _invalid(errors)
+    # A patient this user may not see is "not found" before anything else about the body.
+    patient_id = new.patient_id if new is not None else body["patient_id"]
     if not 0 < patient_id <= MAX_ID:
         abort(404)
     p = access.patient_or_404(current_user, patient_id)
+    if new is None:
+        return _invalid(errors)
     try:
         outcome = responses.submit(
-            current_user, p,
-            visit=body.get("visit"), instrument=body.get("instrument"), answers=body.get("answers"),
-            respondent=body.get("respondent"), completed_at=body.get("completed_at"),
+            current_user, p, visit=new.visit, instrument=new.instrument, answers=new.answers,
+            respondent=new.respondent, completed_at=new.completed_at,
             # The client-made UUID is required: without it a retry would be stored twice.
-            response_id=body["id"] if isinstance(body.get("id"), str) else "",
+            response_id=new.id,
         )
     except responses.Invalid as exc:
-        return problem(422, _("Invalid response"), _("Some fields are not valid."), errors=[
-            {"field": e.field, "message": field_message(e)} for e in exc.errors
-        ])
+        return _invalid(exc.errors)
     except responses.NotAllowed:
         return problem(403, _("Not allowed"), _("You may not submit this questionnaire."))
     except responses.Conflict:
@@ -107,6 +123,12 @@ def create_response():
     current_app.logger.info("response %s %s/%s status=%s", outcome.response.id, outcome.response.visit_code,
                             outcome.response.instrument, status)
     return jsonify(body_out), status
+
+
+def _invalid(errors: list[responses.FieldError]):
+    return problem(422, _("Invalid response"), _("Some fields are not valid."), errors=[
+        {"field": e.field, "message": field_message(e)} for e in errors
+    ])
 
 
 def _json_body():
