@@ -28,7 +28,10 @@ PATIENT = f"/patients/<int(max={MAX_ID}):patient_id>"
 @bp.get("/openapi.json")
 @documented("This description (OpenAPI 3.1)", {200: (None, "OK")}, public=True)
 def openapi():
-    return jsonify(spec(current_app))
+    # Built once per app: routes and models do not change while it runs.
+    if "epro.openapi" not in current_app.extensions:
+        current_app.extensions["epro.openapi"] = spec(current_app)
+    return jsonify(current_app.extensions["epro.openapi"])
 
 
 @bp.get("/me")
