@@ -331,7 +331,7 @@ class Visit(_Record):
 
 #: One pydantic model per computable rule, made from RULE_PARAMS: its parameters, whole numbers ≥ 0.
 _RULE_MODELS = {
-    name: create_model(f"{name}_rule", __config__=ConfigDict(extra="forbid"),
+    name: create_model(f"{name}_rule", __config__=ConfigDict(extra="forbid"),  # type: ignore[call-overload]
                        **{p: (whole(0), ...) for p in params})
     for name, params in RULE_PARAMS.items()
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
 
@@ -21,14 +21,22 @@ from epro.core.i18n_marker import N_
 from epro.models import RESPONDENTS, ROLES
 from epro.services.responses import FieldError, parse_completed_at
 
-# Literal[<tuple>] is Literal[*values]: the enums follow the registries.
-InstrumentCode = Literal[instruments.CODES]  # type: ignore[valid-type]
-VisitCode = Literal[schedule.VISIT_CODES]  # type: ignore[valid-type]
-Respondent = Literal[RESPONDENTS]  # type: ignore[valid-type]
-Role = Literal[ROLES]  # type: ignore[valid-type]
-Locale = Literal[tuple(i18n.LANGS)]  # type: ignore[valid-type]
-VisitStatus = Literal[schedule.UPCOMING, schedule.OPEN, schedule.COMPLETE, schedule.LATE, schedule.MISSED]
-InstrumentStatus = Literal[schedule.DUE, schedule.DONE, schedule.NOT_DUE]
+if TYPE_CHECKING:  # for mypy the codes are strings; pydantic sees the enums below
+    InstrumentCode: TypeAlias = str
+    VisitCode: TypeAlias = str
+    Respondent: TypeAlias = str
+    Role: TypeAlias = str
+    Locale: TypeAlias = str
+    VisitStatus: TypeAlias = str
+    InstrumentStatus: TypeAlias = str
+else:  # Literal[<tuple>] is Literal[*values]: the enums follow the registries.
+    InstrumentCode = Literal[instruments.CODES]
+    VisitCode = Literal[schedule.VISIT_CODES]
+    Respondent = Literal[RESPONDENTS]
+    Role = Literal[ROLES]
+    Locale = Literal[tuple(i18n.LANGS)]
+    VisitStatus = Literal[schedule.UPCOMING, schedule.OPEN, schedule.COMPLETE, schedule.LATE, schedule.MISSED]
+    InstrumentStatus = Literal[schedule.DUE, schedule.DONE, schedule.NOT_DUE]
 
 
 def _canonical_uuid(value: str) -> str:
