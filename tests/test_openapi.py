@@ -98,3 +98,10 @@ def test_shape_errors_do_not_reveal_other_patients(login, ids):
     s = login("patient.a1")
     r = s.api_post("/api/v1/responses", _body(ids["B-001"], visit="nope"))
     assert r.status_code == 404
+
+
+def test_a_forbidden_questionnaire_is_403_even_with_shape_errors(login, ids):
+    """The service answers 403 before 422; parsing the body first must not change that."""
+    s = login("patient.a1")
+    r = s.api_post("/api/v1/responses", _body(ids["A-001"], instrument="nihss", id="nope", answers=[]))
+    assert r.status_code == 403 and r.mimetype == "application/problem+json"

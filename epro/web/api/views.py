@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from epro.base import i18n
 from epro.base.extensions import db
-from epro.core import schedule
+from epro.core import instruments, schedule
 from epro.models import Patient, Response
 from epro.services import access, followup, responses
 from epro.web.api import schemas, serializers
@@ -106,6 +106,11 @@ def create_response():
         abort(404)
     p = access.patient_or_404(current_user, patient_id)
     if new is None:
+        instrument = body.get("instrument")
+        if isinstance(instrument, str) and instrument in instruments.CODES \
+                and not access.may_submit(current_user, instrument):
+            # As the service does: a questionnaire this user may not submit is 403, whatever else is wrong.
+            return problem(403, _("Not allowed"), _("You may not submit this questionnaire."))
         return _invalid(errors)
     try:
         outcome = responses.submit(
