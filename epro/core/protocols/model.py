@@ -31,19 +31,21 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar
 
+from annotated_types import MinLen
 from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
-    PlainValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     Strict,
     ValidationError,
-    WithJsonSchema,
     create_model,
     model_validator,
 )
 from pydantic.dataclasses import dataclass
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_schema
 
 from epro.core.instruments import CODES as INSTRUMENT_CODES
 from epro.core.schedule import VisitDef
@@ -169,25 +171,27 @@ Flag = Annotated[bool, Strict()]
 Positive = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 
 
-def whole(minimum: int | None = None, maximum: int | None = None) -> Any:
-    """A JSON whole number (not ``"1"``, not ``true``) within bounds."""
-    return Annotated[int, Strict(), Field(ge=minimum, le=maximum)]
+Whole = Annotated[int, Strict()]  # a JSON whole number: not "1", not true, not 1.0
+#: A list in the file, a tuple on the model, with at least one element.
+NonEmpty = MinLen(1)
 
 
-def one_of(values: Iterable[str]) -> Any:
-    """One of *values*; the error lists them, the JSON schema says ``enum``."""
-    allowed = tuple(values)
+class OneOf:
+    """``Annotated[str, OneOf(values)]``: one of *values*; the error lists them, the JSON schema says enum."""
 
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or value not in allowed:
-            raise problem("", f"{value!r} is not one of {', '.join(allowed)}")
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = tuple(values)
+
+    def check(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.values:
+            raise problem("", f"{value!r} is not one of {', '.join(self.values)}")
         return value
 
-    return Annotated[str, PlainValidator(check), WithJsonSchema({"type": "string", "enum": list(allowed)})]
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.check)
 
-
-def nonempty(item: Any) -> Any:
-    return Annotated[tuple[item, ...], Field(min_length=1)]
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(self.values)}
 
 
 _CONFIG = ConfigDict(extra="forbid", revalidate_instances="never")
@@ -251,9 +255,9 @@ def text(obj: Text | Mapping[str, str] | None, lang: str | None) -> str:
 
 @dataclass(frozen=True, config=_CONFIG)
 class Design(_Record):
-    allocation: one_of(ALLOCATIONS)  # type: ignore[valid-type]
-    purpose: one_of(PURPOSES)  # type: ignore[valid-type]
-    model: one_of(MODELS)  # type: ignore[valid-type]
+    allocation: Annotated[str, OneOf(ALLOCATIONS)]
+    purpose: Annotated[str, OneOf(PURPOSES)]
+    model: Annotated[str, OneOf(MODELS)]
 
 
 @dataclass(frozen=True, config=_CONFIG)
@@ -266,18 +270,18 @@ class Site(_Record):
 class PlannedDose(_Record):
     """One infusion of an arm: its study day (day 0 = first infusion) and window."""
 
-    number: whole(1)  # type: ignore[valid-type]
-    day: whole(0)  # type: ignore[valid-type]
-    days_before: whole(0) = 0  # type: ignore[valid-type]
-    days_after: whole(0) = 0  # type: ignore[valid-type]
+    number: Annotated[Whole, Field(ge=1)]
+    day: Annotated[Whole, Field(ge=0)]
+    days_before: Annotated[Whole, Field(ge=0)] = 0
+    days_after: Annotated[Whole, Field(ge=0)] = 0
 
 
 @dataclass(frozen=True, config=_CONFIG)
 class InfusionPlan(_Record):
     """How an arm's cells are given.  ``None`` values mean the registry gives none."""
 
-    route: one_of(ROUTES)  # type: ignore[valid-type]
-    infusions: nonempty(PlannedDose)  # type: ignore[valid-type]
+    route: Annotated[str, OneOf(ROUTES)]
+    infusions: Annotated[tuple[PlannedDose, ...], NonEmpty]
     cells_per_kg: Positive | None = None
     volume_ml: Positive | None = None
     volume_tolerance_ml: Positive | None = None
@@ -307,7 +311,7 @@ class InfusionPlan(_Record):
 class Arm(_Record):
     code: Key
     label: Text
-    ratio: whole(1, 100)  # type: ignore[valid-type]  # allocation weight, e.g. 1 in 1:1:1
+    ratio: Annotated[Whole, Field(ge=1, le=100)]  # allocation weight, e.g. 1 in 1:1:1
     dose: Text | None = None
     infusion: InfusionPlan | None = None  # None: no intervention (routine care)
 
@@ -315,10 +319,10 @@ class Arm(_Record):
 @dataclass(frozen=True, config=_CONFIG)
 class Visit(_Record):
     code: Key
-    months: whole(0, 120)  # type: ignore[valid-type]
-    days_before: whole(0, 366)  # type: ignore[valid-type]
-    days_after: whole(0, 366)  # type: ignore[valid-type]
-    instruments: nonempty(one_of(INSTRUMENT_CODES))  # type: ignore[valid-type]
+    months: Annotated[Whole, Field(ge=0, le=120)]
+    days_before: Annotated[Whole, Field(ge=0, le=366)]
+    days_after: Annotated[Whole, Field(ge=0, le=366)]
+    instruments: Annotated[tuple[Annotated[str, OneOf(INSTRUMENT_CODES)], ...], NonEmpty]
 
     @model_validator(mode="after")
     def _distinct_instruments(self) -> Visit:
@@ -332,7 +336,7 @@ class Visit(_Record):
 #: One pydantic model per computable rule, made from RULE_PARAMS: its parameters, whole numbers ≥ 0.
 _RULE_MODELS = {
     name: create_model(f"{name}_rule", __config__=ConfigDict(extra="forbid"),  # type: ignore[call-overload]
-                       **{p: (whole(0), ...) for p in params})
+                       **{p: (Annotated[Whole, Field(ge=0)], ...) for p in params})
     for name, params in RULE_PARAMS.items()
 }
 
@@ -350,9 +354,9 @@ class Criterion(_Record):
     FILE_KEYS: ClassVar[tuple[str, ...] | None] = ("key", "kind", "text", "rule", "placeholder")
 
     key: Key
-    kind: one_of(CRITERION_KINDS)  # type: ignore[valid-type]
+    kind: Annotated[str, OneOf(CRITERION_KINDS)]
     text: Text
-    rule: one_of(RULE_PARAMS)  # type: ignore[valid-type]
+    rule: Annotated[str, OneOf(RULE_PARAMS)]
     params: Mapping[str, int] = dataclasses.field(default_factory=dict, hash=False)
     placeholder: Flag = False
 
@@ -411,11 +415,11 @@ class Check(_Record):
 
 @dataclass(frozen=True, config=_CONFIG)
 class SafetyPlan(_Record):
-    period_months: whole(1, 120)  # type: ignore[valid-type]
-    adverse_event_fields: nonempty(one_of(AE_FIELDS))  # type: ignore[valid-type]
-    laboratory: nonempty(Check)  # type: ignore[valid-type]
-    neurological: nonempty(Check)  # type: ignore[valid-type]
-    imaging: nonempty(Check)  # type: ignore[valid-type]
+    period_months: Annotated[Whole, Field(ge=1, le=120)]
+    adverse_event_fields: Annotated[tuple[Annotated[str, OneOf(AE_FIELDS)], ...], NonEmpty]
+    laboratory: Annotated[tuple[Check, ...], NonEmpty]
+    neurological: Annotated[tuple[Check, ...], NonEmpty]
+    imaging: Annotated[tuple[Check, ...], NonEmpty]
 
     @model_validator(mode="after")
     def _distinct_checks(self) -> SafetyPlan:
@@ -434,9 +438,9 @@ class Outcome(_Record):
     code: Key
     text: Text
     time_frame: Text
-    instruments: tuple[one_of(INSTRUMENT_CODES), ...] = ()  # type: ignore[valid-type]
+    instruments: tuple[Annotated[str, OneOf(INSTRUMENT_CODES)], ...] = ()
     visits: tuple[Annotated[str, Strict()], ...] = ()
-    safety_categories: tuple[one_of(CATEGORIES), ...] = ()  # type: ignore[valid-type]
+    safety_categories: tuple[Annotated[str, OneOf(CATEGORIES)], ...] = ()
     placeholder: Flag = False
 
 
@@ -446,14 +450,14 @@ class Protocol(_Record):
     title: Text
     short_title: Text
     design: Design
-    masking: tuple[one_of(MASKING_ROLES), ...]  # type: ignore[valid-type]
-    enrollment_target: whole(1) | None  # type: ignore[valid-type]
-    sites: nonempty(Site)  # type: ignore[valid-type]
-    arms: nonempty(Arm)  # type: ignore[valid-type]
-    visits: nonempty(Visit)  # type: ignore[valid-type]
-    eligibility: nonempty(Criterion)  # type: ignore[valid-type]
+    masking: tuple[Annotated[str, OneOf(MASKING_ROLES)], ...]
+    enrollment_target: Annotated[Whole, Field(ge=1)] | None
+    sites: Annotated[tuple[Site, ...], NonEmpty]
+    arms: Annotated[tuple[Arm, ...], NonEmpty]
+    visits: Annotated[tuple[Visit, ...], NonEmpty]
+    eligibility: Annotated[tuple[Criterion, ...], NonEmpty]
     safety: SafetyPlan
-    primary_outcomes: nonempty(Outcome)  # type: ignore[valid-type]
+    primary_outcomes: Annotated[tuple[Outcome, ...], NonEmpty]
     secondary_outcomes: tuple[Outcome, ...]
     notes: Text | None = None
 
