@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from epro import instruments
-from epro.core import schedule
+from epro.core import protocols, schedule
 from epro.models import RESPONDENTS
 from epro.web.api import schemas
 from epro.web.api.openapi import api_rules, openapi_path
@@ -26,6 +26,19 @@ def _body(patient_id, **changes):
     return body
 
 
+def test_a_registered_instrument_joins_the_enum_and_the_body_check(client):
+    toy = instruments.get("bi")
+    import dataclasses
+
+    with instruments.registered(dataclasses.replace(toy, code="toy")):
+        enum = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["NewResponse"][
+            "properties"]["instrument"]["enum"]
+        assert enum[-1] == "toy" and tuple(enum) == instruments.CODES
+        assert schemas.NewResponse.model_validate(_body(1, instrument="toy")).instrument == "toy"
+    with pytest.raises(ValidationError):
+        schemas.NewResponse.model_validate(_body(1, instrument="toy"))
+
+
 def test_every_api_route_is_described(app, client):
     document = client.get("/api/v1/openapi.json").get_json()
     routes = {(openapi_path(r.rule), m.lower()) for r in api_rules(app) for m in r.methods - {"HEAD", "OPTIONS"}}
@@ -39,7 +52,8 @@ def test_enums_come_from_the_registries(client):
     new = components["NewResponse"]["properties"]
     assert tuple(new["instrument"]["enum"]) == instruments.CODES
     assert tuple(components["StoredResponse"]["properties"]["instrument"]["enum"]) == instruments.CODES
-    assert tuple(new["visit"]["enum"]) == schedule.VISIT_CODES
+    visits = tuple(dict.fromkeys(v.code for p in protocols.all_protocols() for v in p.visits))
+    assert tuple(new["visit"]["enum"]) == visits
     assert tuple(new["respondent"]["enum"]) == RESPONDENTS
     statuses = components["ScheduledVisit"]["properties"]["status"]["enum"]
     assert set(statuses) == {schedule.UPCOMING, schedule.OPEN, schedule.COMPLETE, schedule.LATE, schedule.MISSED}

@@ -28,7 +28,7 @@ Neither Flask nor SQLAlchemy here (pure core); pydantic is a plain library.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, ClassVar
 
 from annotated_types import MinLen
@@ -47,7 +47,7 @@ from pydantic.dataclasses import dataclass
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_schema
 
-from epro.core.instruments import CODES as INSTRUMENT_CODES
+from epro.core import instruments as instrument_registry
 from epro.core.schedule import VisitDef
 from epro.core.trial.safety import AE_FIELDS, CATEGORIES
 
@@ -84,6 +84,11 @@ RULE_PARAMS: Mapping[str, tuple[str, ...]] = {
 
 #: Masking level by number of masked roles (ClinicalTrials.gov wording).
 MASKING_LEVELS = ("none", "single", "double", "triple", "quadruple")
+
+def registered_instruments() -> tuple[str, ...]:
+    """The instrument codes a protocol may list: the registry's, at the time of the check."""
+    return instrument_registry.CODES
+
 
 CODE_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"  # fits Study.protocol (String(32))
 KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
@@ -177,14 +182,23 @@ NonEmpty = MinLen(1)
 
 
 class OneOf:
-    """``Annotated[str, OneOf(values)]``: one of *values*; the error lists them, the JSON schema says enum."""
+    """``Annotated[str, OneOf(values)]``: one of *values*; the error lists them, the JSON schema says enum.
 
-    def __init__(self, values: Iterable[str]) -> None:
-        self.values = tuple(values)
+    *values* may be a function, read on every check: instruments can be
+    registered after this module is imported.
+    """
+
+    def __init__(self, values: Iterable[str] | Callable[[], Iterable[str]]) -> None:
+        self._values = values
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(self._values() if callable(self._values) else self._values)
 
     def check(self, value: Any) -> str:
-        if not isinstance(value, str) or value not in self.values:
-            raise problem("", f"{value!r} is not one of {', '.join(self.values)}")
+        allowed = self.values
+        if not isinstance(value, str) or value not in allowed:
+            raise problem("", f"{value!r} is not one of {', '.join(allowed)}")
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
@@ -322,7 +336,7 @@ class Visit(_Record):
     months: Annotated[Whole, Field(ge=0, le=120)]
     days_before: Annotated[Whole, Field(ge=0, le=366)]
     days_after: Annotated[Whole, Field(ge=0, le=366)]
-    instruments: Annotated[tuple[Annotated[str, OneOf(INSTRUMENT_CODES)], ...], NonEmpty]
+    instruments: Annotated[tuple[Annotated[str, OneOf(registered_instruments)], ...], NonEmpty]
 
     @model_validator(mode="after")
     def _distinct_instruments(self) -> Visit:
@@ -438,7 +452,7 @@ class Outcome(_Record):
     code: Key
     text: Text
     time_frame: Text
-    instruments: tuple[Annotated[str, OneOf(INSTRUMENT_CODES)], ...] = ()
+    instruments: tuple[Annotated[str, OneOf(registered_instruments)], ...] = ()
     visits: tuple[Annotated[str, Strict()], ...] = ()
     safety_categories: tuple[Annotated[str, OneOf(CATEGORIES)], ...] = ()
     placeholder: Flag = False

@@ -13,25 +13,36 @@ import uuid
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
+from flask import has_app_context
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, WithJsonSchema
 
 from epro.base import i18n
-from epro.core import instruments, schedule
+from epro.core import instruments, protocols, schedule
 from epro.core.i18n_marker import N_
+from epro.core.protocols.model import OneOf
 from epro.models import RESPONDENTS, ROLES
+from epro.services import protocols as services_protocols
 from epro.services.responses import FieldError, parse_completed_at
 
+
+def _visit_codes() -> tuple[str, ...]:
+    """Every visit code of the protocols this app runs (each patient's own are checked by the service)."""
+    runs = services_protocols.all_protocols() if has_app_context() else protocols.all_protocols()
+    return tuple(dict.fromkeys(v.code for p in runs for v in p.visits))
+
+
+# Codes that can change while the app runs (instruments can be registered, protocols
+# added in PROTOCOL_DIRS) are read on every check and every description.
+InstrumentCode = Annotated[str, OneOf(lambda: instruments.CODES)]
+VisitCode = Annotated[str, OneOf(_visit_codes)]
+
 if TYPE_CHECKING:  # for mypy the codes are strings; pydantic sees the enums below
-    InstrumentCode: TypeAlias = str
-    VisitCode: TypeAlias = str
     Respondent: TypeAlias = str
     Role: TypeAlias = str
     Locale: TypeAlias = str
     VisitStatus: TypeAlias = str
     InstrumentStatus: TypeAlias = str
 else:  # Literal[<tuple>] is Literal[*values]: the enums follow the registries.
-    InstrumentCode = Literal[instruments.CODES]
-    VisitCode = Literal[schedule.VISIT_CODES]
     Respondent = Literal[RESPONDENTS]
     Role = Literal[ROLES]
     Locale = Literal[tuple(i18n.LANGS)]

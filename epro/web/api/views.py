@@ -28,10 +28,8 @@ PATIENT = f"/patients/<int(max={MAX_ID}):patient_id>"
 @bp.get("/openapi.json")
 @documented("This description (OpenAPI 3.1)", {200: (None, "OK")}, public=True)
 def openapi():
-    # Built once per app: routes and models do not change while it runs.
-    if "epro.openapi" not in current_app.extensions:
-        current_app.extensions["epro.openapi"] = spec(current_app)
-    return jsonify(current_app.extensions["epro.openapi"])
+    # Built on each request: instruments can be registered and protocols added while the app runs.
+    return jsonify(spec(current_app))
 
 
 @bp.get("/me")
