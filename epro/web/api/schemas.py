@@ -22,7 +22,8 @@ from epro.core.i18n_marker import N_
 from epro.core.protocols.model import OneOf
 from epro.models import RESPONDENTS, ROLES
 from epro.services import protocols as services_protocols
-from epro.services.responses import FieldError, parse_completed_at
+from epro.services.errors import FieldError
+from epro.services.responses import parse_completed_at
 
 
 def _visit_codes() -> tuple[str, ...]:
