@@ -4,13 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from epro.base import i18n
-from epro.base.extensions import db
 from epro.core import schedule
-from epro.models import Patient, Response
-from epro.services import access, followup, responses
+from epro.services import access, followup, patients, responses
 from epro.web.api import serializers
 from epro.web.api.openapi import spec
 from epro.web.api.problems import problem
@@ -32,12 +29,12 @@ def openapi():
 @bp.get("/me")
 @login_required
 def me():
-    patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
+    visible = patients.visible(current_user)
     return jsonify(
         username=current_user.username,
         role=current_user.role,
         locale=i18n.lang_code(i18n.select_locale()),
-        patients=[{"id": p.id, "subject_code": p.subject_code} for p in patients],
+        patients=[{"id": p.id, "subject_code": p.subject_code} for p in visible],
     )
 
 
@@ -57,10 +54,7 @@ def patient_schedule(patient_id: int):
 @login_required
 def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
-    rows = db.session.scalars(
-        select(Response).where(Response.patient_id == p.id, Response.status == "active")
-        .order_by(Response.completed_at, Response.received_at)
-    ).all()
+    rows = patients.active_responses(p)
     counting = schedule.counting_ids(followup.submissions_for(p))
     return jsonify(responses=[serializers.response(r, counts=r.id in counting) for r in rows])
 
