@@ -163,3 +163,13 @@ def test_the_day_a_patient_moved_is_read_from_the_session(app):
             patient.day0 = date(2026, 1, 5)
         event = _last("patients", patient.id)
         assert (event.field, json.loads(event.new_value), event.reason) == ("day0", "2026-01-05", "first infusion")
+
+
+def test_a_refused_activation_code_is_kept_as_a_security_event(app, client):
+    def count():
+        with app.app_context():
+            return len(list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "activation_failed"))))
+
+    before = count()
+    assert client.get("/activate?code=ABCD-EFGH").status_code == 400
+    assert count() == before + 1

@@ -74,6 +74,12 @@ def find_usable(code: str) -> ActivationCode | None:
     return record
 
 
+def refused(code: str) -> None:
+    """A code that does not work: kept even though the request fails (someone may be guessing)."""
+    audit.security_event("activation_failed", "activation_codes", "-",
+                         new={"code_length": len(normalize(code))})
+
+
 def redeem(record: ActivationCode, username: str, password: str) -> tuple[User | None, str]:
     """Create the account and use up the code; (None, message) if the username is taken."""
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:

@@ -91,6 +91,7 @@ def activate():
         return render_template("auth/activate_code.html", form=ActivationCodeForm())
     pending = activation.find_usable(code)
     if pending is None:
+        activation.refused(code)
         form = ActivationCodeForm(data={"code": code})
         error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
         return render_template("auth/activate_code.html", form=form, error=error), 400
