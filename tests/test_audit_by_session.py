@@ -173,3 +173,14 @@ def test_a_refused_activation_code_is_kept_as_a_security_event(app, client):
     before = count()
     assert client.get("/activate?code=ABCD-EFGH").status_code == 400
     assert count() == before + 1
+
+
+def test_a_bulk_statement_on_an_audited_table_is_refused_unless_summarized(app):
+    from sqlalchemy import update
+
+    with app.app_context():
+        with pytest.raises(audit.UnauditedBulkChange):
+            db.session.execute(update(Site).values(name="bulk"))
+        db.session.rollback()
+        db.session.execute(update(Site).values(name="bulk").execution_options(**{audit.SUMMARIZED: True}))
+        db.session.rollback()

@@ -230,7 +230,7 @@ def _generate(count: int) -> str:
         ))
         made += 1
     if patient_rows:
-        db.session.execute(insert(Patient), patient_rows)
+        db.session.execute(insert(Patient).execution_options(**{audit.SUMMARIZED: True}), patient_rows)
         db.session.flush()
     ids = dict(db.session.execute(select(Patient.subject_code, Patient.id).where(
         Patient.subject_code.in_([r["subject_code"] for r in patient_rows]))).all()) if patient_rows else {}
@@ -262,7 +262,8 @@ def _generate(count: int) -> str:
                     status="active",
                 ))
     for start in range(0, len(response_rows), 5000):
-        db.session.execute(insert(Response), response_rows[start:start + 5000])
+        db.session.execute(insert(Response).execution_options(**{audit.SUMMARIZED: True}),
+                           response_rows[start:start + 5000])
     new_ids = list(ids.values())
     for start in range(0, len(new_ids), 500):
         followup.refresh_progress(new_ids[start:start + 500])

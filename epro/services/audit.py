@@ -41,6 +41,14 @@ class AuditTrailIsAppendOnly(RuntimeError):
     pass
 
 
+class UnauditedBulkChange(RuntimeError):
+    """A bulk statement on an audited table skips the session's flush, so nothing would audit it."""
+
+
+#: Execution option of a bulk statement whose caller writes one event that says what it did.
+SUMMARIZED = "audit_summarized"
+
+
 @dataclass(frozen=True)
 class Rule:
     """How one table is audited."""
@@ -278,11 +286,17 @@ def _forget_unwritten_changes(session: Session, _previous) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_audit_changes(state) -> None:
-    """Bulk UPDATE/DELETE statements skip flush events; refuse them here too."""
+    """Bulk statements skip flush events: refuse them on the trail, and unsummarized on audited tables."""
     if (state.is_update or state.is_delete) and any(
         getattr(m, "class_", None) is AuditEvent for m in state.all_mappers
     ):
         raise AuditTrailIsAppendOnly("audit events cannot be changed or deleted")
+    if (state.is_insert or state.is_update or state.is_delete) and not state.execution_options.get(SUMMARIZED):
+        tables = {getattr(m, "local_table", None) for m in state.all_mappers}
+        audited = sorted(t.name for t in tables if t is not None and t.name in AUDITED)
+        if audited:
+            raise UnauditedBulkChange(f"bulk statement on {', '.join(audited)}: change objects and flush, "
+                                      f"or pass execution_options({SUMMARIZED}=True) and record one event")
 
 
 @event.listens_for(Session, "before_flush")

@@ -64,7 +64,7 @@ def generate(study: Study, seed: str, length: int, actor: User) -> int:
              seed_digest=seeded, list_digest=digest)
         for site in sites for n, arm in enumerate(lists[site.code], start=1)
     ]
-    db.session.execute(insert(AllocationSlot), rows)
+    db.session.execute(insert(AllocationSlot).execution_options(**{audit.SUMMARIZED: True}), rows)
     audit.record("generate", "allocation_slots", f"study:{study.id}", actor=actor, new={
         "study": study.code, "strata": [s.code for s in sites], "length_per_site": int(length),
         "slots": len(rows), "list_digest": digest, "seed_digest": seeded,
