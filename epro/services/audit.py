@@ -29,12 +29,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from epro.base.extensions import db
 from epro.models import AuditEvent
 from epro.services import unit_of_work
+
+#: The trail's table, for Core inserts inside a flush (no ORM objects may be added there).
+TRAIL: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
 class AuditTrailIsAppendOnly(RuntimeError):
@@ -246,8 +249,8 @@ def _note_the_changes(session: Session, _context, _instances) -> None:
     session.info[_PENDING] = rows  # a new list each flush: a failed flush's rows are dropped
     op, actor = None, None
     for obj in list(session.dirty) + list(session.deleted):
-        table = getattr(obj, "__tablename__", None)
-        rule = AUDITED.get(table) if table else None
+        table: str = getattr(obj, "__tablename__", "")
+        rule = AUDITED.get(table)
         if rule is None:
             continue
         if actor is None:
@@ -265,8 +268,8 @@ def _write_the_trail(session: Session, _context) -> None:
     rows: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     op, actor = None, None
     for obj in session.new:
-        table = getattr(obj, "__tablename__", None)
-        rule = AUDITED.get(table) if table else None
+        table: str = getattr(obj, "__tablename__", "")
+        rule = AUDITED.get(table)
         if rule is None:
             continue
         if actor is None:
@@ -274,7 +277,7 @@ def _write_the_trail(session: Session, _context) -> None:
             op, actor = (ops[-1] if ops else None), _actor(session)
         rows += _insert_rows(obj, table, rule, actor, op)
     if rows:
-        session.connection().execute(insert(AuditEvent.__table__), rows)
+        session.connection().execute(insert(TRAIL), rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")

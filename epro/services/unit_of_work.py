@@ -130,9 +130,9 @@ def _write_security_events(work: Work) -> None:
 
 
 def _audit_table():
-    from epro.models import AuditEvent
+    from epro.services.audit import TRAIL
 
-    return AuditEvent.__table__
+    return TRAIL
 
 
 @contextmanager
