@@ -71,7 +71,8 @@ def routes(app):
         response = db.session.scalars(select(Response).order_by(Response.id)).first()
         # Someone else's change, behind the ORM's back: our object still has the old version.
         db.session.execute(update(Response).where(Response.id == response.id)
-                           .values(version=Response.version + 1).execution_options(synchronize_session=False))
+                           .values(version=Response.version + 1)
+                           .execution_options(synchronize_session=False, **{audit.SUMMARIZED: True}))
         response.removed_reason = "late"
         return "changed"
 
