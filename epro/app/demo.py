@@ -22,6 +22,7 @@ from epro.services import audit, followup
 from epro.services.passwords import hash_password
 from epro.services.protocols import visit_defs as protocol_visits
 from epro.services.responses import digest
+from epro.services.unit_of_work import unit_of_work
 
 PASSWORD = "epro-demo-2026"
 NAMESPACE = uuid.UUID("5b0a7e63-5b7e-4a63-9d43-2f0cde5e3a11")
@@ -48,7 +49,6 @@ def _user(username: str, role: str, **extra) -> User:
         user = User(username=username, role=role, password_hash=hash_password(PASSWORD), **extra)
         db.session.add(user)
         db.session.flush()
-        audit.record("create", "users", user.id, new={"username": username, "role": role}, reason="demo data")
     return user
 
 
@@ -90,14 +90,13 @@ def _store(patient: Patient, visit: str, code: str, answers: dict, respondent: s
         return
     kwargs = {"education": patient.education} if code == "mmse" else {}
     score = instruments.get(code).score(answers, respondent=respondent, **kwargs)
-    db.session.add(Response(
-        id=rid, patient_id=patient.id, visit_code=visit, instrument=code, answers=score.answers,
-        total=score.total, flags=sorted(score.flags), respondent=respondent,
-        entered_by_id=entered_by.id if entered_by else None, completed_at=completed, received_at=completed,
-        payload_digest=digest({"demo": rid}),
-    ))
-    audit.record("create", "responses", rid, actor=entered_by,
-                 new={"visit": visit, "instrument": code, "total": score.total}, reason="demo data")
+    with audit.operation("create", actor=entered_by, reason="demo data"):
+        db.session.add(Response(
+            id=rid, patient_id=patient.id, visit_code=visit, instrument=code, answers=score.answers,
+            total=score.total, flags=sorted(score.flags), respondent=respondent,
+            entered_by_id=entered_by.id if entered_by else None, completed_at=completed, received_at=completed,
+            payload_digest=digest({"demo": rid}),
+        ))
 
 
 def _at(day: date, hour: int, tz: str) -> datetime:
@@ -133,6 +132,11 @@ def _fill(patient: Patient, upto: tuple[str, ...], ability: list[float], clinici
 
 def load() -> str:
     """Create the demo world if it is not there; return a one-line summary."""
+    with unit_of_work(), audit.operation("create", reason="demo data"):
+        return _load()
+
+
+def _load() -> str:
     rng = random.Random(2026)
     studies = {}
     for code, spec in STUDIES.items():
@@ -180,7 +184,6 @@ def load() -> str:
             )
             db.session.add(patient)
             db.session.flush()
-            audit.record("create", "patients", patient.id, new={"subject_code": subject}, reason="demo data")
             created += 1
             _fill(patient, done, abilities, clin_a if site_code == "A" else clin_b, rng,
                   skip=extra.get("skip", ()), late=extra.get("late", ()))
@@ -191,12 +194,16 @@ def load() -> str:
     a1 = db.session.execute(select(Patient).where(Patient.subject_code == "A-001")).scalar_one()
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
     demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
-    db.session.commit()
     return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
 
 
 def generate(count: int) -> str:
     """Add `count` generated patients (G-<site>-NNNNN) with visits, answers and gaps."""
+    with unit_of_work():
+        return _generate(count)
+
+
+def _generate(count: int) -> str:
     rng = random.Random(count)
     sites = db.session.scalars(select(Site).order_by(Site.code)).all()
     study_of = {"A": "IT-HMSC", "B": "BMSC"}
@@ -223,7 +230,7 @@ def generate(count: int) -> str:
         ))
         made += 1
     if patient_rows:
-        db.session.execute(insert(Patient), patient_rows)
+        db.session.execute(insert(Patient).execution_options(**{audit.SUMMARIZED: True}), patient_rows)
         db.session.flush()
     ids = dict(db.session.execute(select(Patient.subject_code, Patient.id).where(
         Patient.subject_code.in_([r["subject_code"] for r in patient_rows]))).all()) if patient_rows else {}
@@ -255,12 +262,12 @@ def generate(count: int) -> str:
                     status="active",
                 ))
     for start in range(0, len(response_rows), 5000):
-        db.session.execute(insert(Response), response_rows[start:start + 5000])
+        db.session.execute(insert(Response).execution_options(**{audit.SUMMARIZED: True}),
+                           response_rows[start:start + 5000])
     new_ids = list(ids.values())
     for start in range(0, len(new_ids), 500):
         followup.refresh_progress(new_ids[start:start + 500])
-    if made:
+    if made:  # bulk statements pass by the session's flush: one event says what they wrote
         audit.record("create", "patients", "bulk", new={"generated_patients": made,
                                                         "responses": len(response_rows)}, reason="demo data")
-    db.session.commit()
     return f"\ndemo: {made} generated patients with {len(response_rows)} responses"

@@ -48,8 +48,6 @@ def load(studies: dict[str, Study], sites: dict[str, Site], site_of_study: dict[
                                                         StudySite.site_id == site.id)) is None:
             db.session.add(StudySite(study_id=study.id, site_id=site.id))
             db.session.flush()
-            audit.record("create", "study_sites", f"{study.code}:{site.code}", new={"study": study.code,
-                         "site": site.code}, reason="demo data")
         _allocation(study, site, users["admin"])
     _infusions(site_code="B", actor=users["clinician.b"], today=today)
     _serious_adverse_event(users["clinician.a"], today)
@@ -83,10 +81,8 @@ def _allocation(study: Study, site: Site, actor: User) -> None:
         AllocationSlot.study_id == study.id, AllocationSlot.site_id == site.id).order_by(AllocationSlot.sequence))
     # The list is longer than the demo cohort: only the first slots are taken.
     for slot, patient in zip(slots, patients, strict=False):
-        slot.patient_id, slot.assigned_at, slot.assigned_by_id = patient.id, _noon(patient.enrolled_on), actor.id
-        audit.record("assign", "allocation_slots", slot.id, actor=actor,
-                     new={"patient": patient.subject_code, "arm": slot.arm_code, "sequence": slot.sequence},
-                     reason="demo data")
+        with audit.operation("assign", actor=actor, reason="demo data", detail={"patient": patient.subject_code}):
+            slot.patient_id, slot.assigned_at, slot.assigned_by_id = patient.id, _noon(patient.enrolled_on), actor.id
 
 
 def _noon(day: date) -> datetime:

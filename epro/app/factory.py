@@ -94,6 +94,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     i18n.init_app(app)
     Compress(app)
+    from epro.services import audit  # noqa: F401  (the session writes the audit trail)
     from epro.web import login as auth  # noqa: F401  (registers the user loader)
 
 
@@ -127,6 +128,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from epro.web import hooks
+    from epro.web import boundary, hooks
 
     hooks.register(app)
+    boundary.register(app)  # last: its after_request (the commit) runs first

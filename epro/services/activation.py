@@ -51,9 +51,6 @@ def issue(patient: Patient, role: str, actor: User) -> tuple[str, ActivationCode
     )
     db.session.add(record)
     db.session.flush()
-    audit.record("create", "activation_codes", record.id, actor=actor,
-                 new={"patient": patient.subject_code, "role": role})
-    db.session.commit()
     return code, record
 
 
@@ -77,6 +74,12 @@ def find_usable(code: str) -> ActivationCode | None:
     return record
 
 
+def refused(code: str) -> None:
+    """A code that does not work: kept even though the request fails (someone may be guessing)."""
+    audit.security_event("activation_failed", "activation_codes", "-",
+                         new={"code_length": len(normalize(code))})
+
+
 def redeem(record: ActivationCode, username: str, password: str) -> tuple[User | None, str]:
     """Create the account and use up the code; (None, message) if the username is taken."""
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -86,15 +89,14 @@ def redeem(record: ActivationCode, username: str, password: str) -> tuple[User |
         return None, _("This patient already has an account. Please ask your clinic.")
     user = User(username=username, password_hash=hash_password(password), role=record.role,
                 locale=patient.language if record.role == "patient" else None)
-    db.session.add(user)
-    db.session.flush()
-    if record.role == "patient":
-        patient.user_id = user.id
-    else:
-        db.session.add(CaregiverLink(caregiver_id=user.id, patient_id=patient.id))
-    record.used_at = datetime.now(UTC)
-    record.used_by_id = user.id
-    audit.record("activate", "users", user.id, actor=user,
-                 new={"username": username, "role": record.role, "patient": patient.subject_code})
-    db.session.commit()
+    with audit.operation("activate", detail={"patient": patient.subject_code}) as op:
+        db.session.add(user)
+        db.session.flush()
+        op.actor = user  # from here on, the new account acts itself
+        if record.role == "patient":
+            patient.user_id = user.id
+        else:
+            db.session.add(CaregiverLink(caregiver_id=user.id, patient_id=patient.id))
+        record.used_at = datetime.now(UTC)
+        record.used_by_id = user.id
     return user, ""

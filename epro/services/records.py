@@ -3,11 +3,14 @@
 Nothing is overwritten or deleted: a wrong response is *removed* (a status,
 with a reason) and, if needed, replaced by a new entry; a signed response is
 locked until someone unlocks it with a reason, which voids the signature.
-Every step writes the audit trail in the same transaction, and a change based
-on an outdated view of the record is refused (optimistic locking).
+Every step is audited by the session (:mod:`epro.services.audit`) in the
+request's transaction, and a change based on an outdated view of the record is
+refused (optimistic locking; a race lost at commit is a 409 from the boundary).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -51,12 +54,14 @@ def _check_version(response: Response, seen_version: int | str | None) -> None:
         raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again.")) from None
 
 
-def _commit() -> None:
+@contextmanager
+def _changing(action: str, actor: User, reason: str | None = None) -> Iterator[None]:
+    """An audited change, flushed now: a concurrent edit shows up here as :class:`Outdated`."""
     try:
-        db.session.commit()
-    except StaleDataError as stale:
-        db.session.rollback()
-        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again.")) from stale
+        with audit.operation(action, reason=reason, actor=actor):
+            yield
+    except StaleDataError:
+        raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again.")) from None
 
 
 def sign(response: Response, signer: User, password: str, meaning: str, seen_version) -> Signature:
@@ -66,16 +71,13 @@ def sign(response: Response, signer: User, password: str, meaning: str, seen_ver
         raise RecordError(N_("A removed record cannot be signed."))
     _check_version(response, seen_version)
     if not verify_password(signer.password_hash, password or ""):
-        audit.record("signature_failed", "responses", response.id, actor=signer)
-        db.session.commit()
+        audit.security_event("signature_failed", "responses", response.id, actor=signer)
         raise RecordError(N_("The password is not right. The record was not signed."))
-    signature = Signature(response_id=response.id, signer_id=signer.id, meaning=meaning,
-                          printed_name=signer.display_name or signer.username)
-    db.session.add(signature)
-    response.version += 1  # a signature changes what the record is
-    audit.record("sign", "responses", response.id, actor=signer, field="signature",
-                 new={"meaning": meaning, "printed_name": signature.printed_name})
-    _commit()
+    with _changing("sign", signer):
+        signature = Signature(response_id=response.id, signer_id=signer.id, meaning=meaning,
+                              printed_name=signer.display_name or signer.username)
+        db.session.add(signature)
+        response.version += 1  # a signature changes what the record is
     return signature
 
 
@@ -85,15 +87,12 @@ def unlock(response: Response, actor: User, reason: str | None, seen_version) ->
     if not response.locked:
         raise RecordError(N_("This record is not signed, so it is not locked."))
     now = datetime.now(UTC)
-    for signature in response.active_signatures:
-        signature.voided_at = now
-        signature.voided_by_id = actor.id
-        signature.void_reason = text
-        audit.record("unlock", "responses", response.id, actor=actor, field="signature",
-                     old={"meaning": signature.meaning, "printed_name": signature.printed_name,
-                          "signed_at": signature.signed_at}, new="void", reason=text)
-    response.version += 1
-    _commit()
+    with _changing("unlock", actor, text):
+        for signature in response.active_signatures:
+            signature.voided_at = now
+            signature.voided_by_id = actor.id
+            signature.void_reason = text
+        response.version += 1
 
 
 def remove(response: Response, actor: User, reason: str | None, seen_version) -> None:
@@ -104,12 +103,9 @@ def remove(response: Response, actor: User, reason: str | None, seen_version) ->
         raise RecordError(N_("This record is signed. Unlock it with a reason first."))
     if response.status != "active":
         raise RecordError(N_("This record was already removed."))
-    response.status = "removed"
-    response.removed_at = datetime.now(UTC)
-    response.removed_by_id = actor.id
-    response.removed_reason = text
-    audit.record("remove", "responses", response.id, actor=actor, field="status", old="active",
-                 new="removed", reason=text)
-    db.session.flush()
+    with _changing("remove", actor, text):
+        response.status = "removed"
+        response.removed_at = datetime.now(UTC)
+        response.removed_by_id = actor.id
+        response.removed_reason = text
     followup.refresh_progress([response.patient_id])
-    _commit()

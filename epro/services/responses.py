@@ -3,7 +3,7 @@ forms and the JSON API, so all three validate, score and audit the same way.
 
 Idempotent by the client-made UUID: the same id with the same body is a retry
 and returns the stored response; the same id with another body is a conflict.
-The response is committed before the caller acknowledges it.
+The request's unit of work commits the response before the caller is answered.
 """
 from __future__ import annotations
 
@@ -185,30 +185,27 @@ def submit(
         received_at=now,
         payload_digest=body_digest,
     )
-    db.session.add(response)
-    if replaces is not None:
-        _remove_replaced(replaces, actor, response_id, str(reason).strip(), now)
-    audit.record(
-        "create", "responses", response_id, actor=actor,
-        new={"patient": patient.subject_code, "visit": visit, "instrument": instrument,
-             "answers": score.answers, "total": score.total, "respondent": respondent},
-        reason=str(reason).strip() if replaces is not None else None,
-    )
     try:
-        db.session.flush()
-        followup.refresh_progress([patient.id])
-        db.session.commit()
-    except StaleDataError as stale:
-        db.session.rollback()
-        raise Conflict(N_("Someone else changed this record after you opened it. Please look at it again.")) from stale
+        # A savepoint: losing the race for this id undoes only our insert, not the request.
+        with db.session.begin_nested(), audit.operation("create", reason=_reason_of(replaces, reason)):
+            db.session.add(response)
+            db.session.flush()
+            if replaces is not None:
+                _remove_replaced(replaces, actor, response_id, str(reason).strip(), now)
+    except StaleDataError:
+        raise Conflict(N_("Someone else changed this record after you opened it. Please look at it again.")) from None
     except IntegrityError:
         # Another request stored the same id between our check and our insert.
-        db.session.rollback()
         existing = db.session.get(Response, response_id)
         if existing is None:
             raise
         return _replay(existing, body_digest)
+    followup.refresh_progress([patient.id])
     return Outcome(response, created=True, score=score)
+
+
+def _reason_of(replaces: Response | None, reason: Any) -> str | None:
+    return str(reason).strip() if replaces is not None else None
 
 
 def _replacement_errors(old: Response, patient: Patient, visit: Any, instrument: Any, reason: Any,
@@ -231,13 +228,12 @@ def _replacement_errors(old: Response, patient: Patient, visit: Any, instrument:
 
 
 def _remove_replaced(old: Response, actor: User, new_id: str, reason: str, now: datetime) -> None:
-    old.status = "removed"
-    old.removed_at = now
-    old.removed_by_id = actor.id
-    old.removed_reason = reason
-    audit.record("remove", "responses", old.id, actor=actor, field="status", old="active", new="removed",
-                 reason=reason)
-    audit.record("correct", "responses", old.id, actor=actor, field="replaced_by", new=new_id, reason=reason)
+    """The corrected response leaves the record (kept, with the reason): one ``correct`` row."""
+    with audit.operation("correct", reason=reason, detail={"replaced_by": new_id}):
+        old.status = "removed"
+        old.removed_at = now
+        old.removed_by_id = actor.id
+        old.removed_reason = reason
 
 
 def _replay(existing: Response, body_digest: str) -> Outcome:

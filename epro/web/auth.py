@@ -6,14 +6,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
-from epro.base.extensions import db, limiter
+from epro.base.extensions import limiter
 from epro.models import User
-from epro.services import activation, audit
+from epro.services import accounts, activation
 from epro.services.passwords import verify_password
 from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
-from epro.web.login import end_all_sessions
 
 bp = Blueprint("auth", __name__)
 
@@ -33,10 +31,7 @@ def start_session(user: User) -> None:
     session.clear()  # a fresh session at login (no fixation)
     if lang:
         session["lang"] = lang
-        if user.locale != lang:  # a language chosen on the sign-in page is the person's choice
-            audit.record("update", "users", user.id, actor=user, field="locale", old=user.locale, new=lang)
-            user.locale = lang
-            db.session.commit()
+        accounts.remember_locale(user, lang)  # a language chosen on the sign-in page is the person's choice
     login_user(user, remember=user.role in ("patient", "caregiver"))
     session.permanent = True
 
@@ -60,15 +55,13 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == (form.username.data or "").strip()))
+        user = accounts.by_username((form.username.data or "").strip())
         if user is not None and user.active and verify_password(user.password_hash, form.password.data or ""):
             start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
         if user is None:
             verify_password(None, form.password.data or "")  # same time for unknown users
-        audit.record("login_failed", "users", user.id if user else "-", actor=None,
-                     new={"username_known": user is not None})
-        db.session.commit()
+        accounts.login_failed(user)
         error = _("The username or password is not right. Please try again.")
     return render_template("auth/login.html", form=form, error=error), (200 if not error else 401)
 
@@ -78,8 +71,7 @@ def login():
 def logout():
     form = EmptyForm()
     if form.validate_on_submit():
-        end_all_sessions(current_user)
-        db.session.commit()
+        accounts.end_all_sessions(current_user)
         lang = session.get("lang")
         logout_user()
         session.clear()
@@ -99,6 +91,7 @@ def activate():
         return render_template("auth/activate_code.html", form=ActivationCodeForm())
     pending = activation.find_usable(code)
     if pending is None:
+        activation.refused(code)
         form = ActivationCodeForm(data={"code": code})
         error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
         return render_template("auth/activate_code.html", form=form, error=error), 400

@@ -7,13 +7,12 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from epro.base.extensions import db
 from epro.core import charts, instruments
 from epro.core.timeline import alerts as worsening_alerts
-from epro.models import AuditEvent, Patient, Response, Signature, User
-from epro.services import access, activation, followup, records, responses
+from epro.models import AuditEvent, Patient, Response, User
+from epro.services import access, activation, followup, records, responses, unit_of_work
+from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.trial import enrolment, studies
 from epro.web import converters, downloads, guards
@@ -70,10 +69,7 @@ def timeline(patient_id: int):
             title=_(definition.name), description=direction, higher_is_better=definition.higher_is_better,
             id_prefix=f"chart-{definition.code}",
         )
-    signed = set(db.session.scalars(
-        select(Signature.response_id).join(Response, Response.id == Signature.response_id)
-        .where(Response.patient_id == patient.id, Signature.voided_at.is_(None))
-    ))
+    signed = patient_records.signed_response_ids(patient)
     return render_template(
         "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
         alerts=worsening_alerts(tl), today=followup.patient_today(patient),
@@ -147,7 +143,6 @@ def enrol():
 
         patient = form.submit(enrol_patient)
         if patient is not None:
-            db.session.commit()
             flash(_("%(code)s is enrolled. Give the patient an activation code.", code=patient.subject_code),
                   "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
@@ -176,26 +171,19 @@ def codes(patient_id: int):
 
 def _response(response_id: str) -> Response:
     """A response of a patient this user may see, else 404."""
-    response = db.session.get(Response, response_id)
+    response = patient_records.response(response_id)
     if response is None:
         abort(404)
     access.patient_or_404(current_user, response.patient_id)
     return response
 
 
-def _record_trail(record_ids: list[str], tables: tuple[str, ...] = ("responses",)) -> list[AuditEvent]:
-    return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.table_name.in_(tables), AuditEvent.record_id.in_(record_ids))
-        .order_by(AuditEvent.at, AuditEvent.id)
-    ))
+def _record_trail(record_ids: list[str]) -> list[AuditEvent]:
+    return patient_records.trail(record_ids)
 
 
 def _users_by_id(ids) -> dict[int, User]:
-    """Only the users a page mentions, in one query."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+    return patient_records.users_by_id(ids)
 
 
 def _render_record(response: Response, *, error: str | None = None, failed_action: str | None = None,
@@ -231,7 +219,7 @@ def change_record(response_id: str, action: str):
         else:
             abort(404)
     except records.RecordError as exc:
-        db.session.rollback()
+        unit_of_work.fail()
         # Keep what was typed (never the password) so an error costs nothing to fix.
         typed = {"reason": form.get("reason", ""), "meaning": form.get("meaning", "")}
         return _render_record(_response(response_id), error=_(exc.message), failed_action=action,
@@ -243,9 +231,7 @@ def change_record(response_id: str, action: str):
 def audit_export(patient_id: int):
     """Every audit event about this patient and its responses, as CSV (UTF-8 with BOM for Excel)."""
     patient = _patient(patient_id)
-    ids = list(db.session.scalars(select(Response.id).where(Response.patient_id == patient.id)))
-    events = _record_trail(ids) + _record_trail([str(patient.id)], ("patients",))
-    events.sort(key=lambda e: (e.at, e.id))
+    events = patient_records.patient_trail(patient)
     users: dict[int | None, str] = {i: u.username for i, u in _users_by_id(e.user_id for e in events).items()}
     header = ["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"]
     rows = ([e.at.isoformat(), users.get(e.user_id, ""), e.role or "", e.action, e.table_name, e.record_id,

@@ -2,17 +2,21 @@
 and for what the user may not see; never a 500 for bad input."""
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
+from flask import Response as HTTPResponse
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from epro.services import audit, unit_of_work
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def register(app: Flask) -> None:
+def page(status: int, detail: str | None = None) -> HTTPResponse:
+    """The error page (or problem+json under /api/) for a status."""
     from epro.web.api.problems import problem
 
     titles = {
@@ -21,6 +25,7 @@ def register(app: Flask) -> None:
         403: lambda: _("Not allowed"),
         404: lambda: _("Not found"),
         405: lambda: _("Method not allowed"),
+        409: lambda: _("Conflict"),
         413: lambda: _("Too large"),
         429: lambda: _("Too many attempts"),
         500: lambda: _("Something went wrong"),
@@ -32,12 +37,17 @@ def register(app: Flask) -> None:
         500: lambda: _("Please try again. Your answers are kept on this device."),
     }
 
-    def render(status: int, detail: str | None = None):
-        title = titles.get(status, titles[400])()
-        detail = detail or (details[status]() if status in details else title)
-        if wants_json():
-            return problem(status, title, detail)
-        return render_template("error.html", status=status, title=title, detail=detail), status
+    title = titles.get(status, titles[400])()
+    detail = detail or (details[status]() if status in details else title)
+    if wants_json():
+        return make_response(problem(status, title, detail))
+    return make_response(render_template("error.html", status=status, title=title, detail=detail), status)
+
+
+def register(app: Flask) -> None:
+    def render(status: int, detail: str | None = None) -> HTTPResponse:
+        unit_of_work.fail()  # roll back before the error page is drawn
+        return page(status, detail)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
@@ -45,14 +55,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(error):
-        from epro.base.extensions import db
-        from epro.services import audit
-
         username = (request.form.get("username") or "").strip()[:80]
-        audit.record("login_locked" if request.endpoint == "auth.login" else "rate_limited", "users", "-",
-                     new={"endpoint": request.endpoint, "username_given": bool(username)})
-        db.session.commit()
-        return render(429)
+        response = render(429)
+        audit.security_event("login_locked" if request.endpoint == "auth.login" else "rate_limited", "users",
+                             "-", new={"endpoint": request.endpoint, "username_given": bool(username)})
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

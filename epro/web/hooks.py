@@ -12,8 +12,8 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from epro.base import i18n
-from epro.base.extensions import db
 from epro.core import labels
+from epro.services import accounts
 from epro.services.masking import Presenter
 from epro.web.sessions import is_background_request
 
@@ -123,13 +123,8 @@ def register(app: Flask) -> None:
         # The manifest's ?lang= is the page's language, not a choice (and is fetched in the background).
         if chosen in i18n.LANGS and not is_background_request():
             session["lang"] = chosen
-            if current_user.is_authenticated and current_user.locale != chosen:
-                from epro.services import audit
-
-                audit.record("update", "users", current_user.id, actor=current_user, field="locale",
-                             old=current_user.locale, new=chosen)
-                current_user.locale = chosen
-                db.session.commit()
+            if current_user.is_authenticated:
+                accounts.remember_locale(current_user._get_current_object(), chosen)
 
     @app.context_processor
     def template_globals() -> dict:

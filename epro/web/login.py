@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import request
 from flask_babel import lazy_gettext as _l
 
-from epro.base.extensions import db, login_manager
+from epro.base.extensions import login_manager
 from epro.models import User
-from epro.models.people import new_session_token
+from epro.services import accounts
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please sign in to continue.")
@@ -20,13 +20,7 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    ident, _, token = user_id.partition(".")
-    if not ident.isdigit() or not token:
-        return None
-    user = db.session.get(User, int(ident))
-    if user is None or user.session_token != token or not user.active:
-        return None
-    return user
+    return accounts.by_session_id(user_id)
 
 
 @login_manager.unauthorized_handler
@@ -39,6 +33,3 @@ def unauthorized():
         return problem(401, _l("Sign-in required"), _l("Please sign in to continue."))
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
-
-def end_all_sessions(user: User) -> None:
-    user.session_token = new_session_token()

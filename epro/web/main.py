@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import text
 
-from epro.base.extensions import db
+from epro.services import accounts
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    db.session.execute(text("SELECT 1"))
+    accounts.database_answers()
     return jsonify(status="ok")
 
 

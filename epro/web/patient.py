@@ -11,12 +11,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from epro.base.extensions import db
 from epro.core import instruments, schedule
-from epro.models import Patient, Response, Signature
-from epro.services import access, followup, responses
+from epro.models import Patient
+from epro.services import access, followup, patients, responses
 from epro.web import guards
 from epro.web.messages import field_errors
 
@@ -49,8 +47,7 @@ def home_entries(patient: Patient) -> dict:
 
 @bp.get("/me")
 def home():
-    patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
-    entries = [home_entries(p) for p in patients]
+    entries = [home_entries(p) for p in patients.visible(current_user)]
     return render_template("patient/home.html", entries=entries)
 
 
@@ -105,9 +102,7 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
 @bp.get("/patients/<int:patient_id>/done/<response_id>")
 def done(patient_id: int, response_id: str):
     patient = _patient(patient_id)
-    response = db.session.scalar(
-        select(Response).where(Response.id == response_id, Response.patient_id == patient.id)
-    )
+    response = patients.response_of(patient, response_id)
     if response is None:
         abort(404)
     entry = home_entries(patient)
@@ -124,10 +119,7 @@ def history_rows(patient: Patient) -> list[dict]:
     signed: set[str] = set()
     if patient.study.patients_see_clinician_scores:
         shown += followup.protocol_instruments(patient, "clinician")
-        signed = set(db.session.scalars(
-            select(Signature.response_id).join(Response, Response.id == Signature.response_id)
-            .where(Response.patient_id == patient.id, Signature.voided_at.is_(None))
-        ))
+        signed = patients.signed_response_ids(patient)
     rows = []
     for tv in tl.visits:
         cells = {code: tv.assessment(code) for code in shown}

@@ -10,7 +10,6 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.base.extensions import db
 from epro.services import access, followup
 from epro.services.trial import safety
 from epro.web import guards
@@ -28,7 +27,6 @@ def new_problem(patient_id: int):
     if form.submit(lambda: safety.report_symptom(
             patient, current_user, what=form.what.data, since=form.since.data, severity=form.severity.data,
             hospital=bool(form.hospital_visit.answer))):
-        db.session.commit()
         flash(_("Thank you. Your clinic has your report and will look at it. "
                 "If it is an emergency, call 120 or go to the hospital now."), "success")
         return redirect(url_for("patient.home"))

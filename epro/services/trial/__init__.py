@@ -8,9 +8,10 @@ protocol), ``screening``, ``enrolment`` (the one way a patient is made),
 ``safety`` (symptom reports, adverse events, the SAE clock, safety checks and
 the safety summary) and ``outcomes``.
 
-Rules kept by every module here: each write is audited in the same
-transaction (:func:`epro.services.audit.record`); clinical rows are never deleted (a
-status says when one was replaced); the caller commits.  Messages are English
+Rules kept by every module here: each write is audited by the session in the
+same transaction (:mod:`epro.services.audit`; a module names the operation and its
+reason); clinical rows are never deleted (a status says when one was replaced);
+services flush, the unit of work's boundary commits.  Messages are English
 message ids marked with ``N_`` and translated by the web layer.
 
 Functions take typed values (keyword arguments or a small frozen dataclass),

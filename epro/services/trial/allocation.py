@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import func, insert, select
 
 from epro.base.extensions import db
 from epro.core.i18n_marker import N_
@@ -65,7 +64,7 @@ def generate(study: Study, seed: str, length: int, actor: User) -> int:
              seed_digest=seeded, list_digest=digest)
         for site in sites for n, arm in enumerate(lists[site.code], start=1)
     ]
-    db.session.execute(insert(AllocationSlot), rows)
+    db.session.execute(insert(AllocationSlot).execution_options(**{audit.SUMMARIZED: True}), rows)
     audit.record("generate", "allocation_slots", f"study:{study.id}", actor=actor, new={
         "study": study.code, "strata": [s.code for s in sites], "length_per_site": int(length),
         "slots": len(rows), "list_digest": digest, "seed_digest": seeded,
@@ -118,14 +117,11 @@ def _claim_next_slot(study: Study, site_id: int, patient: Patient, actor: User) 
         )
         if slot_id is None:
             continue
-        claimed = cast(CursorResult[Any], db.session.execute(
-            update(AllocationSlot).where(AllocationSlot.id == slot_id, AllocationSlot.patient_id.is_(None))
-            .values(patient_id=patient.id, assigned_at=now, assigned_by_id=actor.id)
-            .execution_options(synchronize_session=False)
-        )).rowcount
-        if claimed == 1:
-            slot = db.session.get(AllocationSlot, slot_id, populate_existing=True)
-            assert slot is not None  # claimed by this very transaction
+        # The row is ours now (locked on PostgreSQL; SQLite has one writer): an ORM
+        # change, so the session audits the assignment.
+        slot = db.session.get(AllocationSlot, slot_id, populate_existing=True, with_for_update=True)
+        if slot is not None and slot.patient_id is None:
+            slot.patient_id, slot.assigned_at, slot.assigned_by_id = patient.id, now, actor.id
             return slot
     raise Refused(LIST_USED_UP)
 
@@ -162,22 +158,18 @@ def randomize(screening: Screening, actor: User, today: date, *, subject_code: s
     patient = enrolment.enrol(study, screening.site_id, details, actor, day0=today,
                               enrolled_on=min(screening.screened_on, today), screening_code=screening.screening_code)
     code = patient.subject_code
-    how: dict[str, object]
-    record_id: int | str
-    if protocol.randomized:
-        slot = _claim_next_slot(study, screening.site_id, patient, actor)
-        arm_code, how = slot.arm_code, {"sequence": slot.sequence}
-        record_id = slot.id
-    else:
-        assert chosen_arm is not None  # an unknown arm is refused above
-        arm_code, how, record_id = chosen_arm.code, {"chosen_by": actor.username}, f"patient:{patient.id}"
-    arm = db.session.execute(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code)).scalar_one()
-    patient.arm_id = arm.id
-    # The assignment is audited on the list, not on the patient: a masked user's
-    # export of the patient's audit trail must not carry the arm.
-    audit.record("assign", "allocation_slots", record_id, actor=actor,
-                 new={"patient": code, "arm": arm_code, **how})
-    screening.patient_id = patient.id
-    audit.record("update", "screenings", screening.id, actor=actor, field="patient", new=code)
-    db.session.flush()
+    # The assignment is audited on the list (the slot's row), not on the patient:
+    # a masked user's export of the patient's audit trail must not carry the arm.
+    with audit.operation("assign", detail={"patient": code}):
+        if protocol.randomized:
+            arm_code = _claim_next_slot(study, screening.site_id, patient, actor).arm_code
+        else:
+            assert chosen_arm is not None  # an unknown arm is refused above
+            arm_code = chosen_arm.code
+            # No slot to change: the investigator's choice is an event of its own.
+            audit.record("assign", "allocation_slots", f"patient:{patient.id}", actor=actor,
+                         new={"patient": code, "arm": arm_code, "chosen_by": actor.username})
+        arm = db.session.execute(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code)).scalar_one()
+        patient.arm_id = arm.id
+        screening.patient_id = patient.id
     return patient

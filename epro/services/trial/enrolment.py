@@ -51,12 +51,7 @@ def enrol(study: Study, site_id: int, details: PatientDetails, actor: User, *, d
         sex=details.sex, education=details.education, language=details.language, day0=day0,
         enrolled_on=enrolled_on,
     )
-    db.session.add(patient)
-    db.session.flush()
-    audit.record("create", "patients", patient.id, actor=actor, new={
-        "subject_code": patient.subject_code, "birth_year": patient.birth_year, "sex": patient.sex,
-        "education": patient.education, "language": patient.language, "day0": day0,
-        **({"screening": screening_code} if screening_code else {}),
-    })
+    with audit.operation("create", detail={"screening": screening_code} if screening_code else None):
+        db.session.add(patient)
     followup.refresh_progress([patient.id])
     return patient

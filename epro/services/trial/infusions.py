@@ -167,10 +167,9 @@ def record(patient: Patient, entry: InfusionEntry, actor: User) -> Recorded:
     given_on = schedule.local_date(given_at, tz)
     if number == 1:
         if given_on != patient.day0:
-            audit.record("update", "patients", patient.id, actor=actor, field="day0", old=patient.day0,
-                         new=given_on, reason="first infusion")
             warnings.append((DAY0_MOVED, {"old": patient.day0, "new": given_on}))
-            patient.day0 = given_on
+            with audit.operation("update", reason="first infusion"):
+                patient.day0 = given_on
     else:
         planned = rules.planned_infusions(plan, patient.day0)[number - 1]
         if rules.infusion_timing(planned, given_on) == rules.OUTSIDE_WINDOW:
@@ -180,13 +179,8 @@ def record(patient: Patient, entry: InfusionEntry, actor: User) -> Recorded:
     row = Infusion(patient_id=patient.id, number=number, given_at=given_at, weight_kg=weight, cells=int(cells),
                    volume_ml=volume, lot=lot, reactions=reactions, flags=flags,
                    given_by_id=entry.given_by.id)
-    db.session.add(row)
-    db.session.flush()
-    audit.record("create", "infusions", row.id, actor=actor, new={
-        "patient": patient.subject_code, "number": number, "given_at": given_at, "weight_kg": weight,
-        "cells": int(cells), "computed_dose": dose, "volume_ml": volume, "lot": lot,
-        "given_by": entry.given_by.username, "reactions": reactions, "flags": flags,
-    })
+    with audit.operation("create", detail={"computed_dose": dose}):
+        db.session.add(row)
     if number == 1:
         followup.refresh_progress([patient.id])
     return Recorded(row, dose, tuple(warnings))

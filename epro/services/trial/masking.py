@@ -22,11 +22,9 @@ NOTICE_DAYS = 14
 
 def unblind(patient: Patient, user: User, reason: str) -> Unblinding:
     """Record an emergency unblinding for this user and patient, with the (required) reason."""
-    row = Unblinding(patient_id=patient.id, user_id=user.id, reason=reason)
-    db.session.add(row)
-    db.session.flush()
-    audit.record("unblind", "unblindings", row.id, actor=user, new={"patient": patient.subject_code},
-                 reason=reason)
+    with audit.operation("unblind", reason=reason, actor=user):
+        row = Unblinding(patient_id=patient.id, user_id=user.id, reason=reason)
+        db.session.add(row)
     return row
 
 

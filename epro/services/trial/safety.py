@@ -53,9 +53,6 @@ def report_symptom(patient: Patient, actor: User, *, what: str, since: date, sev
                            respondent="patient" if actor.role == "patient" else "caregiver")
     db.session.add(report)
     db.session.flush()
-    audit.record("create", "symptom_reports", report.id, actor=actor, new={
-        "patient": patient.subject_code, "what": what, "since": since, "severity": severity,
-        "hospital_visit": bool(hospital)})
     return report
 
 
@@ -83,11 +80,10 @@ def visible_report(user: User, report_id: int) -> SymptomReport | None:
 def mark_reviewed(report: SymptomReport, actor: User, adverse_event: AdverseEvent | None = None) -> None:
     if report.reviewed_at is not None:
         raise Refused(ALREADY_REVIEWED)
-    report.reviewed_at = datetime.now(UTC)
-    report.reviewed_by_id = actor.id
-    report.adverse_event_id = adverse_event.id if adverse_event else None
-    audit.record("review", "symptom_reports", report.id, actor=actor,
-                 new={"adverse_event": adverse_event.id if adverse_event else None})
+    with audit.operation("review"):
+        report.reviewed_at = datetime.now(UTC)
+        report.reviewed_by_id = actor.id
+        report.adverse_event_id = adverse_event.id if adverse_event else None
 
 
 # --- adverse events ----------------------------------------------------------
@@ -131,10 +127,6 @@ def record_adverse_event(patient: Patient, entry: AdverseEventEntry, actor: User
                       aware_at=aware_at, recorded_by_id=actor.id)
     db.session.add(ae)
     db.session.flush()
-    audit.record("create", "adverse_events", ae.id, actor=actor, new={
-        "patient": patient.subject_code, "term": term, "onset": onset, "end": end, "grade": grade,
-        "serious_criteria": serious, "relatedness": relatedness, "action": action, "outcome": outcome,
-        "aware_at": aware_at, "symptom_report": report.id if report else None})
     if report is not None:
         mark_reviewed(report, actor, ae)
     return ae
@@ -146,7 +138,7 @@ def mark_reported(ae: AdverseEvent, actor: User, now: datetime | None = None) ->
     if ae.reported_at is not None:
         raise Refused(ALREADY_REPORTED)
     ae.reported_at = now or datetime.now(UTC)
-    audit.record("update", "adverse_events", ae.id, actor=actor, field="reported_at", new=ae.reported_at)
+    db.session.flush()
 
 
 def adverse_events(patient: Patient) -> list[AdverseEvent]:
@@ -220,17 +212,13 @@ def record_check(patient: Patient, visit_code: str, entry: SafetyCheckEntry, act
     lab, lab_detail, neuro, neuro_detail = entry.lab, entry.lab_detail, entry.neuro, entry.neuro_detail
     imaging, imaging_detail = entry.imaging, entry.imaging_detail
     if previous is not None:
-        previous.status = "replaced"
-        audit.record("replace", "safety_checks", previous.id, actor=actor, field="status", old="active",
-                     new="replaced", reason=reason)
+        with audit.operation("replace", reason=reason):
+            previous.status = "replaced"
     row = SafetyCheck(patient_id=patient.id, visit_code=visit_code, lab=lab, lab_detail=lab_detail,
                       neuro=neuro, neuro_detail=neuro_detail, imaging=imaging, imaging_detail=imaging_detail,
                       recorded_by_id=actor.id)
     db.session.add(row)
     db.session.flush()
-    audit.record("create", "safety_checks", row.id, actor=actor, new={
-        "patient": patient.subject_code, "visit": visit_code, "lab": lab, "lab_detail": lab_detail,
-        "neuro": neuro, "neuro_detail": neuro_detail, "imaging": imaging, "imaging_detail": imaging_detail})
     return row
 
 

@@ -19,7 +19,6 @@ from epro.core.i18n_marker import N_
 from epro.core.protocols import Protocol
 from epro.core.trial import eligibility as rules
 from epro.models import Screening, Site, Study, User
-from epro.services import audit
 from epro.services.errors import FieldError, Refused, check
 from epro.services.trial.studies import protocol_of
 
@@ -53,15 +52,6 @@ def facts_of(s: Screening) -> rules.ScreeningFacts:
     )
 
 
-def _values(s: Screening) -> dict[str, Any]:
-    return {
-        "screened_on": s.screened_on, "birth_date": s.birth_date, "sex": s.sex,
-        "childbearing_potential": s.childbearing_potential, "onset_date": s.onset_date,
-        "nihss_total": s.nihss_total, "pregnancy_test": s.pregnancy_test, "answers": s.answers,
-        "eligible": s.eligible, "failing": s.failing, "missing": s.missing,
-    }
-
-
 def save(study: Study, site: Site, protocol: Protocol, inp: ScreeningInput, actor: User,
          existing: Screening | None = None) -> Screening:
     """Evaluate and store a screening (new, or a correction of one not yet randomized)."""
@@ -73,7 +63,6 @@ def save(study: Study, site: Site, protocol: Protocol, inp: ScreeningInput, acto
     f = inp.facts
     s = existing or Screening(study_id=study.id, site_id=site.id, screening_code=inp.code,
                               created_by_id=actor.id)
-    old = _values(s) if existing else {}
     assert f.birth_date and f.sex and f.onset_date  # the screening form requires them
     s.screened_on, s.birth_date, s.sex, s.onset_date = f.screening_date, f.birth_date, f.sex, f.onset_date
     s.childbearing_potential = bool(f.childbearing_potential)
@@ -85,14 +74,7 @@ def save(study: Study, site: Site, protocol: Protocol, inp: ScreeningInput, acto
     s.missing = list(result.missing)
     if existing is None:
         db.session.add(s)
-        db.session.flush()
-        audit.record("create", "screenings", s.id, actor=actor, new={"screening_code": s.screening_code,
-                                                                     **_values(s)})
-    else:
-        new = _values(s)
-        for key, value in new.items():
-            if old[key] != value:
-                audit.record("update", "screenings", s.id, actor=actor, field=key, old=old[key], new=value)
+    db.session.flush()
     return s
 
 

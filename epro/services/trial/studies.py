@@ -15,7 +15,6 @@ from epro.base.extensions import db
 from epro.core import protocols
 from epro.core.i18n_marker import N_
 from epro.models import Arm, Site, Study, StudySite, User
-from epro.services import audit
 from epro.services import protocols as app_protocols
 from epro.services.errors import FieldError, check
 
@@ -84,10 +83,7 @@ def create_from_protocol(code: str, name: str, protocol_code: str, sites: Sequen
         db.session.add(Arm(study_id=study.id, code=arm.code, label=arm.label.en))
     for site in sites:
         db.session.add(StudySite(study_id=study.id, site_id=site.id))
-    audit.record("create", "studies", study.id, actor=actor, new={
-        "code": code, "name": name, "protocol": protocol.code, "masked": protocol.masked,
-        "arms": [a.code for a in protocol.arms], "sites": sorted(s.code for s in sites),
-    })
+    db.session.flush()
     return study
 
 

@@ -5,13 +5,10 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from epro.base import i18n
-from epro.base.extensions import db
 from epro.core import instruments, schedule
-from epro.models import Patient, Response
-from epro.services import access, followup, responses
+from epro.services import access, followup, patients, responses
 from epro.web.api import schemas, serializers
 from epro.web.api.openapi import documented, spec
 from epro.web.api.problems import problem
@@ -36,12 +33,12 @@ def openapi():
 @login_required
 @documented("The signed-in user and the patients they may see", {200: (schemas.Me, "OK")})
 def me():
-    patients = db.session.scalars(access.visible_patients(current_user).order_by(Patient.subject_code)).all()
+    visible = patients.visible(current_user)
     return jsonify(
         username=current_user.username,
         role=current_user.role,
         locale=i18n.lang_code(i18n.select_locale()),
-        patients=[{"id": p.id, "subject_code": p.subject_code} for p in patients],
+        patients=[{"id": p.id, "subject_code": p.subject_code} for p in visible],
     )
 
 
@@ -64,10 +61,7 @@ def patient_schedule(patient_id: int):
 @documented("Every stored response, repeats included", {200: (schemas.ResponseList, "OK")}, problems=(404,))
 def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
-    rows = db.session.scalars(
-        select(Response).where(Response.patient_id == p.id, Response.status == "active")
-        .order_by(Response.completed_at, Response.received_at)
-    ).all()
+    rows = patients.active_responses(p)
     counting = schedule.counting_ids(followup.submissions_for(p))
     return jsonify(responses=[serializers.response(r, counts=r.id in counting) for r in rows])
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from epro.base.extensions import db
-from epro.models import Site, Study
+from epro.services import patients
 from epro.services import protocols as app_protocols
 from epro.services.trial import studies
 from epro.web import guards
@@ -18,16 +16,15 @@ from epro.web.trial.forms import NewStudyForm
 @bp.route("/admin/studies/new", methods=["GET", "POST"])
 @guards.audience("admin")
 def new_study():
-    sites = list(db.session.scalars(select(Site).order_by(Site.code)))
+    sites = patients.all_sites()
     form = NewStudyForm(sites=sites)
     study = form.submit(lambda: studies.create_from_protocol(
         form.code.data, form.name.data, form.protocol.data, form.chosen_sites(), current_user))
     if study is not None:
-        db.session.commit()
         flash(_("Study %(code)s created from protocol %(protocol)s.", code=study.code, protocol=study.protocol),
               "success")
         return redirect(url_for("trial.new_study"))
-    existing = list(db.session.scalars(select(Study).order_by(Study.code)))
+    existing = patients.all_studies()
     return render_template(
         "trial/new_study.html", sites=sites, protocols=app_protocols.all_protocols(), form=form,
         site_choices=[(s.id, f"{s.code} · {s.name}") for s in sites],

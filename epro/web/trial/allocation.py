@@ -5,7 +5,6 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.base.extensions import db
 from epro.core.trial import randomization
 from epro.services.trial import allocation, studies
 from epro.web.hooks import presenter
@@ -24,7 +23,6 @@ def allocation_list(study_id: int):
     count = form.submit(lambda: allocation.generate(study, form.seed.data, form.length.data, current_user),
                         first=lambda: allocation.ensure_can_generate(study))
     if count is not None:
-        db.session.commit()
         flash(_("Allocation list generated: %(n)s places.", n=count), "success")
         return redirect(url_for("trial.allocation_list", study_id=study.id))
     recorded = allocation.recorded_digest(study)

@@ -7,12 +7,10 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from epro.base.extensions import db
 from epro.core.trial import safety as rules
 from epro.models import Patient, User
-from epro.services import access, followup
+from epro.services import access, followup, patients
 from epro.services.errors import Refused
 from epro.services.trial import infusions, masking, safety
 from epro.web import converters
@@ -44,7 +42,6 @@ def infusion_list(patient_id: int):
     done = form.submit(lambda: infusions.record(patient, form.entry(patient.site.timezone), current_user),
                        first=lambda: infusions.next_number(patient, current_user))
     if done is not None:
-        db.session.commit()
         if done.dose is not None:
             flash(_("Infusion %(number)s recorded: the dose for %(kg)s kg is %(cells)s cells.",
                     number=done.infusion.number, kg=f"{done.infusion.weight_kg:g}",
@@ -66,7 +63,7 @@ def infusion_list(patient_id: int):
 
 def _users(rows) -> dict[int, User]:
     ids = {r.infusion.given_by_id for r in rows if r.infusion and r.infusion.given_by_id}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    return patients.users_by_id(ids)
 
 
 # --- safety check per visit --------------------------------------------------------
@@ -81,7 +78,6 @@ def safety_check(patient_id: int, visit: str):
     current = safety.check_for(patient, visit)
     form = SafetyCheckForm(patient=patient, visit_code=visit, obj=current)
     if form.submit(lambda: safety.record_check(patient, visit, form.entry(), current_user, form.reason.data)):
-        db.session.commit()
         flash(_("Safety check saved for %(visit)s.", visit=visit), "success")
         return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     return render_template(
@@ -120,7 +116,6 @@ def new_adverse_event(patient_id: int):
     ae = form.submit(lambda: safety.record_adverse_event(patient, form.entry(patient.site.timezone), current_user,
                                                          report))
     if ae is not None:
-        db.session.commit()
         if ae.serious:
             flash(_("Serious adverse event recorded. Report it within 24 hours; the clock is on the patient list."),
                   "warning")
@@ -142,7 +137,6 @@ def adverse_event_reported(event_id: int):
     except Refused as exc:
         flash(say(exc.message, exc.params), "error")
     else:
-        db.session.commit()
         flash(_("Marked as reported."), "success")
     if request.form.get("back") == "list":
         return redirect(url_for("clinic.patients"))
@@ -159,7 +153,6 @@ def unblind(patient_id: int):
         abort(404)
     form = UnblindForm()
     if form.submit(lambda: masking.unblind(patient, current_user, form.reason.data)):
-        db.session.commit()
         flash(_("Unblinded for you, for this patient only. The site's investigators are told."), "warning")
         return redirect(url_for("trial.unblind", patient_id=patient.id))
     return render_template("trial/unblind.html", patient=patient, form=form,

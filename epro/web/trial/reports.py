@@ -5,7 +5,6 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.base.extensions import db
 from epro.services.errors import Refused
 from epro.services.trial import safety, studies
 from epro.web.messages import say
@@ -31,6 +30,5 @@ def report_reviewed(report_id: int):
     except Refused as exc:
         flash(say(exc.message, exc.params), "error")
     else:
-        db.session.commit()
         flash(_("Report of %(code)s marked reviewed.", code=report.patient.subject_code), "success")
     return redirect(url_for("trial.reports"))

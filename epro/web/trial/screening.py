@@ -5,12 +5,11 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.base.extensions import db
 from epro.core import instruments
 from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.trial import eligibility as rules
 from epro.models import Screening, Study
-from epro.services import followup
+from epro.services import followup, unit_of_work
 from epro.services.trial import allocation, screening, studies
 from epro.web.hooks import presenter
 from epro.web.trial import bp
@@ -51,7 +50,6 @@ def _form_page(study: Study, existing: Screening | None):
     s = form.submit(lambda: screening.save(study, current_user.site, protocol, form.entry(), current_user,
                                            existing))
     if s is not None:
-        db.session.commit()
         if s.eligible:
             flash(_("%(code)s is eligible.", code=s.screening_code), "success")
         else:
@@ -109,9 +107,8 @@ def randomize(screening_id: int):
                                      arm_code=form.arm_code),
         first=lambda: allocation.ensure_randomizable(s, current_user))
     if patient is None:
-        db.session.rollback()
+        unit_of_work.fail()
         return _detail(_screening(screening_id), form)
-    db.session.commit()
     flash(_("%(code)s is randomized and enrolled. Give the patient an activation code.",
             code=patient.subject_code), "success")
     return redirect(url_for("clinic.codes", patient_id=patient.id))

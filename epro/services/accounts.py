@@ -1,0 +1,50 @@
+"""Accounts: finding a user, the language they chose, failed sign-ins, ending sessions."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from epro.base.extensions import db
+from epro.models import User
+from epro.models.people import new_session_token
+from epro.services import audit
+
+
+def by_username(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def by_session_id(user_id: str) -> User | None:
+    """The user of a Flask-Login id ``"<id>.<session token>"`` whose token is still current."""
+    ident, _, token = user_id.partition(".")
+    if not ident.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or user.session_token != token or not user.active:
+        return None
+    return user
+
+
+def remember_locale(user: User, lang: str) -> None:
+    """The language a person chose is theirs from now on (audited by the session)."""
+    if user.locale != lang:
+        with audit.operation("update", actor=user):
+            user.locale = lang
+
+
+def end_all_sessions(user: User) -> None:
+    """Rotate the token: every cookie issued before stops working (server-side logout)."""
+    user.session_token = new_session_token()
+    db.session.flush()
+
+
+def login_failed(user: User | None) -> None:
+    """A wrong password or an unknown name: kept even though the request fails."""
+    audit.security_event("login_failed", "users", user.id if user else "-",
+                         new={"username_known": user is not None})
+
+
+def database_answers() -> None:
+    """A trivial query, for the health check."""
+    from sqlalchemy import text
+
+    db.session.execute(text("SELECT 1"))
