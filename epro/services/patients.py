@@ -42,14 +42,6 @@ def trail(record_ids: list[str], tables: tuple[str, ...] = ("responses",)) -> li
         .order_by(AuditEvent.at, AuditEvent.id)))
 
 
-def patient_trail(patient: Patient) -> list[AuditEvent]:
-    """Every audit event about the patient's row and its responses, oldest first."""
-    ids = list(db.session.scalars(select(Response.id).where(Response.patient_id == patient.id)))
-    events = trail(ids) + trail([str(patient.id)], ("patients",))
-    events.sort(key=lambda e: (e.at, e.id))
-    return events
-
-
 def users_by_id(ids: Iterable[int | None]) -> dict[int, User]:
     """Only the users a page mentions, in one query."""
     wanted = {i for i in ids if i is not None}

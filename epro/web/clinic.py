@@ -11,7 +11,7 @@ from flask_login import current_user
 from epro.core import charts, instruments
 from epro.core.timeline import alerts as worsening_alerts
 from epro.models import AuditEvent, Patient, Response, User
-from epro.services import access, activation, followup, records, responses, unit_of_work
+from epro.services import access, activation, followup, patient_trail, records, responses, unit_of_work
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.trial import enrolment, studies
@@ -229,11 +229,9 @@ def change_record(response_id: str, action: str):
 
 @bp.get("/patients/<int:patient_id>/audit.csv")
 def audit_export(patient_id: int):
-    """Every audit event about this patient and its responses, as CSV (UTF-8 with BOM for Excel)."""
+    """The patient's whole audit trail, every clinical table, as this user may read it (CSV)."""
     patient = _patient(patient_id)
-    events = patient_records.patient_trail(patient)
-    users: dict[int | None, str] = {i: u.username for i, u in _users_by_id(e.user_id for e in events).items()}
     header = ["at_utc", "user", "role", "action", "table", "record", "field", "old", "new", "reason"]
-    rows = ([e.at.isoformat(), users.get(e.user_id, ""), e.role or "", e.action, e.table_name, e.record_id,
-             e.field or "", e.old_value or "", e.new_value or "", e.reason or ""] for e in events)
+    rows = ([r.at.isoformat(), r.user, r.role, r.action, r.table, r.record_id, r.field, r.old, r.new, r.reason]
+            for r in patient_trail.rows_for(current_user, patient))
     return downloads.csv_download(f"audit-{patient.subject_code}.csv", header, rows)
