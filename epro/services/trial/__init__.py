@@ -4,7 +4,8 @@ pure trial core (:mod:`epro.core.protocols`, :mod:`epro.core.trial`).
 One module per step of trial conduct: ``studies`` (a study made from a
 protocol), ``screening``, ``enrolment`` (the one way a patient is made),
 ``allocation`` (the concealed list and its use),
-``masking`` (who may see an arm, emergency unblinding), ``infusions``,
+``unblinding`` (emergency unblinding; who may see an arm is decided by
+:mod:`epro.services.masking` alone), ``infusions``,
 ``safety`` (symptom reports, adverse events, the SAE clock, safety checks and
 the safety summary) and ``outcomes``.
 

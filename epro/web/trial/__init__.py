@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from epro.base import i18n
 from epro.core import protocols
-from epro.services.trial import infusions, masking, safety
+from epro.services.trial import infusions, safety, unblinding
 from epro.web import guards
 
 bp = Blueprint("trial", __name__, url_prefix="/clinic/trial")
@@ -35,7 +35,7 @@ def site_notices() -> dict:
     return {
         "reports": safety.pending_count(current_user.site_id),
         "sae_clocks": safety.open_sae_clocks(current_user.site_id),
-        "unblindings": masking.recent_unblindings(current_user.site_id)
+        "unblindings": unblinding.recent_unblindings(current_user.site_id)
         if current_user.role == "investigator" else [],
     }
 

@@ -12,7 +12,7 @@ from epro.core.trial import safety as rules
 from epro.models import Patient, User
 from epro.services import access, followup, patients
 from epro.services.errors import Refused
-from epro.services.trial import infusions, masking, safety
+from epro.services.trial import infusions, safety, unblinding
 from epro.web import converters
 from epro.web.hooks import presenter
 from epro.web.messages import say
@@ -152,7 +152,7 @@ def unblind(patient_id: int):
     if not patient.study.masked:
         abort(404)
     form = UnblindForm()
-    if form.submit(lambda: masking.unblind(patient, current_user, form.reason.data)):
+    if form.submit(lambda: unblinding.unblind(patient, current_user, form.reason.data)):
         flash(_("Unblinded for you, for this patient only. The site's investigators are told."), "warning")
         return redirect(url_for("trial.unblind", patient_id=patient.id))
     return render_template("trial/unblind.html", patient=patient, form=form,
