@@ -242,20 +242,27 @@ def _update_rows(obj: Any, table: str, rule: Rule, actor: Any, op: Operation | N
 _PENDING = "epro.audit.pending_updates"
 
 
+def _audited(session: Session, objects: Iterator[Any]) -> Iterator[tuple[Any, str, Rule, Operation | None, Any]]:
+    """(object, table, rule, innermost operation, actor) for each audited object; context read once."""
+    context: tuple[Operation | None, Any] | None = None
+    for obj in objects:
+        table: str = getattr(obj, "__tablename__", "")
+        rule = AUDITED.get(table)
+        if rule is None:
+            continue
+        if context is None:
+            ops = _operations(session)
+            context = (ops[-1] if ops else None), _actor(session)
+        yield obj, table, rule, context[0], context[1]
+
+
 @event.listens_for(Session, "before_flush")
 def _note_the_changes(session: Session, _context, _instances) -> None:
     """Updates are read before the flush: it commits some columns (the version counter) as it goes."""
     rows: list[dict[str, Any]] = []
     session.info[_PENDING] = rows  # a new list each flush: a failed flush's rows are dropped
-    op, actor = None, None
-    for obj in list(session.dirty) + list(session.deleted):
-        table: str = getattr(obj, "__tablename__", "")
-        rule = AUDITED.get(table)
-        if rule is None:
-            continue
-        if actor is None:
-            ops = _operations(session)
-            op, actor = (ops[-1] if ops else None), _actor(session)
+    changed = iter(list(session.dirty) + list(session.deleted))
+    for obj, table, rule, op, actor in _audited(session, changed):
         if obj in session.deleted:
             rows.append(_row("delete", table, _record_id(obj), actor=actor, reason=op.reason if op else None))
         else:
@@ -266,15 +273,7 @@ def _note_the_changes(session: Session, _context, _instances) -> None:
 def _write_the_trail(session: Session, _context) -> None:
     """Audit rows for what this flush wrote (new ids are known now), on the same connection."""
     rows: list[dict[str, Any]] = session.info.pop(_PENDING, [])
-    op, actor = None, None
-    for obj in session.new:
-        table: str = getattr(obj, "__tablename__", "")
-        rule = AUDITED.get(table)
-        if rule is None:
-            continue
-        if actor is None:
-            ops = _operations(session)
-            op, actor = (ops[-1] if ops else None), _actor(session)
+    for obj, table, rule, op, actor in _audited(session, iter(list(session.new))):
         rows += _insert_rows(obj, table, rule, actor, op)
     if rows:
         session.connection().execute(insert(TRAIL), rows)
