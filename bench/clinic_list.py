@@ -17,7 +17,7 @@ import time
 from sqlalchemy import event
 
 from epro import create_app
-from epro.base.extensions import db
+from epro.base.orm import db
 
 PASSWORD = "epro-demo-2026"
 

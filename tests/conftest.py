@@ -89,7 +89,7 @@ def build_demo_database(uri: str) -> None:
     from flask_migrate import upgrade
 
     from epro.app import demo
-    from epro.base.extensions import db
+    from epro.base.orm import db
 
     app = create_app(_config(uri))
     with app.app_context():
@@ -137,7 +137,7 @@ def empty_app(tmp_path, db_backend):
 
 
 def _dispose(app) -> None:
-    from epro.base.extensions import db
+    from epro.base.orm import db
 
     with app.app_context():
         url = db.engine.url
@@ -204,7 +204,7 @@ def ids(app):
     """Patient ids of the demo subjects by subject code."""
     from sqlalchemy import select
 
-    from epro.base.extensions import db
+    from epro.base.orm import db
     from epro.models import Patient
 
     with app.app_context():

@@ -9,7 +9,7 @@ from datetime import UTC
 import pytest
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import Response
 
 PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import (
     AdverseEvent,
     AllocationSlot,

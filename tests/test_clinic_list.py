@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import event, select
 
 from epro.app import demo
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import timeline
 from epro.models import Patient, User
 from epro.services import followup

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import AllocationSlot, Infusion, Patient, Study, Unblinding, User
 from epro.services.masking import MASKED, Presenter
 

@@ -4,7 +4,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
-from epro.base.extensions import db
+from epro.base.orm import db
 
 
 def test_head_matches_models_and_round_trips(empty_app):

@@ -2,7 +2,7 @@
 import pytest
 
 import epro.models as models
-from epro.base.extensions import Base, Model, db
+from epro.base.orm import Base, Model, db
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 
 from epro.base import csvfile
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import (
     AdverseEvent,
     AllocationSlot,

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import instruments, protocols
 from epro.core.instruments import Choice, Instrument, Item
 from epro.core.schedule import add_months

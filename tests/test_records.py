@@ -4,7 +4,7 @@ import re
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import AuditEvent, Response
 from epro.services.audit import AuditTrailIsAppendOnly
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Blueprint
 
 from epro.base import csvfile
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import Response
 from epro.web import guards
 from epro.web.converters import MAX_ID, id_or_none, page_number

@@ -10,7 +10,7 @@ import pytest
 from flask import abort
 from sqlalchemy import func, select, update
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import AuditEvent, Response, Site
 from epro.services import audit, unit_of_work
 
@@ -183,7 +183,7 @@ def test_views_do_not_reach_into_the_database_session():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and (
                     node.module.startswith("sqlalchemy")
-                    or (node.module == "epro.base.extensions" and any(a.name == "db" for a in node.names))):
+                    or node.module == "epro.base.orm"):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
             if isinstance(node, ast.Import) and any(a.name.startswith("sqlalchemy") for a in node.names):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")

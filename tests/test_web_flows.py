@@ -9,7 +9,7 @@ GDS_YES_ALL = {f"GDS02{n:02d}": "YES" for n in range(1, 16)}
 
 
 def stored(app, patient_id, instrument, visit="M3"):
-    from epro.base.extensions import db
+    from epro.base.orm import db
     from epro.models import Response
 
     with app.app_context():
@@ -242,7 +242,7 @@ def test_account_locked_after_repeated_failures_and_audited(app, client):
     assert "please wait 15 minutes" in locked.get_data(as_text=True)
     # Another account from the same address is not locked by this one.
     assert _login_attempt(app.test_client(), "patient.b1", "epro-demo-2026").status_code == 302
-    from epro.base.extensions import db
+    from epro.base.orm import db
     from epro.models import AuditEvent
 
     with app.app_context():

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 
 from epro.app import demo_trial
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import instruments, protocols, schedule
 from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
 from epro.services import audit, followup

@@ -84,7 +84,8 @@ def register_extensions(app: Flask) -> None:
     from flask_compress import Compress
 
     from epro.base import database, i18n
-    from epro.base.extensions import csrf, db, limiter, login_manager, migrate
+    from epro.base.extensions import csrf, limiter, login_manager, migrate
+    from epro.base.orm import db
 
     db.init_app(app)
     database.configure_engine_events(app)

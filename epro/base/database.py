@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 
 def configure_engine_events(app: Flask) -> None:
-    from epro.base.extensions import db
+    from epro.base.orm import db
 
     timeout = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     with app.app_context():

@@ -1,38 +1,14 @@
-"""The extension objects, created once and bound to the app in create_app."""
-from typing import TYPE_CHECKING
+"""The Flask extension objects, created once and bound to the app in create_app.
 
+The ORM (``db``, ``Model``) lives in :mod:`epro.base.orm`, so views may use these
+(CSRF, sign-in, rate limits) without reaching the database session.
+"""
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
 
-# Named constraints keep migrations portable between SQLite and PostgreSQL.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-db = SQLAlchemy(model_class=Base)
-
-if TYPE_CHECKING:
-    # mypy cannot take a class from an instance attribute as a base (python/mypy#8603),
-    # so it checks the models against the typed Base they are built from.
-    Model = Base
-else:
-    #: At run time Flask-SQLAlchemy's db.Model: Base's body and metadata, plus table naming and binds.
-    Model = db.Model
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from epro.base.extensions import Model
+from epro.base.orm import Model
 from epro.models.types import UTCDateTime, utcnow
 
 

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import Model
+from epro.base.orm import Model
 from epro.models.study import Arm, Site, Study
 from epro.models.types import UTCDateTime, utcnow
 

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from epro.base.extensions import Model
+from epro.base.orm import Model
 
 
 class VisitProgress(Model):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import Model
+from epro.base.orm import Model
 from epro.models.people import Patient, User
 from epro.models.types import UTCDateTime, utcnow
 

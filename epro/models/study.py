@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from epro.base.extensions import Model
+from epro.base.orm import Model
 
 
 class Site(Model):

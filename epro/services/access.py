@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort
 from sqlalchemy import Select, false, select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import instruments
 from epro.models import CaregiverLink, Patient, User
 from epro.models.types import MAX_ID

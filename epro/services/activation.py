@@ -15,7 +15,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import ActivationCode, CaregiverLink, Patient, User
 from epro.services import audit
 from epro.services.passwords import hash_password

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import Session
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import AuditEvent
 from epro.services import unit_of_work
 

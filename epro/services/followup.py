@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import joinedload
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import instruments, schedule, timeline
 from epro.models import Patient, PatientFlags, Response, VisitProgress
 from epro.services import protocols

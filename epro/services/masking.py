@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import protocols
 from epro.core.protocols import InfusionPlan
 from epro.models import AllocationSlot, Arm, Infusion, Patient, Study, Unblinding, User

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, select
 
-from epro.base.extensions import Model, db
+from epro.base.orm import Model, db
 from epro.models import AuditEvent, Patient, Response, Signature, User
 from epro.services import audit
 from epro.services.masking import Presenter

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.models import AuditEvent, Patient, Response, Signature, Site, Study, User
 from epro.services import access
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.i18n_marker import N_
 from epro.models import Response, Signature, User
 from epro.services import audit, followup

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import instruments
 from epro.core.i18n_marker import N_
 from epro.core.instruments.mmse import MiniMentalState

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import instruments, schedule, timeline
 from epro.models import Patient, PatientFlags, User, VisitProgress
 from epro.services import followup

@@ -22,7 +22,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.i18n_marker import N_
 
 _KEY = "epro.unit_of_work"

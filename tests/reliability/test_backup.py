@@ -44,7 +44,7 @@ def run_cli(instance: Path, database_uri: str, *args: str, **env: str):
 def acked_ids_seen_by_clinic(database_uri: str, patient_id: int) -> set[str]:
     """Sign in as clinician.a on an app over *database_uri* and list the patient's response ids."""
     from epro import create_app
-    from epro.base.extensions import db
+    from epro.base.orm import db
 
     app = create_app({"SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_uri})
     try:

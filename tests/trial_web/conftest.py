@@ -32,12 +32,12 @@ class Trial:
         return self.run(lambda: followup.today_in("Asia/Shanghai"))
 
     def scalar(self, statement):
-        from epro.base.extensions import db
+        from epro.base.orm import db
 
         return self.run(lambda: db.session.scalar(statement))
 
     def all(self, statement):
-        from epro.base.extensions import db
+        from epro.base.orm import db
 
         return self.run(lambda: list(db.session.scalars(statement)))
 
@@ -59,7 +59,7 @@ class Trial:
     def add_patient(self, study_code: str, site_code: str, subject: str, arm_code: str | None, day0: date,
                     **extra) -> int:
         """A patient put straight into the database (for tests that need a known arm)."""
-        from epro.base.extensions import db
+        from epro.base.orm import db
         from epro.models import Arm, Patient, Site, Study
         from epro.services import followup
 

@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.trial import randomization
 
 

@@ -1,7 +1,7 @@
 """The demo's trial data: what CONTRACT.md promises, and loading twice changes nothing."""
 from sqlalchemy import func, select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 
 
 def _counts():

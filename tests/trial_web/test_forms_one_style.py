@@ -121,7 +121,7 @@ def test_both_enrolment_pages_use_one_service(login, trial, eligible_form, monke
 
 
 def test_a_service_raises_the_shared_invalid_on_its_own_rules(app, trial):
-    from epro.base.extensions import db
+    from epro.base.orm import db
     from epro.models import Site, User
     from epro.services.errors import FieldError, Invalid
     from epro.services.trial import studies

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import event, select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 
 #: subject → arm, then instrument → {visit: total}
 KNOWN = {

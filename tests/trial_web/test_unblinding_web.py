@@ -1,7 +1,7 @@
 """Emergency unblinding: a reason, an audit record, the arm for that user and patient only, a notice."""
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 
 
 def _second_masked_clinician_at_a(trial):

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import func, insert, select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.i18n_marker import N_
 from epro.core.trial import randomization
 from epro.models import AllocationSlot, Arm, Patient, Screening, Site, Study, User

@@ -11,7 +11,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.i18n_marker import N_
 from epro.models import Patient, Study, User
 from epro.services import audit, followup

@@ -18,7 +18,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import schedule
 from epro.core.i18n_marker import N_
 from epro.core.protocols import InfusionPlan

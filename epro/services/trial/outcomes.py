@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import timeline
 from epro.core.trial import outcomes as stats
 from epro.models import Patient, Study

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.i18n_marker import N_
 from epro.core.trial import safety as rules
 from epro.models import AdverseEvent, Patient, SafetyCheck, Study, SymptomReport, User

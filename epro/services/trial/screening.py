@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core.i18n_marker import N_
 from epro.core.protocols import Protocol
 from epro.core.trial import eligibility as rules

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from epro.base.extensions import db
+from epro.base.orm import db
 from epro.core import protocols
 from epro.core.i18n_marker import N_
 from epro.models import Arm, Site, Study, StudySite, User
