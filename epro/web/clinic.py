@@ -16,7 +16,7 @@ from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.trial import enrolment, studies
 from epro.web import converters, downloads, guards
-from epro.web.forms import EmptyForm, EnrolPatientForm
+from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.messages import field_errors
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
@@ -152,12 +152,12 @@ def enrol():
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
 def codes(patient_id: int):
     patient = _patient(patient_id)
-    form = EmptyForm()
+    form = ActivationRequestForm()
     issued = None
-    if request.method == "POST" and form.validate_on_submit():
-        role = request.form.get("role")
-        if role not in ("patient", "caregiver"):
-            abort(400)
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)  # only the page's own buttons post here
+        role = str(form.role.data)  # one of the two, checked by the form
         if role == "patient" and patient.user_id is not None:
             flash(_("This patient already has an account."), "info")
         else:
@@ -203,25 +203,30 @@ def record(response_id: str):
 
 @bp.post("/responses/<response_id>/<action>")
 def change_record(response_id: str, action: str):
+    if action not in RECORD_CHANGES:
+        abort(404)
     response = _response(response_id)
-    form = request.form
+    form = RECORD_CHANGES[action]()
+    # Keep what was typed (never the password) so an error costs nothing to fix.
+    typed = {"reason": request.form.get("reason", ""), "meaning": request.form.get("meaning", "")}
+    if not form.validate_on_submit():
+        message = next(iter(m for messages in form.errors.values() for m in messages), _("Bad request"))
+        return _render_record(response, error=str(message), failed_action=action, typed=typed, status=422)
     try:
-        if action == "sign":
-            records.sign(response, current_user, form.get("password", ""), form.get("meaning", ""),
-                         form.get("version"))
+        if isinstance(form, SignatureForm):
+            records.sign(response, current_user, form.password.data or "", form.meaning.data or "",
+                         form.version.data)
             flash(_("Signed."), "success")
         elif action == "unlock":
-            records.unlock(response, current_user, form.get("reason"), form.get("version"))
+            assert isinstance(form, ReasonForm)
+            records.unlock(response, current_user, form.reason.data, form.version.data)
             flash(_("Unlocked. The signature is void; the record can be corrected now."), "success")
-        elif action == "remove":
-            records.remove(response, current_user, form.get("reason"), form.get("version"))
-            flash(_("Removed from the record. It stays stored with your reason."), "success")
         else:
-            abort(404)
+            assert isinstance(form, ReasonForm)
+            records.remove(response, current_user, form.reason.data, form.version.data)
+            flash(_("Removed from the record. It stays stored with your reason."), "success")
     except records.RecordError as exc:
         unit_of_work.fail()
-        # Keep what was typed (never the password) so an error costs nothing to fix.
-        typed = {"reason": form.get("reason", ""), "meaning": form.get("meaning", "")}
         return _render_record(_response(response_id), error=_(exc.message), failed_action=action,
                               typed=typed, status=exc.status)
     return redirect(url_for("clinic.record", response_id=response.id))

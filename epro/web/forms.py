@@ -5,15 +5,17 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (WTForms 3.3)
     DateField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
     SelectChoice,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import AnyOf, DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp
 
 from epro.core.instruments.mmse import EDUCATION_LEVELS
+from epro.services import records
 from epro.services.passwords import MIN_LENGTH
 from epro.services.trial import enrolment
 from epro.web.fields import Form, RadioChoiceField, SelectChoiceField, TextField, service_check
@@ -96,3 +98,44 @@ class EnrolPatientForm(PatientDetailsForm):
             subject_code=self.subject_code.data, birth_year=self.birth_year.data, sex=self.sex.data,
             education=self.education.data, language=self.language.data,
         )
+
+
+def _stripped(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+class RecordChangeForm(FlaskForm):
+    """A change to a stored record carries the version the person saw (optimistic locking)."""
+
+    version = HiddenField()
+
+
+class ReasonForm(RecordChangeForm):
+    """Unlock or remove a record: the reason is what the audit trail keeps (21 CFR 11.10(e))."""
+
+    reason = StringField(filters=[_stripped], validators=[
+        DataRequired(_l("Please give a reason for this change.")),
+        Length(max=records.MAX_REASON, message=_l("The reason is too long (500 characters at most).")),
+    ])
+
+
+class SignatureForm(RecordChangeForm):
+    """Sign a record: what the signature means, and the signer's password (21 CFR 11.50, 11.200)."""
+
+    meaning = StringField(validators=[
+        DataRequired(_l("Choose what the signature means.")),
+        AnyOf(tuple(records.MEANINGS), message=_l("Choose what the signature means.")),
+    ])
+    #: Checked by the service, which audits a wrong password (signature_failed).
+    password = PasswordField()
+
+
+#: The form of each change the record page offers.
+RECORD_CHANGES: dict[str, type[RecordChangeForm]] = {"sign": SignatureForm, "unlock": ReasonForm,
+                                                      "remove": ReasonForm}
+
+
+class ActivationRequestForm(FlaskForm):
+    """Issue a one-time activation code: for the patient or for a caregiver (buttons, no typing)."""
+
+    role = StringField(validators=[AnyOf(("patient", "caregiver"))])
