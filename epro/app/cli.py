@@ -9,6 +9,7 @@ import sys
 
 import click
 from flask.cli import FlaskGroup
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from epro import create_app
 from epro.app.factory import ensure_instance_secret, instance_path
@@ -64,8 +65,51 @@ def demo_command(host: str, port: int, no_serve: bool, extra: int, workers: int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve_command(host: str, port: int, workers: int) -> None:
     """The production server (gunicorn)."""
-    create_app()  # fail fast here, with a clear message, on a missing secret key
+    app = create_app()  # fail fast here, with a clear message, on a missing secret key
+    warn_without_admin(app)
     _serve(host, port, workers)
+
+
+@cli.command("create-admin")
+@click.argument("username")
+def create_admin_command(username: str) -> None:
+    """Create an administrator on the configured database (the first one, or another).
+
+    The password is typed twice at the terminal, or read from EPRO_ADMIN_PASSWORD when
+    there is no terminal (a deployment script); a weak one is refused.
+    """
+    from epro.services import accounts
+    from epro.services.unit_of_work import unit_of_work
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    else:
+        password = os.environ.get("EPRO_ADMIN_PASSWORD", "")
+        if not password:
+            raise click.ClickException("no terminal to type the password: set EPRO_ADMIN_PASSWORD")
+    try:
+        with unit_of_work():
+            user = accounts.create_admin(username, password)
+    except accounts.AccountRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
+    click.echo(f"Administrator {user.username} created. Sign in at /login and create sites, studies and staff.")
+
+
+def warn_without_admin(app) -> None:
+    """A production start on a database with no administrator says how to create one."""
+    from epro.services import accounts
+
+    with app.app_context():
+        try:
+            ready = accounts.has_admin()
+        except (OperationalError, ProgrammingError):
+            click.echo("epro: the database has no tables yet; run `epro db upgrade`.", err=True)
+            return
+    if not ready:
+        click.echo("epro: no administrator yet. Create one with `epro create-admin USERNAME`.", err=True)
 
 
 def main() -> None:

@@ -7,6 +7,11 @@ from epro.base.orm import db
 from epro.models import User
 from epro.models.people import new_session_token
 from epro.services import audit
+from epro.services.passwords import hash_password, weakness
+
+
+class AccountRefused(ValueError):
+    """An account that cannot be made as asked; the message says why (English, for the command line)."""
 
 
 def by_username(username: str) -> User | None:
@@ -48,3 +53,25 @@ def database_answers() -> None:
     from sqlalchemy import text
 
     db.session.execute(text("SELECT 1"))
+
+
+def has_admin() -> bool:
+    """Whether anyone can administer this installation yet (first start: nobody can)."""
+    return db.session.scalar(select(User.id).where(User.role == "admin", User.active.is_(True)).limit(1)) is not None
+
+
+def create_admin(username: str, password: str) -> User:
+    """A new administrator with this password (the one account whose password is typed, by its owner)."""
+    name = username.strip()
+    if not name or len(name) > 80 or any(c.isspace() for c in name):
+        raise AccountRefused("the username must be 1 to 80 characters without spaces")
+    if by_username(name) is not None:
+        raise AccountRefused(f"an account named {name!r} exists already")
+    problem = weakness(password, (name, "epro"))
+    if problem:
+        raise AccountRefused(f"the password is too weak: {problem}")
+    with audit.operation("create", reason="epro create-admin"):
+        user = User(username=name, role="admin", display_name=name, password_hash=hash_password(password))
+        db.session.add(user)
+        db.session.flush()
+    return user

@@ -1,14 +1,21 @@
 """Password hashing with Argon2id (OWASP's first choice), via argon2-cffi."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so both paths take as long.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0f3c")
 
 MIN_LENGTH = 8
+#: zxcvbn's scale: 3 is "safely unguessable: moderate protection from offline slow-hash attacks".
+MIN_STRENGTH = 3
+#: zxcvbn judges only the first characters; a longer password is not weaker for it.
+_JUDGED_LENGTH = 100
 
 
 def hash_password(password: str) -> str:
@@ -20,3 +27,19 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def weakness(password: str, related: Sequence[str] = ()) -> str | None:
+    """Why *password* is too weak (zxcvbn's warning, in English), or None if it is strong enough.
+
+    A well-kept estimator rather than composition rules: ``12345678`` and
+    ``password123`` pass "8 characters with a digit" yet are among the first
+    guesses; *related* are words an attacker knows (the username, "epro").
+    """
+    if len(password) < MIN_LENGTH:
+        return f"at least {MIN_LENGTH} characters"
+    result = zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[w for w in related if w])
+    if result["score"] >= MIN_STRENGTH:
+        return None
+    feedback = result["feedback"]
+    return feedback.get("warning") or " ".join(feedback.get("suggestions") or ()) or "too easy to guess"

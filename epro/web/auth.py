@@ -63,7 +63,8 @@ def login():
             verify_password(None, form.password.data or "")  # same time for unknown users
         accounts.login_failed(user)
         error = _("The username or password is not right. Please try again.")
-    return render_template("auth/login.html", form=form, error=error), (200 if not error else 401)
+    return render_template("auth/login.html", form=form, error=error, first_start=not accounts.has_admin()), (
+        200 if not error else 401)
 
 
 @bp.post("/logout")
