@@ -30,7 +30,7 @@ from epro.models import (
 )
 from epro.services import audit
 from epro.services.trial import allocation, infusions, safety, screening
-from epro.services.trial.studies import protocol_of
+from epro.services.trial.studies import arm_plan, protocol_of
 
 LIST_LENGTH = 60
 #: NIHSS items of a moderate stroke (total 10) and of a minor one (total 3).
@@ -94,7 +94,7 @@ def _infusions(site_code: str, actor: User, today: date) -> None:
     patients = db.session.scalars(select(Patient).join(Site, Site.id == Patient.site_id).where(
         Site.code == site_code, ~Patient.subject_code.like("G-%")).order_by(Patient.subject_code))
     for patient in patients:
-        plan = infusions.arm_plan(patient)
+        plan = arm_plan(patient)
         if plan is None or db.session.scalar(select(Infusion.id).where(Infusion.patient_id == patient.id)):
             continue
         for dose in plan.infusions:

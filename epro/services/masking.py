@@ -25,7 +25,8 @@ from sqlalchemy import select
 from epro.base.orm import db
 from epro.core import protocols
 from epro.core.protocols import InfusionPlan
-from epro.models import AllocationSlot, Arm, Infusion, Patient, Study, Unblinding, User
+from epro.models import AllocationSlot, Infusion, Patient, Study, Unblinding, User
+from epro.services.trial import studies
 
 #: Audit-trail values that reveal an arm: shown as MASKED to masked readers.
 ARM_REVEALING_KEYS = frozenset({"arm", "arm_id", "arm_code", "cells", "volume_ml", "computed_dose", "dose", "lot"})
@@ -62,11 +63,6 @@ class InfusionView:
     lot: str | None
 
 
-def _arm_label(study: Study, arm: Arm) -> protocols.Text:
-    try:
-        return protocols.load(study.protocol).arm(arm.code).label
-    except (KeyError, protocols.UnknownProtocol):
-        return protocols.Text(en=arm.label, zh=arm.label)
 
 
 class Presenter:
@@ -107,13 +103,13 @@ class Presenter:
         """The patient's arm, or None when it is not to be seen (or there is none)."""
         if patient.arm is None or not self.sees_arm(patient):
             return None
-        return ArmView(patient.arm.code, _arm_label(patient.study, patient.arm))
+        return ArmView(patient.arm.code, studies.arm_label(patient.study, patient.arm))
 
     def study_arms(self, study: Study) -> tuple[ArmView, ...]:
         """The study's arms by code, for choosing one or naming summary groups; () for masked eyes."""
         if not self.sees_arms_in(study):
             return ()
-        return tuple(ArmView(a.code, _arm_label(study, a)) for a in study.arms)
+        return tuple(ArmView(a.code, studies.arm_label(study, a)) for a in study.arms)
 
     def slot_arm(self, study: Study, slot: AllocationSlot) -> ArmView | None:
         """An allocation slot's arm, for those who may see the concealed list; None for anyone else."""
@@ -126,11 +122,7 @@ class Presenter:
         """The patient's own arm's infusion plan (dose per kg, volume) or None for masked eyes."""
         if patient.arm is None or not self.sees_arm(patient):
             return None
-        try:
-            planned = protocols.load(patient.study.protocol).arm(patient.arm.code)
-        except (KeyError, protocols.UnknownProtocol):
-            return None
-        return planned.infusion
+        return studies.arm_plan(patient)
 
     def schedule_plan(self, patient: Patient) -> InfusionPlan | None:
         """The plan whose dates a person may see: the patient's own, or for masked eyes the
@@ -138,7 +130,7 @@ class Presenter:
         own = self.infusion_plan(patient)
         if own is not None or self.sees_arm(patient):
             return own
-        return next((a.infusion for a in protocols.load(patient.study.protocol).arms if a.infusion), None)
+        return next((a.infusion for a in studies.protocol_of(patient.study).arms if a.infusion), None)
 
     def infusion(self, patient: Patient, row: Infusion) -> InfusionView:
         shown = self.sees_arm(patient)

@@ -27,7 +27,7 @@ from epro.models import Infusion, Patient, User
 from epro.services import audit, followup
 from epro.services.errors import FieldError, Invalid, Refused, check
 from epro.services.masking import InfusionView, Presenter
-from epro.services.trial.studies import protocol_arm
+from epro.services.trial.studies import arm_plan
 
 VOLUME_OUTSIDE, OUTSIDE_WINDOW, DOSE_DIFFERS = "volume_outside", "outside_window", "dose_differs"
 FLAGS = {
@@ -48,9 +48,6 @@ DAY0_MOVED = N_("Day 0 moved from %(old)s to %(new)s, the date of the first infu
 DOSE_WARNING = N_("The cells given differ from the computed dose by more than 10%.")
 
 
-def arm_plan(patient: Patient) -> InfusionPlan | None:
-    planned = protocol_arm(patient.study, patient.arm) if patient.arm else None
-    return planned.infusion if planned else None
 
 
 

@@ -3,7 +3,7 @@
 A study's arms and masking are copied from its protocol when it is created
 (:func:`create_from_protocol`), so the database says what the patients were
 randomized to even if a protocol file is amended later; protocol wording in
-both languages is read from the protocol itself (:func:`arm_text`).
+both languages is read from the protocol itself (:func:`arm_label`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from epro.base.orm import db
 from epro.core import protocols
 from epro.core.i18n_marker import N_
-from epro.models import Arm, Site, Study, StudySite, User
+from epro.models import Arm, Patient, Site, Study, StudySite, User
 from epro.services import protocols as app_protocols
 from epro.services.errors import FieldError, check
 
@@ -32,10 +32,16 @@ def protocol_arm(study: Study, arm: Arm) -> protocols.Arm | None:
         return None
 
 
-def arm_text(arm: Arm, lang: str) -> str:
-    """The arm's label in *lang*, from the protocol; the stored label if the protocol has none."""
-    planned = protocol_arm(arm.study, arm)
-    return protocols.text(planned.label, lang) if planned else arm.label
+def arm_label(study: Study, arm: Arm) -> protocols.Text:
+    """The arm's label in both languages, from the protocol; the stored label if the protocol has none."""
+    planned = protocol_arm(study, arm)
+    return planned.label if planned else protocols.Text(en=arm.label, zh=arm.label)
+
+
+def arm_plan(patient: Patient) -> protocols.InfusionPlan | None:
+    """How the patient's own arm is infused (dose per kg, volume); None without an arm or infusions."""
+    planned = protocol_arm(patient.study, patient.arm) if patient.arm else None
+    return planned.infusion if planned else None
 
 
 def studies_at(site_id: int | None) -> list[Study]:
@@ -87,5 +93,5 @@ def create_from_protocol(code: str, name: str, protocol_code: str, sites: Sequen
     return study
 
 
-__all__ = ["arm_text", "code_problems", "create_from_protocol", "protocol_arm", "protocol_of", "sites_of",
+__all__ = ["arm_label", "arm_plan", "code_problems", "create_from_protocol", "protocol_arm", "protocol_of", "sites_of",
            "studies_at", "visible_study"]
