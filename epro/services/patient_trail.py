@@ -10,10 +10,11 @@ presenter, not here.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, String, and_, cast, or_, select
 
 from epro.base.orm import Model, db
 from epro.models import AuditEvent, Patient, Response, Signature, User
@@ -40,11 +41,13 @@ class TrailRow:
     reason: str
 
 
+@functools.cache
+def _models_by_table() -> dict[str, type[Model]]:
+    return {m.class_.__tablename__: m.class_ for m in Model.registry.mappers if hasattr(m.class_, "__tablename__")}
+
+
 def _model_of(table: str) -> type[Model] | None:
-    for mapper in Model.registry.mappers:
-        if getattr(mapper.class_, "__tablename__", None) == table:
-            return mapper.class_
-    return None
+    return _models_by_table().get(table)
 
 
 def record_ids(patient: Patient, table: str) -> Select | None:
@@ -66,18 +69,16 @@ def clinical_tables() -> tuple[str, ...]:
 
 
 def events(patient: Patient) -> list[AuditEvent]:
-    """Every audit event about the patient's clinical records, oldest first (unmasked: for services)."""
-    found: list[AuditEvent] = []
-    for table in clinical_tables():
-        ids = record_ids(patient, table)
-        if ids is None:
-            continue
-        wanted = [str(i) for i in db.session.scalars(ids)]
-        if wanted:
-            found += db.session.scalars(select(AuditEvent).where(
-                AuditEvent.table_name == table, AuditEvent.record_id.in_(wanted)))
-    found.sort(key=lambda e: (e.at, e.id))
-    return found
+    """Every audit event about the patient's clinical records, oldest first (unmasked: for services).
+
+    One query: each table's own records are a subquery (audit record ids are text)."""
+    tables = [(t, ids) for t in clinical_tables() if (ids := record_ids(patient, t)) is not None]
+    about_patient = or_(*(
+        and_(AuditEvent.table_name == table,
+             AuditEvent.record_id.in_(ids.with_only_columns(cast(ids.selected_columns[0], String))))
+        for table, ids in tables
+    ))
+    return list(db.session.scalars(select(AuditEvent).where(about_patient).order_by(AuditEvent.at, AuditEvent.id)))
 
 
 def rows_for(viewer: User, patient: Patient) -> list[TrailRow]:
