@@ -82,5 +82,10 @@ def test_infusions_and_audit_values_are_masked_for_masked_eyes(app):
         assert json.loads(masked.audit_value(a1, value)) == {"cells": MASKED, "volume_ml": MASKED, "arm": MASKED,
                                                             "number": 1}
         assert masked.audit_field(a1, "arm_id", "2") == MASKED
+        # the trail hides what the page hides: the weight and the dose flags of an infusion
+        row_json = json.dumps({"weight_kg": 61.5, "flags": ["dose_differs", "outside_window"], "number": 1})
+        assert json.loads(masked.audit_value(a1, row_json)) == {"weight_kg": MASKED, "flags": ["outside_window"],
+                                                               "number": 1}
+        assert json.loads(masked.audit_field(a1, "flags", '["volume_outside"]')) == []
         assert masked.shows_table(a1, "allocation_slots") is False and masked.shows_table(a1, "responses")
         assert db.session.scalar(select(Study).where(Study.id == a1.study_id)).masked

@@ -31,9 +31,8 @@ from zoneinfo import ZoneInfo
 
 from epro.core.labels import VISITS as _NAMED_VISITS
 
-#: The contract's visit codes, for the API description (web/api/openapi.py) only,
-#: until that is generated.  Nothing plans or validates with it: a patient's
-#: visits are those of the study's protocol.
+#: The contract's visit codes (CONTRACT.md, "Codes"), the ones with a name of their own.
+#: Nothing plans or validates with it: a patient's visits are those of the study's protocol.
 VISIT_CODES = tuple(_NAMED_VISITS)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -30,8 +30,6 @@ def visible_patients(user: User) -> Select:
     return query.where(false())
 
 
-
-
 def patient_or_404(user: User, patient_id: int) -> Patient:
     if not 0 < patient_id <= MAX_ID:
         abort(404)
@@ -52,7 +50,6 @@ def may_submit(user: User, instrument: str) -> bool:
     if user.role in PATIENT_SIDE:
         return instruments.get(instrument).reporter == "patient"
     return False
-
 
 
 def respondents_for(user: User) -> tuple[str, ...]:

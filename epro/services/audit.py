@@ -112,6 +112,7 @@ def operation(action: str, *, reason: str | None = None, actor: Any = None,
     block flushes on exit so nothing leaves it unaudited under another name.
     """
     op = Operation(action, reason, actor, dict(detail or {}))
+    db.session.flush()  # changes made before the block are not this operation's
     work = unit_of_work.current()
     stack = work.operations if work is not None else _loose_operations()
     stack.append(op)

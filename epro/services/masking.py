@@ -28,13 +28,28 @@ from epro.core.protocols import InfusionPlan
 from epro.models import AllocationSlot, Infusion, Patient, Study, Unblinding, User
 from epro.services.trial import studies
 
+#: What of an infusion reveals its dose, on a page and in the audit trail alike.
+DOSE_FIELDS = ("weight_kg", "cells", "volume_ml", "lot")
 #: Audit-trail values that reveal an arm: shown as MASKED to masked readers.
-ARM_REVEALING_KEYS = frozenset({"arm", "arm_id", "arm_code", "cells", "volume_ml", "computed_dose", "dose", "lot"})
+ARM_REVEALING_KEYS = frozenset({"arm", "arm_id", "arm_code", "computed_dose", "dose", *DOSE_FIELDS})
 #: Tables whose rows exist only to say which arm a patient got: left out for masked readers.
 ARM_TABLES = frozenset({"allocation_slots"})
 #: Infusion flags that reveal a dose (the others, e.g. outside_window, do not).
 DOSE_FLAGS = frozenset({"volume_outside", "dose_differs"})
 MASKED = "masked"
+
+
+def _without_dose_flags(flags: Any) -> tuple[str, ...]:
+    return tuple(f for f in (flags or ()) if f not in DOSE_FLAGS)
+
+
+def _masked(key: str, value: Any) -> Any:
+    """One audit value as masked eyes may read it (the same rule as :meth:`Presenter.infusion`)."""
+    if key in ARM_REVEALING_KEYS:
+        return MASKED
+    if key == "flags" and isinstance(value, list):
+        return list(_without_dose_flags(value))
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,14 +78,13 @@ class InfusionView:
     lot: str | None
 
 
-
-
 class Presenter:
     """What one user may see of arms and doses; built once per request or command."""
 
     def __init__(self, viewer: User | None) -> None:
         self.viewer = viewer
         self._unblinded: dict[int, bool] = {}
+        self._arms: dict[int, tuple[ArmView, ...]] = {}
 
     # -- the rule ---------------------------------------------------------------------
     def sees_arms_in(self, study: Study) -> bool:
@@ -109,7 +123,9 @@ class Presenter:
         """The study's arms by code, for choosing one or naming summary groups; () for masked eyes."""
         if not self.sees_arms_in(study):
             return ()
-        return tuple(ArmView(a.code, studies.arm_label(study, a)) for a in study.arms)
+        if study.id not in self._arms:
+            self._arms[study.id] = tuple(ArmView(a.code, studies.arm_label(study, a)) for a in study.arms)
+        return self._arms[study.id]
 
     def slot_arm(self, study: Study, slot: AllocationSlot) -> ArmView | None:
         """An allocation slot's arm, for those who may see the concealed list; None for anyone else."""
@@ -136,7 +152,7 @@ class Presenter:
         shown = self.sees_arm(patient)
         return InfusionView(
             number=row.number, given_at=row.given_at, given_by_id=row.given_by_id, reactions=row.reactions,
-            flags=tuple(f for f in row.flags if shown or f not in DOSE_FLAGS),
+            flags=tuple(row.flags) if shown else _without_dose_flags(row.flags),
             weight_kg=row.weight_kg if shown else None, cells=row.cells if shown else None,
             volume_ml=row.volume_ml if shown else None, lot=row.lot if shown else None,
         )
@@ -151,13 +167,17 @@ class Presenter:
             return text
         if not isinstance(value, dict):
             return text
-        return json.dumps({k: (MASKED if k in ARM_REVEALING_KEYS else v) for k, v in value.items()},
-                          ensure_ascii=False, sort_keys=True)
+        return json.dumps({k: _masked(k, v) for k, v in value.items()}, ensure_ascii=False, sort_keys=True)
 
     def audit_field(self, patient: Patient, field: str | None, text: str | None) -> str | None:
         """A per-field audit value: masked when the field itself reveals the arm."""
-        if field in ARM_REVEALING_KEYS and not self.sees_arm(patient):
-            return MASKED if text is not None else None
+        if field is not None and text is not None and not self.sees_arm(patient) and (
+                field in ARM_REVEALING_KEYS or field == "flags"):
+            try:
+                shown = _masked(field, json.loads(text))
+            except ValueError:
+                return MASKED
+            return MASKED if shown == MASKED else json.dumps(shown, ensure_ascii=False)
         return self.audit_value(patient, text)
 
     def shows_table(self, patient: Patient, table: str) -> bool:

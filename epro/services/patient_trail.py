@@ -73,11 +73,13 @@ def events(patient: Patient) -> list[AuditEvent]:
 
     One query: each table's own records are a subquery (audit record ids are text)."""
     tables = [(t, ids) for t in clinical_tables() if (ids := record_ids(patient, t)) is not None]
-    about_patient = or_(*(
-        and_(AuditEvent.table_name == table,
-             AuditEvent.record_id.in_(ids.with_only_columns(cast(ids.selected_columns[0], String))))
-        for table, ids in tables
-    ))
+    about_patient = or_(
+        *(and_(AuditEvent.table_name == table,
+               AuditEvent.record_id.in_(ids.with_only_columns(cast(ids.selected_columns[0], String))))
+          for table, ids in tables),
+        # An arm chosen by an investigator (no slot) is recorded against the patient.
+        and_(AuditEvent.table_name == "allocation_slots", AuditEvent.record_id == f"patient:{patient.id}"),
+    )
     return list(db.session.scalars(select(AuditEvent).where(about_patient).order_by(AuditEvent.at, AuditEvent.id)))
 
 

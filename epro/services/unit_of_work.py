@@ -13,7 +13,7 @@ boundary after the rollback, in their own short transaction on the same session
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,12 +109,12 @@ def _rollback_keeping_security_events(work: Work) -> None:
 def _commit(work: Work) -> None:
     if work.security_events:
         db.session.execute(insert(_audit_table()), work.security_events)
-        work.security_events = []
     work.committing = True
     try:
         db.session.commit()
     finally:
         work.committing = False
+    work.security_events = []  # only now: a failed commit writes them again after its rollback
 
 
 def _write_security_events(work: Work) -> None:
@@ -149,12 +149,6 @@ def unit_of_work(actor: Any = None) -> Iterator[Work]:
         finish(False)
         raise
     finish(True)
-
-
-def run(fn: Callable[[], Any], actor: Any = None) -> Any:
-    """``fn()`` in its own unit of work."""
-    with unit_of_work(actor):
-        return fn()
 
 
 @event.listens_for(Session, "before_commit")

@@ -48,10 +48,6 @@ DAY0_MOVED = N_("Day 0 moved from %(old)s to %(new)s, the date of the first infu
 DOSE_WARNING = N_("The cells given differ from the computed dose by more than 10%.")
 
 
-
-
-
-
 def given(patient: Patient) -> list[Infusion]:
     return list(db.session.scalars(
         select(Infusion).where(Infusion.patient_id == patient.id, Infusion.status == "active")

@@ -49,8 +49,9 @@ def study_outcomes(study: Study, site_id: int, masked: bool) -> StudyOutcomes:
     visits = tuple(v.code for v in protocol.visits)
     measured = outcome_instruments(protocol)
     totals: dict[str, dict[int, dict[str, int | None]]] = {code: {} for code in measured}
+    plans = followup.plans_for(patients)
     for p in patients:
-        tl = timeline.build_timeline(followup.planned_visits(p), subs[p.id], followup.patient_today(p))
+        tl = timeline.build_timeline(plans[p.id], subs[p.id], followup.patient_today(p))
         for code in measured:
             totals[code][p.id] = dict(tl.series(code))
     arm_of = {p.id: (p.arm.code if p.arm else NO_ARM) for p in patients}

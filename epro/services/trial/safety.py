@@ -180,11 +180,6 @@ def check_for(patient: Patient, visit_code: str) -> SafetyCheck | None:
         SafetyCheck.status == "active"))
 
 
-def checked_visits(patient: Patient) -> set[str]:
-    return set(db.session.scalars(select(SafetyCheck.visit_code).where(
-        SafetyCheck.patient_id == patient.id, SafetyCheck.status == "active")))
-
-
 @dataclass(frozen=True)
 class SafetyCheckEntry:
     """A visit's laboratory, neurological and imaging results, with a detail when not normal."""
@@ -245,11 +240,12 @@ def study_summary(study: Study, site_id: int, masked: bool, period_months: int =
     by_id = {p.id: p for p in patients}
     last_day: dict[Hashable, int] = {}
     visit_day: dict[int, dict[str, int]] = {}
+    plans = followup.plans_for(patients)
     for p in patients:
-        planned = followup.planned_visits(p)
-        end = max((v.window_end for v in planned if _months(v.code) <= period_months), default=p.day0)
+        planned = plans[p.id]
+        end = max((v.window_end for v in planned if v.months <= period_months), default=p.day0)
         last_day[p.id] = (end - p.day0).days
-        visit_day[p.id] = {v.code: (-1 if v.code == "BL" else (v.target_date - p.day0).days) for v in planned}
+        visit_day[p.id] = {v.code: (-1 if v.is_baseline else (v.target_date - p.day0).days) for v in planned}
     records: list[rules.SafetyRecord] = []
     ids = list(by_id)
     for ae in db.session.scalars(select(AdverseEvent).where(
@@ -269,5 +265,3 @@ def study_summary(study: Study, site_id: int, masked: bool, period_months: int =
     return StudySafety(rules.safety_summary(records, by_arm, masked=masked), period_months)
 
 
-def _months(visit_code: str) -> int:
-    return 0 if visit_code == "BL" else int(visit_code.removeprefix("M"))
