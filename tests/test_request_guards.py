@@ -113,3 +113,13 @@ def test_audiences_are_declared_once_per_blueprint(app):
     guarded = {bp: any(f.__name__ == "_check_audience" for f in app.before_request_funcs.get(bp, []))
                for bp in ("clinic", "trial", "patient", "report")}
     assert all(guarded.values()), guarded
+
+
+def test_a_date_in_year_one_is_a_wrong_date_not_a_crash(login, ids):
+    """Year 1 with a time of day cannot be turned into UTC; the form says "enter a date" and keeps the rest."""
+    s = login("clinician.a")
+    r = s.post(f"/clinic/trial/patients/{ids['A-001']}/adverse-events/new?lang=en", data={
+        "term": "Headache", "onset": "2026-11-01", "grade": "1", "relatedness": "possible",
+        "action": "not_applicable", "outcome": "recovering", "aware_on": "0001-01-01", "aware_time": "08:00"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "Please enter a date." in html and 'value="Headache"' in html

@@ -17,6 +17,7 @@ from epro.services import site_list as clinic_list
 from epro.services.trial import enrolment, studies
 from epro.web import converters, downloads, guards
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
+from epro.web.hooks import visit_label
 from epro.web.messages import field_errors
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
@@ -116,7 +117,7 @@ def assess(patient_id: int, visit: str, instrument: str):
         else:
             total = outcome.response.total
             flash(_("%(name)s saved for %(visit)s: total %(total)s.", name=_(definition.name),
-                    visit=visit, total=total), "success")
+                    visit=visit_label(planned), total=total), "success")
             return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     values.setdefault("response_id", str(uuid.uuid4()))
     return render_template(

@@ -2,8 +2,8 @@
 
 Every table's primary key is a 32-bit integer (SQLite would take more, PostgreSQL's
 ``integer`` does not), so ``/clinic/trial/studies/99999999999999999999/safety`` must
-answer 404 before any query runs, not a 500 from the driver.  The converter is
-installed as Flask's ``int`` converter too, so a route written the ordinary way
+answer 404 before any query runs, not a 500 from the driver.  The converter
+replaces Flask's ``int`` converter, so a route written the ordinary way
 (``<int:patient_id>``) cannot forget it.
 """
 from __future__ import annotations
@@ -38,4 +38,3 @@ def page_number(raw: str | None, *, per_page: int) -> int:
 
 def register(app) -> None:
     app.url_map.converters["int"] = DatabaseIdConverter
-    app.url_map.converters["id"] = DatabaseIdConverter

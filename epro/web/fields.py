@@ -28,6 +28,7 @@ from wtforms import (  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks S
 )
 from wtforms.validators import StopValidation, ValidationError
 
+from epro.services import unit_of_work
 from epro.services.errors import FieldError, Invalid, Refused
 from epro.web.messages import field_message, refusal_message
 
@@ -38,6 +39,9 @@ NOT_A_TIME = _l("Please enter a time.")
 NOT_A_NUMBER = _l("Please enter a number.")
 NOT_WHOLE = _l("Please enter a whole number.")
 IN_FUTURE = _l("This date is in the future.")
+
+#: No date a trial records is older; earlier ones are typing slips (and overflow UTC at year 1).
+EARLIEST_YEAR = 1900
 
 T = TypeVar("T")
 
@@ -87,8 +91,10 @@ class Form(FlaskForm):
                 return None
             return action()
         except Invalid as exc:
+            unit_of_work.fail()  # what the service added before saying no is not kept, nor shown
             self.attach(exc)
         except Refused as exc:
+            unit_of_work.fail()
             self.refuse(exc)
         return None
 
@@ -195,7 +201,10 @@ class DayField(_Parsed):
         self.not_future = not_future
 
     def parse(self, text: str) -> date:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
+        if day.year < EARLIEST_YEAR:  # year 1 cannot even be turned into UTC with a time of day
+            raise ValueError(text)
+        return day
 
     def show(self, value: date) -> str:
         return value.isoformat()

@@ -14,7 +14,7 @@ from epro.services import access, followup, patients
 from epro.services.errors import Refused
 from epro.services.trial import infusions, safety, unblinding
 from epro.web import converters
-from epro.web.hooks import presenter
+from epro.web.hooks import presenter, visit_label
 from epro.web.messages import say
 from epro.web.trial import bp
 from epro.web.trial.forms import AdverseEventForm, InfusionForm, SafetyCheckForm, UnblindForm
@@ -78,7 +78,7 @@ def safety_check(patient_id: int, visit: str):
     current = safety.check_for(patient, visit)
     form = SafetyCheckForm(patient=patient, visit_code=visit, obj=current)
     if form.submit(lambda: safety.record_check(patient, visit, form.entry(), current_user, form.reason.data)):
-        flash(_("Safety check saved for %(visit)s.", visit=visit), "success")
+        flash(_("Safety check saved for %(visit)s.", visit=visit_label(planned)), "success")
         return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     return render_template(
         "trial/safety_check.html", patient=patient, visit=planned, current=current, form=form, rules=rules,

@@ -9,7 +9,7 @@ from epro.core import instruments
 from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.core.trial import eligibility as rules
 from epro.models import Screening, Study
-from epro.services import followup, unit_of_work
+from epro.services import followup
 from epro.services.trial import allocation, screening, studies
 from epro.web.hooks import presenter
 from epro.web.trial import bp
@@ -106,8 +106,7 @@ def randomize(screening_id: int):
                                      education=form.education.data, language=form.language.data,
                                      arm_code=form.arm_code),
         first=lambda: allocation.ensure_randomizable(s, current_user))
-    if patient is None:
-        unit_of_work.fail()
+    if patient is None:  # the refusal rolled back: read the screening again
         return _detail(_screening(screening_id), form)
     flash(_("%(code)s is randomized and enrolled. Give the patient an activation code.",
             code=patient.subject_code), "success")
