@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable
 from datetime import date, time
 from typing import Any, TypeVar
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from wtforms import (  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (WTForms 3.3)
     Field,
@@ -58,8 +60,9 @@ def _values(choices: Any) -> list[str]:
     return [str(c.value if isinstance(c, SelectChoice) else c[0]) for c in choices or ()]
 
 
-def _g(x: float | None) -> str:
-    return "" if x is None else f"{x:g}"
+def _g(x: float | None) -> Any:
+    """A bound of a range message, in the reader's decimal style when shown, never as 1e+12."""
+    return "" if x is None else LazyString(format_decimal, x, "0.###")
 
 
 class Form(FlaskForm):
