@@ -71,6 +71,15 @@ def sites_of(study: Study) -> list[Site]:
     ))
 
 
+def site_codes_by_study() -> dict[int, list[str]]:
+    """Every study's site codes, in one query (for the list of studies)."""
+    codes: dict[int, list[str]] = {}
+    for study_id, code in db.session.execute(
+            select(StudySite.study_id, Site.code).join(Site, Site.id == StudySite.site_id).order_by(Site.code)):
+        codes.setdefault(study_id, []).append(code)
+    return codes
+
+
 def code_problems(code: str) -> list[FieldError]:
     """A new study's code must be unused (its shape is the form's business)."""
     if db.session.scalar(select(Study.id).where(Study.code == code)):
@@ -93,5 +102,5 @@ def create_from_protocol(code: str, name: str, protocol_code: str, sites: Sequen
     return study
 
 
-__all__ = ["arm_label", "arm_plan", "code_problems", "create_from_protocol", "protocol_arm", "protocol_of", "sites_of",
-           "studies_at", "visible_study"]
+__all__ = ["arm_label", "arm_plan", "code_problems", "create_from_protocol", "protocol_arm", "protocol_of",
+           "site_codes_by_study", "sites_of", "studies_at", "visible_study"]

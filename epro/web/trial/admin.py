@@ -28,5 +28,5 @@ def new_study():
     return render_template(
         "trial/new_study.html", sites=sites, protocols=app_protocols.all_protocols(), form=form,
         site_choices=[(s.id, f"{s.code} · {s.name}") for s in sites],
-        studies=existing, sites_of=studies.sites_of,
+        studies=existing, site_codes=studies.site_codes_by_study(),
     ), form.status
