@@ -1,7 +1,10 @@
 """/api/v1 endpoints.  Thin: access checks, then epro.services.responses / followup."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+import functools
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from pydantic import ValidationError
@@ -9,6 +12,7 @@ from pydantic import ValidationError
 from epro.base import i18n
 from epro.core import instruments, schedule
 from epro.services import access, followup, patients, responses
+from epro.services import protocols as app_protocols
 from epro.web.api import schemas, serializers
 from epro.web.api.openapi import documented, spec
 from epro.web.api.problems import problem
@@ -23,8 +27,15 @@ PATIENT = "/patients/<int:patient_id>"
 @bp.get("/openapi.json")
 @documented("This description (OpenAPI 3.1)", {200: (None, "OK")}, public=True)
 def openapi():
-    # Built on each request: instruments can be registered and protocols added while the app runs.
-    return jsonify(spec(current_app))
+    # Instruments can be registered and protocols added while the app runs: the document is
+    # rebuilt when either list changes, not on every request.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy is not hashable
+    return jsonify(_document(app, instruments.CODES, app_protocols.codes()))
+
+
+@functools.lru_cache(maxsize=8)
+def _document(app: Flask, _instruments: tuple[str, ...], _protocols: tuple[str, ...]) -> dict[str, Any]:
+    return spec(app)
 
 
 @bp.get("/me")
