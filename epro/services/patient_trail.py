@@ -18,7 +18,7 @@ from sqlalchemy import Select, String, and_, cast, or_, select
 
 from epro.base.orm import Model, db
 from epro.models import AuditEvent, Patient, Response, Signature, User
-from epro.services import audit
+from epro.services import audit, patients
 from epro.services.masking import Presenter
 
 #: Audited tables that are not one patient's clinical record: accounts, and the trial's set-up.
@@ -87,8 +87,7 @@ def rows_for(viewer: User, patient: Patient) -> list[TrailRow]:
     """The trail as *viewer* may read it: arm-revealing tables and values masked for masked eyes."""
     presenter = Presenter(viewer)
     shown = [e for e in events(patient) if presenter.shows_table(patient, e.table_name)]
-    ids = {e.user_id for e in shown if e.user_id is not None}
-    names: dict[int, str] = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+    names = {uid: user.username for uid, user in patients.users_by_id(e.user_id for e in shown).items()}
     return [
         TrailRow(
             at=e.at, user=names.get(e.user_id, "") if e.user_id is not None else "", role=e.role or "",
