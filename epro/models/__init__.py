@@ -1,8 +1,9 @@
 """The database models, one module per idea, re-exported here."""
 from epro.models.audit import AuditEvent
-from epro.models.people import ROLES, ActivationCode, CaregiverLink, Patient, User
+from epro.models.people import DISPOSITIONS, ROLES, ActivationCode, CaregiverLink, Patient, RecoveryCode, User
 from epro.models.progress import PatientFlags, VisitProgress
 from epro.models.responses import RESPONDENTS, Response, Signature
+from epro.models.security import RateCounter, SignInLock
 from epro.models.study import Arm, Site, Study, StudySite
 from epro.models.trial import (
     AdverseEvent,
@@ -17,6 +18,7 @@ from epro.models.trial import (
 __all__ = [
     "AdverseEvent", "AllocationSlot", "Infusion", "SafetyCheck", "Screening", "StudySite", "SymptomReport",
     "Unblinding",
-    "ROLES", "RESPONDENTS", "ActivationCode", "Arm", "AuditEvent", "CaregiverLink",
+    "DISPOSITIONS", "ROLES", "RESPONDENTS", "RateCounter", "RecoveryCode", "SignInLock",
+    "ActivationCode", "Arm", "AuditEvent", "CaregiverLink",
     "Patient", "PatientFlags", "Response", "Signature", "Site", "Study", "User", "VisitProgress",
 ]

@@ -5,16 +5,19 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from epro.base.orm import Model
 from epro.models.study import Arm, Site, Study
 from epro.models.types import UTCDateTime, utcnow
 
-ROLES = ("patient", "caregiver", "clinician", "investigator", "admin")
-STAFF_ROLES = ("clinician", "investigator")
+ROLES = ("patient", "caregiver", "clinician", "investigator", "data-manager", "monitor", "admin")
+#: Roles that work with patients' data in the clinic pages (what each may do: epro.services.roles).
+STAFF_ROLES = ("clinician", "investigator", "data-manager", "monitor")
 SEXES = ("female", "male")
+#: How a patient's participation ended; None while on study.
+DISPOSITIONS = ("completed", "withdrawn", "lost", "died")
 
 
 def new_session_token() -> str:
@@ -28,7 +31,9 @@ class User(UserMixin, Model):
     #: argon2 hash; empty until the account is activated.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
+    #: The English (default) display name; ``display_name_zh`` is the Chinese one.
     display_name: Mapped[str] = mapped_column(String(120), default="")
+    display_name_zh: Mapped[str] = mapped_column(String(120), default="")
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     #: "zh" or "en"; None means follow the browser.
     locale: Mapped[str | None] = mapped_column(String(8))
@@ -38,8 +43,21 @@ class User(UserMixin, Model):
     #: Rotated at logout so every cookie issued before is refused (server-side logout).
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Base32 TOTP secret (RFC 6238); None until a second factor is turned on.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last TOTP time step accepted, so a code cannot be replayed.
+    totp_last_step: Mapped[int | None] = mapped_column()
 
     site: Mapped[Site | None] = relationship()
+
+    def display_name_in(self, locale: str | None) -> str:
+        """The name in the reader's language, falling back to the other one, then the username."""
+        first, second = (self.display_name_zh, self.display_name) if locale == "zh" else (
+            self.display_name, self.display_name_zh)
+        return first or second or self.username
 
     def get_id(self) -> str:
         return f"{self.id}.{self.session_token}"
@@ -76,6 +94,14 @@ class Patient(Model):
     day0: Mapped[date]
     enrolled_on: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: One of DISPOSITIONS once participation ended; None while on study.
+    disposition: Mapped[str | None] = mapped_column(String(16))
+    disposition_on: Mapped[date | None]
+    disposition_reason: Mapped[str | None] = mapped_column(Text)
+    #: Withdrawal of consent: no reminder, message or contact of any kind from then on.
+    consent_withdrawn: Mapped[bool] = mapped_column(default=False)
+    #: The (serious) adverse event with the fatal outcome, for a patient who died.
+    death_event_id: Mapped[int | None] = mapped_column(ForeignKey("adverse_events.id", use_alter=True))
 
     site: Mapped[Site] = relationship()
     study: Mapped[Study] = relationship()
@@ -90,11 +116,19 @@ class CaregiverLink(Model):
     caregiver_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Unlinking ends the link (audited) instead of deleting it.
+    unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unlinked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     patient: Mapped[Patient] = relationship()
 
 
 class ActivationCode(Model):
-    """A one-time code that lets a patient or caregiver set a password.
+    """A one-time code that lets a person set a password.
+
+    ``purpose`` says what it does: ``activate`` makes a new patient or caregiver
+    account for ``patient``; ``staff`` activates the waiting staff account
+    ``user``; ``reset`` lets ``user`` choose a new password (issued by site staff
+    or an administrator).
 
     Only a hash is stored, so a database copy cannot be used to take over an
     account that is waiting for activation.
@@ -103,12 +137,27 @@ class ActivationCode(Model):
     __tablename__ = "activation_codes"
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
-    #: "patient" or "caregiver"
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    #: The existing account a ``staff`` or ``reset`` code is for.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(16), default="activate")
+    #: The role of the account: "patient" or "caregiver" for ``activate``; the account's role otherwise.
     role: Mapped[str] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    patient: Mapped[Patient] = relationship()
+    patient: Mapped[Patient | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+
+class RecoveryCode(Model):
+    """A one-time recovery code for a lost second factor; only a hash is kept."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

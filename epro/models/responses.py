@@ -31,7 +31,10 @@ class Response(Model):
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     respondent: Mapped[str] = mapped_column(String(24))
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: When the person finished, by the device's clock (offline answers sync later).
+    #: Who performed a clinician assessment (may differ from who typed it in from paper).
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the person finished, by the device's clock (offline answers sync later);
+    #: for a clinician assessment, when it was done (not when it was saved).
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: When the server stored it.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -47,6 +50,7 @@ class Response(Model):
 
     patient: Mapped[Patient] = relationship()
     entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])
+    rater: Mapped[User | None] = relationship(foreign_keys=[rater_id])
     removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
     signatures: Mapped[list[Signature]] = relationship(back_populates="response", order_by="Signature.id")
 

@@ -7,21 +7,38 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from epro.base.orm import Model
 
 
-class Site(Model):
+class Bilingual:
+    """A model with an English ``name`` and a Chinese ``name_zh``."""
+
+    name: str
+    name_zh: str
+
+    def name_in(self, locale: str | None) -> str:
+        """The name in the reader's language, falling back to the other one."""
+        if locale == "zh":
+            return self.name_zh or self.name
+        return self.name or self.name_zh
+
+
+class Site(Bilingual, Model):
     __tablename__ = "sites"
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Short code shown to staff, e.g. "A".
     code: Mapped[str] = mapped_column(String(16), unique=True)
+    #: The English name; ``name_zh`` the Chinese one (see :meth:`name_in`).
     name: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str] = mapped_column(String(120), default="")
     #: IANA zone; visit dates are calendar dates in this zone.
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
 
-class Study(Model):
+class Study(Bilingual, Model):
     __tablename__ = "studies"
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
+    #: The English name; ``name_zh`` the Chinese one (see :meth:`name_in`).
     name: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200), default="")
     #: The protocol this study was created from (see epro/protocols).
     protocol: Mapped[str] = mapped_column(String(32))
     #: Masked (blinded) studies hide the arm from patients, caregivers and masked staff.
@@ -38,6 +55,7 @@ class Arm(Model):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
     code: Mapped[str] = mapped_column(String(32))
     label: Mapped[str] = mapped_column(String(200))
+    label_zh: Mapped[str] = mapped_column(String(200), default="")
     study: Mapped[Study] = relationship(back_populates="arms")
 
 

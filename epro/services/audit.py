@@ -84,14 +84,15 @@ AUDITED: dict[str, Rule] = {
     "symptom_reports": Rule(state="reviewed_at"),
     "adverse_events": Rule(),
     "safety_checks": Rule(),
-    "users": Rule(exclude=frozenset({"password_hash", "session_token"})),
+    "users": Rule(exclude=frozenset({"password_hash", "session_token", "totp_secret", "totp_last_step"})),
+    "recovery_codes": Rule(exclude=frozenset({"code_hash"}), state="used_at"),
     "activation_codes": Rule(exclude=frozenset({"code_hash"}), state="used_at"),
     "studies": Rule(),
     "study_sites": Rule(),
     "arms": Rule(),
     "sites": Rule(),
 }
-NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags"})
+NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags", "sign_in_locks", "rate_counters"})
 
 
 @dataclass
