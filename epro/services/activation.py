@@ -85,6 +85,8 @@ def redeem(record: ActivationCode, username: str, password: str) -> tuple[User |
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         return None, _("This username is taken. Please choose another.")
     patient = record.patient
+    if patient is None:  # staff and reset codes are redeemed elsewhere
+        raise ValueError("not a patient or caregiver activation code")
     if record.role == "patient" and patient.user_id is not None:
         return None, _("This patient already has an account. Please ask your clinic.")
     user = User(username=username, password_hash=hash_password(password), role=record.role,
