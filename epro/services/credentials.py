@@ -125,6 +125,9 @@ def issue_reset(user: User, actor: User) -> tuple[str, ActivationCode]:
                                 role=user.role, created_by_id=actor.id, expires_at=now + timedelta(hours=hours))
         db.session.add(record)
         db.session.flush()
+        # The code's row is a "create"; this says what it is for (and for whom) on the account's trail.
+        audit.record("issue_reset", "users", user.id, actor=actor,
+                     new={"activation_code": record.id, "expires_at": record.expires_at.isoformat()})
     return code, record
 
 
