@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from epro.base.extensions import limiter
 from epro.models import ActivationCode, User
 from epro.services import access, accounts, activation, credentials
 from epro.web.account_forms import (
@@ -23,7 +24,7 @@ from epro.web.account_forms import (
     ResetPasswordForm,
     SecondFactorCodeForm,
 )
-from epro.web.second_step import PENDING, PENDING_SECONDS
+from epro.web.second_step import PENDING, PENDING_SECONDS, account_key
 
 bp = Blueprint("account", __name__)
 
@@ -140,7 +141,10 @@ def _pending_user() -> User | None:
 
 
 @bp.route("/login/verify", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], methods=["POST"],
+               deduct_when=lambda r: r.status_code in (401, 303), key_func=account_key, scope="login-account")
 def verify():
+    """A wrong code counts like a wrong password (the same per-account sign-in limit)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     user = _pending_user()
