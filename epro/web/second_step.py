@@ -20,8 +20,8 @@ def begin(user: User, next_url: str | None) -> Response:
     session.clear()
     if lang:
         session["lang"] = lang
-    session[PENDING] = {"uid": user.id, "name": user.username.lower(), "tok": user.session_token, "at": time.time(), "next": next_url,
-                        "fails": 0}
+    session[PENDING] = {"uid": user.id, "name": user.username.lower(), "tok": user.session_token,
+                        "at": time.time(), "next": next_url, "fails": 0}
     return redirect(url_for("account.verify"))
 
 
