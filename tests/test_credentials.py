@@ -249,6 +249,8 @@ def test_too_many_wrong_codes_need_the_password_again(app, login):
     last = _verify(client, "123456")
     assert last.status_code == 303 and last.headers["Location"].endswith("/login")
     assert client.get("/login/verify").status_code == 302
+    # They counted like wrong passwords: the account's sign-in limit (5 per 15 minutes) is used up.
+    assert sign_in(app, "clinician.a")[1].status_code == 429
 
 
 @pytest.fixture

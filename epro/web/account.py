@@ -141,8 +141,9 @@ def _pending_user() -> User | None:
 
 
 @bp.route("/login/verify", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], methods=["POST"],
-               deduct_when=lambda r: r.status_code in (401, 303), key_func=account_key, scope="login-account")
+# The very bucket of /login's per-account limit (its scope is "<endpoint>:<scope>" there).
+@limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], scope="auth.login:login-account",
+                      methods=["POST"], deduct_when=lambda r: r.status_code in (401, 303), key_func=account_key)
 def verify():
     """A wrong code counts like a wrong password (the same per-account sign-in limit)."""
     if current_user.is_authenticated:
