@@ -155,6 +155,17 @@ def test_admin_reset_code_end_to_end_and_single_use(app, login):
     assert "issue_reset" in trail and "reset_password" in trail
 
 
+def test_a_reset_code_for_a_deactivated_account_is_refused_with_a_message(app, login):
+    with app.app_context():
+        db.session.scalar(select(User).where(User.username == "clinician.b")).active = False
+        db.session.commit()
+    admin = login("admin")
+    r = admin.post("/admin/users/clinician.b/reset", data={"username": "clinician.b", "back": "//evil.example/"})
+    assert r.status_code == 303 and r.headers["Location"] == "/"
+    assert "its password cannot be reset" in admin.get("/?lang=en", follow_redirects=True).get_data(as_text=True)
+    assert admin.post("/admin/users/nobody/reset", data={"username": "nobody"}).status_code == 404
+
+
 def test_only_admins_use_the_admin_reset_route(login):
     assert login("clinician.a").post("/admin/users/patient.a1/reset", data={"username": "patient.a1"}
                                       ).status_code == 404

@@ -17,6 +17,7 @@ from flask_login import current_user
 from epro.base.extensions import limiter
 from epro.models import ActivationCode, User
 from epro.services import access, accounts, activation, credentials
+from epro.services.errors import Refused
 from epro.web.account_forms import (
     ChangePasswordForm,
     DisableSecondFactorForm,
@@ -24,6 +25,7 @@ from epro.web.account_forms import (
     ResetPasswordForm,
     SecondFactorCodeForm,
 )
+from epro.web.messages import refusal_message
 from epro.web.second_step import PENDING, PENDING_SECONDS, account_key
 
 bp = Blueprint("account", __name__)
@@ -183,7 +185,7 @@ def _issued(user: User, code: str, record: ActivationCode) -> dict[str, Any]:
 
 @bp.post("/admin/users/<username>/reset")
 def issue_reset(username: str):
-    """An administrator issues a reset code for any account."""
+    """An administrator issues a reset code for any account (form fields: csrf_token, username, back)."""
     if _user().role != "admin":
         abort(404)
     if not IssueResetForm(data={"username": username}).validate_on_submit():
@@ -191,7 +193,9 @@ def issue_reset(username: str):
     user = accounts.by_username(username)
     if user is None:
         abort(404)
-    return _issue(user, back=request.referrer if request.referrer else url_for("main.home"))
+    from epro.web.auth import safe_next
+
+    return _issue(user, back=safe_next(request.form.get("back")) or url_for("main.home"))
 
 
 @bp.post("/patients/<int:patient_id>/reset")
@@ -210,12 +214,11 @@ def issue_patient_reset(patient_id: int):
 
 
 def _issue(user: User, back: str):
-    from epro.services.errors import Refused
-
     try:
         code, record = credentials.issue_reset(user, _user())
-    except Refused:
-        abort(404)
+    except Refused as exc:  # e.g. a deactivated account: say so where the button was
+        flash(refusal_message(exc), "error")
+        return redirect(back, 303)
     return render_template("account/reset_issued.html", issued=_issued(user, code, record), back=back)
 
 
