@@ -289,3 +289,18 @@ def test_mandatory_second_factor_for_admin_and_investigator(strict_app):
     clinician = Session(strict_app.test_client(), "clinician.a")
     assert clinician.get("/api/v1/me").status_code == 200
     assert not clinician.get("/").headers.get("Location", "").endswith("/account/second-factor")
+
+
+def test_a_reset_code_is_no_second_factor(app, login):
+    secret, _codes = _set_up(login("clinician.a"))
+    code = _reset_code(login("admin").post("/admin/users/clinician.a/reset", data={"username": "clinician.a"}
+                                           ).get_data(as_text=True))
+    anon = app.test_client()
+    token = csrf_from(anon.get(f"/activate?code={code}").get_data(as_text=True))
+    done = anon.post("/activate", data={"code": code, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
+                                        "csrf_token": token})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/login")
+    assert anon.get("/api/v1/me").status_code == 401
+    client, r = sign_in(app, "clinician.a", NEW_PASSWORD)
+    assert r.headers["Location"].endswith("/login/verify")
+    assert _verify(client, pyotp.TOTP(secret).at(time.time() + 30)).status_code == 302
