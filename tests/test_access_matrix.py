@@ -14,7 +14,10 @@ from epro.models import Response
 
 PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",
           "pwa.service_worker", "pwa.offline", "api.openapi"}
-SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state"}  # any signed-in user; no patient involved
+SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
+             # one's own account (tests/test_credentials.py); the second step of a sign-in
+             "account.home", "account.change_password", "account.second_factor", "account.disable_second_factor",
+             "account.verify"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", "clinic.codes", "clinic.record",
          "clinic.audit_export",
@@ -28,7 +31,8 @@ UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site onl
 ADMIN = {"clinic.admin_home", "trial.new_study"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
 POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response",  # covered by their own tests
-             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed"}
+             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
+             "account.issue_reset", "account.issue_patient_reset"}
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]
 SEES = {  # which demo subjects each user may see
