@@ -43,6 +43,14 @@ def _get_or_create(model, defaults=None, **keys):
     return obj
 
 
+def _fill_empty(obj, **values) -> None:
+    """Set the fields that are still empty (a database demo'd before the field existed); never overwrite."""
+    for key, value in values.items():
+        if value and not getattr(obj, key):
+            setattr(obj, key, value)
+    db.session.flush()
+
+
 def _user(username: str, role: str, **extra) -> User:
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -143,19 +151,27 @@ def _load() -> str:
         protocol = protocols.load(spec["protocol"])
         study = _get_or_create(Study, code=code, defaults=dict(name=spec["name"], protocol=protocol.code,
                                                                 masked=protocol.masked))
+        _fill_empty(study, name_zh=protocol.short_title.zh)
         for arm in protocol.arms:
-            _get_or_create(Arm, study_id=study.id, code=arm.code, defaults=dict(label=arm.label.en))
+            _fill_empty(_get_or_create(Arm, study_id=study.id, code=arm.code, defaults=dict(label=arm.label.en)),
+                  label_zh=arm.label.zh)
         studies[code] = study
     sites = {code: _get_or_create(Site, code=code, defaults=dict(name=name, timezone="Asia/Shanghai"))
              for code, (name, _study) in SITES.items()}
+    for code, site in sites.items():
+        planned = {s.code: s for s in protocols.load(STUDIES[SITES[code][1]]["protocol"]).sites}.get(code)
+        _fill_empty(site, name_zh=planned.name.zh if planned else "")
     arms = {(s.code, a.code): a for s in studies.values() for a in db.session.scalars(
         select(Arm).where(Arm.study_id == s.id))}
 
     clin_a = _user("clinician.a", "clinician", site_id=sites["A"].id, display_name="Dr. Wang (A)", locale="zh")
     clin_b = _user("clinician.b", "clinician", site_id=sites["B"].id, display_name="Dr. Li (B)", locale="zh")
-    _user("investigator.a", "investigator", site_id=sites["A"].id, display_name="Prof. Zhao (A)",
-          unblinded=True, locale="zh")
-    _user("admin", "admin", display_name="Administrator", locale="en")
+    inv_a = _user("investigator.a", "investigator", site_id=sites["A"].id, display_name="Prof. Zhao (A)",
+                  unblinded=True, locale="zh")
+    admin = _user("admin", "admin", display_name="Administrator", locale="en")
+    for account, name_zh in ((clin_a, "王医生（A）"), (clin_b, "李医生（B）"), (inv_a, "赵教授（A）"),
+                             (admin, "管理员")):
+        _fill_empty(account, display_name_zh=name_zh)
 
     today = followup.today_in("Asia/Shanghai")
     people: list[tuple[str, str | None, str, str, date, tuple[str, ...], list[float], dict[str, Any]]] = [
