@@ -71,9 +71,11 @@ def _name_problems(name_en: str, name_zh: str, timezone: str) -> list[FieldError
             errors.append(FieldError(field, missing))
         elif len(value) > MAX_NAME:
             errors.append(FieldError(field, NAME_TOO_LONG, {"n": MAX_NAME}))
-    if not known_zone(timezone):
-        errors.append(FieldError("timezone", UNKNOWN_ZONE))
-    return errors
+    return errors + zone_problems(timezone)
+
+
+def zone_problems(timezone: str) -> list[FieldError]:
+    return [] if known_zone(timezone) else [FieldError("timezone", UNKNOWN_ZONE)]
 
 
 def code_problems(code: str) -> list[FieldError]:
@@ -89,7 +91,7 @@ def create(code: str, name_en: str, name_zh: str, timezone: str, actor: User) ->
     code, name_en, name_zh, timezone = (code or "").strip(), (name_en or "").strip(), (name_zh or "").strip(), \
         (timezone or "").strip()
     check([*code_problems(code), *_name_problems(name_en, name_zh, timezone)])
-    with audit.operation("create_site", actor=actor):
+    with audit.operation("create_site", actor=actor, names_inserts=True):
         site = Site(code=code, name=name_en, name_zh=name_zh, timezone=timezone)
         db.session.add(site)
         db.session.flush()

@@ -115,7 +115,7 @@ def invite(username: str, role: str, site_code: str | None, display_en: str, dis
         errors.append(FieldError("site", SITE_NEEDED))
     errors += _names(display_en, display_zh)
     check(errors)
-    with audit.operation("invite", actor=actor):
+    with audit.operation("invite", actor=actor, names_inserts=True):
         user = User(username=username, role=role, site_id=site.id if site else None, display_name=display_en,
                     display_name_zh=display_zh, password_hash=None, unblinded=role == "investigator", active=True)
         db.session.add(user)
@@ -151,7 +151,7 @@ def reactivate(user: User, actor: User, reason: str | None = None) -> tuple[User
     """Active again, but with no password: the old one is cleared and a new one-time code is issued."""
     if user.active:
         raise Refused(NOT_DEACTIVATED)
-    with audit.operation("reactivate", actor=actor, reason=(reason or "").strip() or None):
+    with audit.operation("reactivate", actor=actor, reason=(reason or "").strip() or None, names_inserts=True):
         user.active = True
         user.deactivated_at = None
         user.password_hash = None
@@ -165,7 +165,7 @@ def new_code(user: User, actor: User) -> str:
     """Another code for a waiting account (the first one was lost or expired); older codes stop working."""
     if status(user) != "waiting":
         raise Refused(NOT_WAITING)
-    with audit.operation("invite", actor=actor):
+    with audit.operation("invite", actor=actor, names_inserts=True):
         activation.withdraw_codes(user)
         code, _record = activation.issue_for_user(user, "staff", actor)
     return code

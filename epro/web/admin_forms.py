@@ -9,8 +9,8 @@ from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 
 
 from epro.core.i18n_marker import N_
 from epro.models import Site
-from epro.services import staff
-from epro.web.fields import Form, SelectChoiceField, TextField
+from epro.services import sites, staff
+from epro.web.fields import Form, SelectChoiceField, TextField, service_check
 
 #: How each role an administrator gives is called on the pages.
 ROLE_LABELS = {"clinician": N_("Clinician"), "investigator": N_("Investigator (unblinded)"),
@@ -22,9 +22,15 @@ class SiteNamesForm(Form):
     name_zh = TextField(max_len=120)
     timezone = TextField(max_len=64, default="Asia/Shanghai")
 
+    def validate_timezone(self, field: TextField) -> None:
+        service_check(sites.zone_problems(field.data))
+
 
 class NewSiteForm(SiteNamesForm):
     code = TextField(max_len=16, upper=True)
+
+    def validate_code(self, field: TextField) -> None:
+        service_check(sites.code_problems(field.data))
 
 
 class AddStudySiteForm(Form):

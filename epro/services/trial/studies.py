@@ -100,7 +100,7 @@ def create_from_protocol(code: str, name: str | None, protocol_code: str, sites:
     """
     check(code_problems(code))
     protocol = app_protocols.load(protocol_code)
-    with audit.operation("create_study", actor=actor):
+    with audit.operation("create_study", actor=actor, names_inserts=True):
         study = Study(code=code, name=name or protocol.short_title.en,
                       name_zh=name_zh or protocol.short_title.zh, protocol=protocol.code, masked=protocol.masked)
         db.session.add(study)
@@ -149,7 +149,8 @@ def add_site(study: Study, site: Site, actor: User) -> StudySite:
     if db.session.scalar(select(StudySite.id).where(StudySite.study_id == study.id,
                                                    StudySite.site_id == site.id)) is not None:
         raise Refused(ALREADY_AT_SITE)
-    with audit.operation("add_study_site", actor=actor, detail={"study": study.code, "site": site.code}):
+    with audit.operation("add_study_site", actor=actor, names_inserts=True,
+                         detail={"study": study.code, "site": site.code}):
         link = StudySite(study_id=study.id, site_id=site.id)
         db.session.add(link)
         db.session.flush()
