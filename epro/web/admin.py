@@ -6,11 +6,12 @@ its fields to one service (:mod:`epro.services.sites`, :mod:`epro.services.staff
 """
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -189,14 +190,17 @@ def _describe(entry: admin_log.Entry) -> str:
     values = entry.new if isinstance(entry.new, dict) else {}
     keys = ("code", "name", "name_zh", "timezone", "username", "role", "display_name", "display_name_zh",
             "purpose", "active", "study", "site", "expires_at")
-    return ", ".join(f"{k}: {_short(values[k])}" for k in keys if k in values)
+    return ", ".join(f"{k}: {_short(values[k])}" for k in keys if values.get(k) not in (None, ""))
 
 
 def _short(value: Any) -> str:
-    if value is None:
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
+        return format_datetime(value, "short")
     text = str(value)
     return text if len(text) <= 60 else text[:59] + "…"
 
