@@ -385,3 +385,35 @@ def test_demo_fills_chinese_names_of_an_earlier_demo_database(app):
         assert (site.name_zh, study.name_zh, clinician.display_name_zh) == ("A中心", "BMSCs研究", "王医生（A）")
         assert all(a.label_zh for a in study.arms)
         assert len(db.session.scalars(select(Site)).all()) == 2
+
+
+def test_the_study_page_names_a_study_by_its_protocol_unless_told(app, login):
+    admin = login("admin")
+    with app.app_context():
+        site_a = db.session.scalar(select(Site.id).where(Site.code == "A"))
+    r = admin.post("/clinic/trial/admin/studies/new?lang=en", data={"code": "hmsc-3", "protocol": "it-hmsc",
+                                                                   "sites": [str(site_a)]})
+    assert r.status_code == 302
+    with app.app_context():
+        study = db.session.scalar(select(Study).where(Study.code == "HMSC-3"))
+        assert (study.name, study.name_zh) == ("it-hMSC safety study", "it-hMSC安全性研究")
+        assert {a.code: a.label_zh for a in study.arms}["low"] == "it-hMSC低剂量组"
+    listing = admin.get("/admin/studies?lang=zh").get_data(as_text=True)
+    assert "HMSC-3 · it-hMSC安全性研究" in listing
+
+
+def test_a_waiting_account_gets_a_new_code_and_the_old_one_stops(app, login):
+    admin = login("admin")
+    first = api(admin, "/api/v1/users", {"username": "monitor.c", "role": "monitor", "site": "A",
+                                          "display_name": {"zh": "监查员C", "en": "Monitor C"}}).get_json()
+    uid = user_id(app, "monitor.c")
+    page = admin.get(f"/admin/users/{uid}?lang=en").get_data(as_text=True)
+    assert "Waiting for activation" in page and "Valid until" in page
+    again = admin.post(f"/admin/users/{uid}/code?lang=en", data={})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 200 and "New activation code for monitor.c" in html
+    second = re.search(r"data-activation-code>([A-Z0-9-]+)<", html).group(1)
+    assert app.test_client().get(f"/activate?code={first['activation_code']}").status_code == 400
+    activate(app, second)
+    refused = admin.post(f"/admin/users/{uid}/code?lang=en", data={})
+    assert refused.status_code == 409 and "Only an account waiting" in refused.get_data(as_text=True)
