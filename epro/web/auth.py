@@ -103,7 +103,12 @@ def activate():
         from epro.web.account import redeem_reset
 
         return redeem_reset(pending)
-    form = SetPasswordForm(data={"code": code}) if request.method == "GET" else SetPasswordForm()
+    # A staff code activates a waiting account: its username is fixed, the person only chooses a password.
+    fixed = pending.user.username if pending.purpose == "staff" and pending.user is not None else None
+    form = SetPasswordForm(data={"code": code, **({"username": fixed} if fixed else {})}) \
+        if request.method == "GET" else SetPasswordForm()
+    if fixed:
+        form.username.data = fixed
     if request.method == "POST" and "password" in request.form and form.validate_on_submit():
         user, problem = activation.redeem(pending, (form.username.data or "").strip(), form.password.data or "")
         if user is not None:
@@ -111,7 +116,7 @@ def activate():
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("main.home"))
         form.username.errors = [*form.username.errors, problem]
-    return render_template("auth/activate_password.html", form=form, pending=pending)
+    return render_template("auth/activate_password.html", form=form, pending=pending, fixed_username=fixed)
 
 
 @bp.get("/logout")
