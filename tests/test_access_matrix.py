@@ -17,7 +17,7 @@ PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_
 SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", "clinic.codes", "clinic.record",
-         "clinic.audit_export",
+         "clinic.audit_export", "care.caregivers_page",
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports", "trial.new_screening",
          "trial.screening_detail", "trial.edit_screening", "trial.safety_summary", "trial.outcome_summary",
@@ -27,7 +27,7 @@ MASKED_STUDY = {"trial.unblind"}  # staff of the site, masked studies only (site
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
 ADMIN = {"clinic.admin_home", "trial.new_study"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
-POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response",  # covered by their own tests
+POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care.unlink",  # own tests
              "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed"}
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]

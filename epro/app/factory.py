@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     converters.register(app)  # before any route is added: ids in URLs are bounded
     from epro.web.api import bp as api_bp
     from epro.web.auth import bp as auth_bp
+    from epro.web.care import bp as care_bp
     from epro.web.clinic import bp as clinic_bp
     from epro.web.main import bp as main_bp
     from epro.web.patient import bp as patient_bp
@@ -118,7 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
 
-    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp):
+    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, care_bp):
         app.register_blueprint(bp)
 
 
