@@ -40,14 +40,15 @@ def patients():
     sort = sort if sort in clinic_list.SORTS else "subject"
     per_page = 50
     page = converters.page_number(request.args.get("page"), per_page=per_page)
+    q = clinic_list.normalize_search(request.args.get("q"))
     rows, total = clinic_list.site_list(
         current_user, page=page, per_page=per_page, filter_by=filter_by, sort=sort,
-        today_for=followup.today_in,
+        today_for=followup.today_in, search=q,
     )
     pages = max(1, -(-total // per_page))
     return render_template(
         "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
-        filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS,
+        filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS, q=q,
         columns=clinic_list.instrument_columns(rows),
     )
 
