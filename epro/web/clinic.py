@@ -76,6 +76,7 @@ def timeline(patient_id: int):
         "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
         alerts=worsening_alerts(tl), today=followup.patient_today(patient),
         instruments=shown,
+        raters=responses.raters_of([a.response_id for tv in tl.visits for a in tv.assessments]),
         form=EmptyForm(),
     )
 
@@ -103,11 +104,18 @@ def assess(patient_id: int, visit: str, instrument: str):
     status = 200
     if request.method == "POST":
         answers = {i.key: values.get(i.key) for i in definition.items if values.get(i.key) not in (None, "")}
+        moment, problems = None, []
+        if "assessed_on" in values or "assessed_at" in values:  # a form without them means "now"
+            moment, problems = responses.assessment_moment(patient, values.get("assessed_on"),
+                                                           values.get("assessed_at"))
+        rater, rater_problems = responses.rater_problems(patient, current_user, values.get("rater"))
         try:
             outcome = responses.submit(
                 current_user, patient, visit=visit, instrument=instrument, answers=answers,
                 respondent="clinician", response_id=values.get("response_id"),
                 replaces=replaces, reason=values.get("reason"), seen_version=values.get("version"),
+                completed_at=moment.isoformat() if moment else None, rater=rater,
+                more_errors=problems + rater_problems,
             )
         except responses.Invalid as exc:
             errors = field_errors(exc.errors)
@@ -121,10 +129,15 @@ def assess(patient_id: int, visit: str, instrument: str):
                     visit=visit_label(planned), total=total), "success")
             return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     values.setdefault("response_id", str(uuid.uuid4()))
+    if request.method == "GET":  # when and by whom: now and me, or what the corrected entry says
+        assessed = responses.now_on_site_clock(patient, replaces.completed_at if replaces else None)
+        values["assessed_on"], values["assessed_at"] = assessed
+        values["rater"] = str(replaces.rater_id or current_user.id) if replaces else str(current_user.id)
     return render_template(
         "clinic/assess.html", patient=patient, visit=planned, definition=definition,
         values=values, errors=errors, warnings=warnings, replaces=replaces,
-        today=followup.patient_today(patient),
+        today=followup.patient_today(patient), raters=responses.raters_for(patient, current_user),
+        site_timezone=patient.site.timezone,
     ), status
 
 
