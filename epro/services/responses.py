@@ -324,4 +324,4 @@ def raters_of(response_ids: list[str]) -> dict[str, User]:
         return {}
     rows = db.session.execute(
         select(Response.id, User).join(User, User.id == Response.rater_id).where(Response.id.in_(response_ids)))
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}

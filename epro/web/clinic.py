@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,6 +14,7 @@ from epro.models import AuditEvent, Patient, Response, User
 from epro.services import access, activation, followup, patient_trail, records, responses, unit_of_work
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
+from epro.services.errors import FieldError
 from epro.services.trial import enrolment, studies
 from epro.web import converters, downloads, guards
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
@@ -104,7 +105,8 @@ def assess(patient_id: int, visit: str, instrument: str):
     status = 200
     if request.method == "POST":
         answers = {i.key: values.get(i.key) for i in definition.items if values.get(i.key) not in (None, "")}
-        moment, problems = None, []
+        moment: datetime | None = None
+        problems: list[FieldError] = []
         if "assessed_on" in values or "assessed_at" in values:  # a form without them means "now"
             moment, problems = responses.assessment_moment(patient, values.get("assessed_on"),
                                                            values.get("assessed_at"))
