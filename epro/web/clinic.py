@@ -16,7 +16,7 @@ from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.errors import FieldError
 from epro.services.trial import enrolment, studies
-from epro.web import converters, downloads, guards
+from epro.web import cards, converters, downloads, guards
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.hooks import visit_label
 from epro.web.messages import field_errors
@@ -182,6 +182,8 @@ def codes(patient_id: int):
             url = activation.link_for(code)
             issued = {"role": role, "code": activation.display(code), "url": url,
                       "qr": activation.qr_svg(url), "expires_at": record.expires_at}
+            issued["card"] = cards.activation_card(patient, role, issued["code"], url, issued["qr"],
+                                                   record.expires_at)
     return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
                            today=date.today())
 
