@@ -180,10 +180,9 @@ def codes(patient_id: int):
         else:
             code, record = activation.issue(patient, role, current_user)
             url = activation.link_for(code)
-            issued = {"role": role, "code": activation.display(code), "url": url,
-                      "qr": activation.qr_svg(url), "expires_at": record.expires_at}
-            issued["card"] = cards.activation_card(patient, role, issued["code"], url, issued["qr"],
-                                                   record.expires_at)
+            shown, qr = activation.display(code), activation.qr_svg(url)
+            issued = {"role": role, "code": shown, "url": url, "qr": qr, "expires_at": record.expires_at,
+                      "card": cards.activation_card(patient, role, shown, url, qr, record.expires_at)}
     return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
                            today=date.today())
 
