@@ -60,6 +60,7 @@ def test_several_caregivers_listed_and_one_unlinked(app, login, ids):
 
     page = s.get(f"/clinic/patients/{pid}/caregivers?lang=en").get_data(as_text=True)
     assert 'data-caregiver="carer.one"' not in page and 'data-ended="carer.one"' in page
+    assert re.search(r'data-ended="carer.one">carer.one, linked [^<]+, unlinked [^<]+ by clinician.a</li>', page)
     with app.app_context():
         link = db.session.get(CaregiverLink, link_id)
         assert link is not None and link.unlinked_at is not None  # kept, never deleted
@@ -70,6 +71,19 @@ def test_several_caregivers_listed_and_one_unlinked(app, login, ids):
     # Unlinking it again is not possible (the link is no longer current).
     again = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink", data={"reason": "again"})
     assert again.status_code == 404
+
+    # A new code, redeemed while signed in, links the same account again (the one row is reopened).
+    code = issue_caregiver_code(s, pid)
+    page = first.get(f"/activate?code={code}&lang=en").get_data(as_text=True)
+    assert "data-link-caregiver" in page
+    assert first.post("/activate", data={"code": code, "csrf_token": csrf_from(page)}).status_code == 302
+    assert subjects(first) == ["A-002"]
+    with app.app_context():
+        link = db.session.get(CaregiverLink, link_id)
+        assert link.unlinked_at is None and link.unlinked_by_id is None
+        actions = db.session.scalars(select(AuditEvent.action).where(
+            AuditEvent.table_name == "caregiver_links", AuditEvent.record_id == str(link_id))).all()
+        assert "unlink" in actions and "link" in actions
 
 
 def test_unlinked_caregiver_gets_404_in_html(app, login, ids):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from epro.base.orm import db
 from epro.core.i18n_marker import N_
@@ -26,6 +27,8 @@ MAX_REASON = 500
 class Caregiver:
     link: CaregiverLink
     user: User
+    #: Who ended the link (ended links only).
+    ended_by: User | None = None
 
 
 def current(patient: Patient) -> list[Caregiver]:
@@ -41,13 +44,15 @@ def current(patient: Patient) -> list[Caregiver]:
 
 def ended(patient: Patient) -> list[Caregiver]:
     """Links of *patient* that were ended, most recent first."""
+    by = aliased(User)
     rows = db.session.execute(
-        select(CaregiverLink, User)
+        select(CaregiverLink, User, by)
         .join(User, User.id == CaregiverLink.caregiver_id)
+        .outerjoin(by, by.id == CaregiverLink.unlinked_by_id)
         .where(CaregiverLink.patient_id == patient.id, CaregiverLink.unlinked_at.is_not(None))
         .order_by(CaregiverLink.unlinked_at.desc(), CaregiverLink.id)
     ).all()
-    return [Caregiver(link, user) for link, user in rows]
+    return [Caregiver(link, user, ended_by) for link, user, ended_by in rows]
 
 
 def link_of(patient: Patient, link_id: int) -> CaregiverLink | None:
