@@ -20,7 +20,7 @@ SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
              "account.verify"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", "clinic.codes", "clinic.record",
-         "clinic.audit_export",
+         "clinic.audit_export", "care.caregivers_page",
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports", "trial.new_screening",
          "trial.screening_detail", "trial.edit_screening", "trial.safety_summary", "trial.outcome_summary",
@@ -32,7 +32,7 @@ ADMIN = {"clinic.admin_home", "trial.new_study",
          "admin.sites_page", "admin.edit_site", "admin.studies_page", "admin.users_page", "admin.user_page",
          "admin.log_page", "api.list_sites", "api.list_users"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
-POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response",  # covered by their own tests
+POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care.unlink",  # own tests
              "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
              "account.issue_reset", "account.issue_patient_reset",
              "admin.add_study_site", "admin.deactivate_user", "admin.reactivate_user", "admin.new_user_code",

@@ -113,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.admin import bp as admin_bp
     from epro.web.api import bp as api_bp
     from epro.web.auth import bp as auth_bp
+    from epro.web.care import bp as care_bp
     from epro.web.clinic import bp as clinic_bp
     from epro.web.main import bp as main_bp
     from epro.web.patient import bp as patient_bp
@@ -120,7 +121,8 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
 
-    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp):
+    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp,
+               care_bp):
         app.register_blueprint(bp)
 
 

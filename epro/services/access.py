@@ -23,7 +23,8 @@ def visible_patients(user: User) -> Select:
     if user.role == "patient":
         return query.where(Patient.user_id == user.id)
     if user.role == "caregiver":
-        linked = select(CaregiverLink.patient_id).where(CaregiverLink.caregiver_id == user.id)
+        linked = select(CaregiverLink.patient_id).where(
+            CaregiverLink.caregiver_id == user.id, CaregiverLink.unlinked_at.is_(None))  # an ended link: no access
         return query.where(Patient.id.in_(linked))
     if user.is_staff and user.site_id is not None:
         return query.where(Patient.site_id == user.site_id)

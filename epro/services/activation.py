@@ -135,3 +135,25 @@ def redeem_staff(record: ActivationCode, password: str) -> tuple[User | None, st
         record.used_at = datetime.now(UTC)
         record.used_by_id = user.id
     return user, ""
+
+
+def links_existing(record: ActivationCode, user: User) -> bool:
+    """Whether redeeming *record* while signed in as *user* links that account (a caregiver's second patient)."""
+    return (record.purpose == "activate" and record.role == "caregiver" and record.patient is not None
+            and user.role == "caregiver")
+
+
+def redeem_for_caregiver(record: ActivationCode, user: User) -> str:
+    """Link the signed-in caregiver *user* to the code's patient and use up the code; "" or a message."""
+    from epro.services import caregivers
+
+    patient = record.patient
+    if patient is None or not links_existing(record, user):
+        raise ValueError("not a caregiver activation code")
+    if caregivers.is_linked(user, patient):
+        return _("You are already linked to this patient.")
+    with audit.operation("link", detail={"patient": patient.subject_code}):
+        caregivers.link(user, patient)
+        record.used_at = datetime.now(UTC)
+        record.used_by_id = user.id
+    return ""

@@ -7,6 +7,7 @@ about the same time for 50 patients or 5,000.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,6 +23,8 @@ from epro.services import followup
 FILTERS = ("all", "due_week", "late", "missed", "alerts")
 SORTS = ("subject", "next_visit", "day0")
 DUE_HORIZON = timedelta(days=7)
+#: The longest search text taken (subject codes are at most 32 characters).
+MAX_SEARCH = 32
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,35 @@ def filter_clause(name: str, today: date):
     return None
 
 
+def normalize_search(text: str | None) -> str:
+    """A subject-code search as typed: full-width forms folded (NFKC), upper case, no spaces.
+
+    Separators (``-``) are ignored when matching (:func:`search_clause`), so
+    ``a001`` finds ``A-001``; the text is kept as typed otherwise, for the page.
+    """
+    folded = unicodedata.normalize("NFKC", text or "")
+    return "".join(folded.split()).upper()[:MAX_SEARCH]
+
+
+def search_clause(text: str):
+    """Subject codes containing *text* (normalized), case- and dash-insensitive; LIKE wildcards taken literally."""
+    bare = text.replace("-", "")
+    escaped = bare.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    code = func.replace(func.upper(Patient.subject_code), "-", "")
+    return code.like(f"%{escaped}%", escape="\\")
+
+
 def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str,
-              today_for: Callable[[str], date]) -> tuple[list[Row], int]:
-    """(rows of one page, total count) for the user's site."""
+              today_for: Callable[[str], date], search: str = "") -> tuple[list[Row], int]:
+    """(rows of one page, total count) for the user's site; *search* narrows by subject code."""
     today = today_for(user.site.timezone if user.site else schedule.DEFAULT_TIMEZONE)
     where = [Patient.site_id == user.site_id]
     clause = filter_clause(filter_by, today)
     if clause is not None:
         where.append(clause)
+    search = normalize_search(search)
+    if search:
+        where.append(search_clause(search))
     total = db.session.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
     query = select(Patient).where(*where).options(joinedload(Patient.site), joinedload(Patient.study))
     if sort == "next_visit":

@@ -99,6 +99,8 @@ def activate():
         form = ActivationCodeForm(data={"code": code})
         error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
         return render_template("auth/activate_code.html", form=form, error=error), 400
+    if current_user.is_authenticated and activation.links_existing(pending, current_user):
+        return _link_caregiver(pending, code)
     if pending.purpose == "reset":  # a new password for an existing account (epro.web.account)
         from epro.web.account import redeem_reset
 
@@ -117,6 +119,18 @@ def activate():
             return redirect(url_for("main.home"))
         form.username.errors = [*form.username.errors, problem]
     return render_template("auth/activate_password.html", form=form, pending=pending, fixed_username=fixed)
+
+
+def _link_caregiver(pending, code: str):
+    """A caregiver who is signed in links this account to the code's patient (no second account)."""
+    form = ActivationCodeForm(data={"code": code})
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        error = activation.redeem_for_caregiver(pending, current_user)
+        if not error:
+            flash(_("You are now linked to a further patient."), "success")
+            return redirect(url_for("main.home"))
+    return render_template("auth/activate_link.html", form=form, pending=pending, error=error)
 
 
 @bp.get("/logout")

@@ -186,6 +186,7 @@ class StoredResponse(BaseModel):
     completed_at: datetime
     received_at: datetime
     counts: bool | None = None
+    rater: str | None = Field(None, description="Username of who performed a clinician assessment (staff only)")
 
 
 class ResponseList(BaseModel):

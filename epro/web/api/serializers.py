@@ -48,7 +48,7 @@ def schedule_of(p: Patient) -> dict[str, Any]:
     }
 
 
-def response(r: Response, counts: bool | None = None) -> dict[str, Any]:
+def response(r: Response, counts: bool | None = None, viewer: User | None = None) -> dict[str, Any]:
     body = {
         "id": r.id,
         "patient_id": r.patient_id,
@@ -63,6 +63,8 @@ def response(r: Response, counts: bool | None = None) -> dict[str, Any]:
     }
     if counts is not None:
         body["counts"] = counts
+    if viewer is not None and viewer.is_staff and r.rater is not None:
+        body["rater"] = r.rater.username  # who performed a clinician assessment (staff only)
     return body
 
 

@@ -72,7 +72,7 @@ def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
     rows = patients.active_responses(p)
     counting = schedule.counting_ids(followup.submissions_for(p))
-    return jsonify(responses=[serializers.response(r, counts=r.id in counting) for r in rows])
+    return jsonify(responses=[serializers.response(r, counts=r.id in counting, viewer=current_user) for r in rows])
 
 
 @bp.get(PATIENT + "/timeline")
@@ -125,7 +125,8 @@ def create_response():
     except responses.Conflict:
         return problem(409, _("Conflict"), _("A different response was already stored with this id."))
     counting = schedule.counting_ids(followup.submissions_for(p))
-    body_out = serializers.response(outcome.response, counts=outcome.response.id in counting)
+    body_out = serializers.response(outcome.response, counts=outcome.response.id in counting,
+                                    viewer=current_user)
     status = 201 if outcome.created else 200
     current_app.logger.info("response %s %s/%s status=%s", outcome.response.id, outcome.response.visit_code,
                             outcome.response.instrument, status)
