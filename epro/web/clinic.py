@@ -140,14 +140,17 @@ def enrol():
             day0 = form.day0.data
             assert day0 is not None  # validated: the field requires a date
             return enrolment.enrol(site_studies[0], current_user.site_id, form.details(), current_user,
-                                   day0=day0, enrolled_on=min(today, day0))
+                                   day0=day0, enrolled_on=min(today, day0),
+                                   not_randomized=bool(form.not_randomized.data))
 
         patient = form.submit(enrol_patient)
         if patient is not None:
             flash(_("%(code)s is enrolled. Give the patient an activation code.", code=patient.subject_code),
                   "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
-    return render_template("clinic/enrol.html", form=form), form.status
+    randomized = bool(site_studies) and studies.protocol_of(site_studies[0]).randomized
+    return render_template("clinic/enrol.html", form=form, study=site_studies[0] if site_studies else None,
+                           randomized=randomized), form.status
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])

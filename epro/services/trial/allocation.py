@@ -173,3 +173,29 @@ def randomize(screening: Screening, actor: User, today: date, *, subject_code: s
         patient.arm_id = arm.id
         screening.patient_id = patient.id
     return patient
+
+
+NOT_WAITING = N_("This patient is not waiting for randomization.")
+
+
+def allocate_registered(patient: Patient, actor: User) -> Patient:
+    """Give a patient registered "not yet randomized" the next arm of the site's list.
+
+    Audited like :func:`randomize`, on the list's slot (never on the patient).
+    """
+    if patient.disposition is not None or not enrolment.not_yet_randomized(patient):
+        raise Refused(NOT_WAITING)
+    study = patient.study
+    with audit.operation("assign", detail={"patient": patient.subject_code}):
+        arm_code = _claim_next_slot(study, patient.site_id, patient, actor).arm_code
+        arm = db.session.execute(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code)).scalar_one()
+        patient.arm_id = arm.id
+    return patient
+
+
+def waiting_for_randomization(study: Study, site_id: int) -> int:
+    """How many patients of the study at the site are registered but not yet randomized."""
+    if not protocol_of(study).randomized:
+        return 0
+    return db.session.scalar(select(func.count()).select_from(Patient).where(
+        Patient.study_id == study.id, Patient.site_id == site_id, Patient.arm_id.is_(None))) or 0
