@@ -49,11 +49,12 @@ def contactable(patient: Patient) -> bool:
 def takes_answers(patient: Patient, visit: schedule.PlannedVisit, completed_on: date) -> bool:
     """Whether a new patient-reported answer for *visit*, completed on *completed_on*, may be stored.
 
-    After the participation ended, a visit it cut short takes no new answers
-    (answers completed before the end, sent later from an offline phone, still do).
+    From the day the participation ended, a visit it cut short takes no new
+    answers (answers completed before that day, sent later from an offline
+    phone, still do).
     """
     end = ended_on(patient)
-    return not (schedule.ended(visit, end) and end is not None and completed_on > end)
+    return not (schedule.ended(visit, end) and end is not None and completed_on >= end)
 
 
 def planned_visits(patient: Patient) -> tuple[schedule.PlannedVisit, ...]:
