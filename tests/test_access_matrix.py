@@ -21,14 +21,16 @@ STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", 
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports", "trial.new_screening",
          "trial.screening_detail", "trial.edit_screening", "trial.safety_summary", "trial.outcome_summary",
-         "trial.infusion_list", "trial.adverse_events", "trial.new_adverse_event", "trial.safety_check"}
+         "trial.infusion_list", "trial.adverse_events", "trial.new_adverse_event", "trial.safety_check",
+         "trial.disposition_form"}
 SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports"}
 MASKED_STUDY = {"trial.unblind"}  # staff of the site, masked studies only (site A)
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
 ADMIN = {"clinic.admin_home", "trial.new_study"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
 POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response",  # covered by their own tests
-             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed"}
+             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
+             "trial.allocate"}  # tests/trial_web/test_patient_course.py
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]
 SEES = {  # which demo subjects each user may see

@@ -14,11 +14,12 @@ from epro.models import AuditEvent, Patient, Response, User
 from epro.services import access, activation, followup, patient_trail, records, responses, unit_of_work
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
+from epro.services.errors import Refused
 from epro.services.trial import enrolment, studies
 from epro.web import converters, downloads, guards
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.hooks import visit_label
-from epro.web.messages import field_errors
+from epro.web.messages import field_errors, refusal_message
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
@@ -164,6 +165,8 @@ def codes(patient_id: int):
         role = str(form.role.data)  # one of the two, checked by the form
         if role == "patient" and patient.user_id is not None:
             flash(_("This patient already has an account."), "info")
+        elif not followup.contactable(patient):
+            flash(refusal_message(Refused(activation.NOT_CONTACTABLE)), "error")
         else:
             code, record = activation.issue(patient, role, current_user)
             url = activation.link_for(code)

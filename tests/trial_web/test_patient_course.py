@@ -283,3 +283,28 @@ def test_schedule_site_list_and_patient_home_after_withdrawal(login, trial, ids)
     # answers stored before stay, and count
     responses = home.get(f"/api/v1/patients/{a1}/responses").get_json()["responses"]
     assert {(r["visit"], r["instrument"]) for r in responses} >= {("BL", "bi"), ("M1", "bi")}
+
+
+def test_no_new_code_for_a_patient_who_withdrew_consent(login, trial, ids):
+    from epro.models import ActivationCode
+
+    s = login("clinician.a")
+    pid = ids["A-003"]
+    r = s.post(f"/clinic/trial/patients/{pid}/disposition",
+               data={"kind": "withdrawn", "on": trial.today().isoformat(), "reason": "Consent withdrawn",
+                     "consent_withdrawn": "y"})
+    assert r.status_code == 302
+    before = len(trial.all(select(ActivationCode).where(ActivationCode.patient_id == pid)))
+    for lang, message in (("en", "This patient may not be contacted any more"), ("zh", "已不能再联系该患者")):
+        page = s.post(f"/clinic/patients/{pid}/codes?lang={lang}", data={"role": "caregiver"},
+                      follow_redirects=True).get_data(as_text=True)
+        assert message in page and "data-activation-code" not in page
+    assert len(trial.all(select(ActivationCode).where(ActivationCode.patient_id == pid))) == before
+
+
+def test_consent_only_with_a_withdrawal(login, trial, ids):
+    s = login("clinician.a")
+    r = s.post(f"/clinic/trial/patients/{ids['A-003']}/disposition?lang=en",
+               data={"kind": "lost", "on": trial.today().isoformat(), "consent_withdrawn": "y"})
+    assert r.status_code == 422
+    assert 'id="err-consent_withdrawn">Only a withdrawal can be a withdrawal of consent.' in r.get_data(as_text=True)
