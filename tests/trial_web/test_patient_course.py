@@ -308,3 +308,32 @@ def test_consent_only_with_a_withdrawal(login, trial, ids):
                data={"kind": "lost", "on": trial.today().isoformat(), "consent_withdrawn": "y"})
     assert r.status_code == 422
     assert 'id="err-consent_withdrawn">Only a withdrawal can be a withdrawal of consent.' in r.get_data(as_text=True)
+
+
+def test_the_disposition_service_names_every_problem_and_records_once(app, trial, ids):
+    from epro.base.orm import db
+    from epro.models import User
+    from epro.services import disposition
+    from epro.services.errors import Invalid, Refused
+
+    with app.app_context():
+        patient = db.session.get(Patient, ids["A-002"])
+        actor = db.session.scalar(select(User).where(User.username == "clinician.a"))
+        today = trial.today()
+        with pytest.raises(Invalid) as caught:
+            disposition.record_disposition(patient, "withdrawn", today + timedelta(days=1), "", True, None, actor)
+        assert {(e.field, e.message) for e in caught.value.errors} == {
+            ("on", disposition.IN_FUTURE), ("reason", disposition.REASON_NEEDED)}
+        with pytest.raises(Invalid) as caught:
+            disposition.record_disposition(patient, "died", patient.enrolled_on - timedelta(days=1), None, True,
+                                           None, actor)
+        assert {e.field for e in caught.value.errors} == {"on", "consent_withdrawn", "death_event"}
+        with pytest.raises(Invalid) as caught:
+            disposition.record_disposition(patient, "resting", today, None, False, None, actor)
+        assert [e.field for e in caught.value.errors] == ["kind"]
+        assert patient.disposition is None
+        disposition.record_disposition(patient, "lost", today, None, False, None, actor)
+        assert patient.disposition == "lost" and patient.disposition_on == today
+        with pytest.raises(Refused):
+            disposition.record_disposition(patient, "completed", today, None, False, None, actor)
+        db.session.rollback()
