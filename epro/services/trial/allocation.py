@@ -192,10 +192,3 @@ def allocate_registered(patient: Patient, actor: User) -> Patient:
         patient.arm_id = arm.id
     return patient
 
-
-def waiting_for_randomization(study: Study, site_id: int) -> int:
-    """How many patients of the study at the site are registered but not yet randomized."""
-    if not protocol_of(study).randomized:
-        return 0
-    return db.session.scalar(select(func.count()).select_from(Patient).where(
-        Patient.study_id == study.id, Patient.site_id == site_id, Patient.arm_id.is_(None))) or 0
