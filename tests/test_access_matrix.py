@@ -24,7 +24,8 @@ STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", 
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports", "trial.new_screening",
          "trial.screening_detail", "trial.edit_screening", "trial.safety_summary", "trial.outcome_summary",
-         "trial.infusion_list", "trial.adverse_events", "trial.new_adverse_event", "trial.safety_check"}
+         "trial.infusion_list", "trial.adverse_events", "trial.new_adverse_event", "trial.safety_check",
+         "trial.disposition_form"}
 SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports"}
 MASKED_STUDY = {"trial.unblind"}  # staff of the site, masked studies only (site A)
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
@@ -36,7 +37,8 @@ POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care
              "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
              "account.issue_reset", "account.issue_patient_reset",
              "admin.add_study_site", "admin.deactivate_user", "admin.reactivate_user", "admin.new_user_code",
-             "api.create_site", "api.create_study", "api.create_user", "api.deactivate_user", "api.reactivate_user"}
+             "api.create_site", "api.create_study", "api.create_user", "api.deactivate_user", "api.reactivate_user",
+             "trial.allocate"}  # trial.allocate: tests/trial_web/test_patient_course.py
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]
 SEES = {  # which demo subjects each user may see

@@ -156,7 +156,8 @@ def test_clinician_entry_errors_keep_values(app, login, ids):
 def test_enrol_and_activate_patient_and_caregiver(app, login):
     s = login("clinician.a")
     r = s.post("/clinic/enrol?lang=en", data={"subject_code": "a-900", "birth_year": "1960", "sex": "female",
-                                            "education": "primary", "language": "en", "day0": "2026-01-05"})
+                                            "education": "primary", "language": "en", "day0": "2026-01-05",
+                                            "not_randomized": "y"})  # IT-HMSC randomizes: registered, no arm yet
     assert r.status_code == 302
     codes_page = r.headers["Location"]
     issued = s.post(codes_page, data={"role": "patient"}).get_data(as_text=True)

@@ -16,8 +16,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from epro.base.orm import db
+from epro.core.i18n_marker import N_
 from epro.models import ActivationCode, CaregiverLink, Patient, User
-from epro.services import audit
+from epro.services import audit, followup
+from epro.services.errors import Refused
 from epro.services.passwords import hash_password
 
 #: No 0/O, 1/I/L: easy to read aloud and to type on a phone.
@@ -38,8 +40,16 @@ def display(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
+NOT_CONTACTABLE = N_("This patient may not be contacted any more (consent withdrawn or died): no new code.")
+
+
 def issue(patient: Patient, role: str, actor: User) -> tuple[str, ActivationCode]:
-    """Make a new code; return the plain code (shown once) and its record."""
+    """Make a new code; return the plain code (shown once) and its record.
+
+    :class:`Refused` for a patient epro may no longer contact (consent withdrawn, died).
+    """
+    if not followup.contactable(patient):
+        raise Refused(NOT_CONTACTABLE)
     return _issue(actor, patient_id=patient.id, role=role)
 
 

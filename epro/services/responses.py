@@ -21,12 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from epro.base.orm import db
-from epro.core import instruments
+from epro.core import instruments, schedule
 from epro.core.i18n_marker import N_
 from epro.core.instruments.mmse import MiniMentalState
 from epro.models import RESPONDENTS, Patient, Response, User
 from epro.services import access, audit, followup
 from epro.services.errors import FieldError, Invalid
+
+PARTICIPATION_ENDED = N_("The participation in the study ended on %(date)s: no new answers are taken for this visit.")
 
 #: How far in the future a device clock may be before we call the time wrong.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -180,6 +182,11 @@ def submit(
     existing = db.session.get(Response, response_id)
     if existing is not None:
         return _replay(existing, body_digest)
+    # After the participation ended, the visits it cut short take no new patient-reported answers
+    # (a retry of one stored before is answered above, as always).
+    if respondent != "clinician" and not followup.takes_answers(
+            patient, planned, schedule.local_date(completed, patient.site.timezone)):
+        raise Invalid([FieldError("visit", PARTICIPATION_ENDED, {"date": patient.disposition_on})])
 
     response = Response(
         id=response_id,

@@ -20,7 +20,7 @@ from epro.core import instruments, schedule, timeline
 from epro.models import Patient, PatientFlags, User, VisitProgress
 from epro.services import followup
 
-FILTERS = ("all", "due_week", "late", "missed", "alerts")
+FILTERS = ("all", "due_week", "late", "missed", "alerts", "on_study", "ended")
 SORTS = ("subject", "next_visit", "day0")
 DUE_HORIZON = timedelta(days=7)
 #: The longest search text taken (subject codes are at most 32 characters).
@@ -50,14 +50,21 @@ def filter_clause(name: str, today: date):
     """The SQL form of each filter (mirrors schedule.status_from)."""
     vp = VisitProgress
     unfinished = vp.done < vp.required
+    on_study = Patient.disposition.is_(None)
     if name == "due_week":
+        # An ended participation has nothing due (schedule.agenda).
         open_now = _any_visit(unfinished, vp.window_start <= today, vp.window_end >= today)
         opens_soon = _any_visit(vp.window_start > today, vp.window_start <= today + DUE_HORIZON)
-        return open_now | opens_soon
+        return on_study & (open_now | opens_soon)
     if name == "late":
         return _any_visit(vp.done >= vp.required, vp.late_done > 0)
     if name == "missed":
-        return _any_visit(unfinished, vp.window_end < today)
+        # A visit whose window had not closed when the participation ended is "ended", not missed.
+        return _any_visit(unfinished, vp.window_end < today, on_study | (vp.window_end < Patient.disposition_on))
+    if name == "on_study":
+        return on_study
+    if name == "ended":
+        return Patient.disposition.is_not(None)
     if name == "alerts":
         return exists().where(PatientFlags.patient_id == Patient.id, PatientFlags.alert_count > 0)
     return None
@@ -109,7 +116,8 @@ def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str
     subs = followup.submissions_by_patient(patients)
     plans = followup.plans_for(patients)
     rows = [
-        Row(p, timeline.summarize(p.day0, plans[p.id], subs[p.id], today_for(p.site.timezone)))
+        Row(p, timeline.summarize(p.day0, plans[p.id], subs[p.id], today_for(p.site.timezone),
+                                  followup.ended_on(p)))
         for p in patients
     ]
     return rows, total

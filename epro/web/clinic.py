@@ -14,12 +14,12 @@ from epro.models import AuditEvent, Patient, Response, User
 from epro.services import access, activation, followup, patient_trail, records, responses, unit_of_work
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
-from epro.services.errors import FieldError
+from epro.services.errors import FieldError, Refused
 from epro.services.trial import enrolment, studies
 from epro.web import cards, converters, downloads, guards
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.hooks import visit_label
-from epro.web.messages import field_errors
+from epro.web.messages import field_errors, refusal_message
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
@@ -156,14 +156,17 @@ def enrol():
             day0 = form.day0.data
             assert day0 is not None  # validated: the field requires a date
             return enrolment.enrol(site_studies[0], current_user.site_id, form.details(), current_user,
-                                   day0=day0, enrolled_on=min(today, day0))
+                                   day0=day0, enrolled_on=min(today, day0),
+                                   not_randomized=bool(form.not_randomized.data))
 
         patient = form.submit(enrol_patient)
         if patient is not None:
             flash(_("%(code)s is enrolled. Give the patient an activation code.", code=patient.subject_code),
                   "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
-    return render_template("clinic/enrol.html", form=form), form.status
+    randomized = bool(site_studies) and studies.protocol_of(site_studies[0]).randomized
+    return render_template("clinic/enrol.html", form=form, study=site_studies[0] if site_studies else None,
+                           randomized=randomized), form.status
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
@@ -177,6 +180,8 @@ def codes(patient_id: int):
         role = str(form.role.data)  # one of the two, checked by the form
         if role == "patient" and patient.user_id is not None:
             flash(_("This patient already has an account."), "info")
+        elif not followup.contactable(patient):
+            flash(refusal_message(Refused(activation.NOT_CONTACTABLE)), "error")
         else:
             code, record = activation.issue(patient, role, current_user)
             url = activation.link_for(code)

@@ -30,6 +30,7 @@ def schedule_of(p: Patient) -> dict[str, Any]:
     planned = followup.planned_visits(p)
     subs = followup.submissions_for(p)
     today = followup.patient_today(p)
+    ended_on = followup.ended_on(p)
     return {
         "visits": [
             {
@@ -37,9 +38,9 @@ def schedule_of(p: Patient) -> dict[str, Any]:
                 "target_date": v.target_date.isoformat(),
                 "window_start": v.window_start.isoformat(),
                 "window_end": v.window_end.isoformat(),
-                "status": schedule.visit_status(v, subs, today),
+                "status": schedule.visit_status(v, subs, today, ended_on=ended_on),
                 "instruments": [
-                    {"code": code, "status": schedule.instrument_status(v, code, subs, today)}
+                    {"code": code, "status": schedule.instrument_status(v, code, subs, today, ended_on)}
                     for code in v.instruments
                 ],
             }
