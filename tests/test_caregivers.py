@@ -1,8 +1,8 @@
 """Caregivers of a patient: several codes, a second patient for an existing account, list and unlink."""
 import re
 
-from conftest import csrf_from
 from sqlalchemy import select
+from support.web import csrf_from
 
 from epro.base.orm import db
 from epro.models import AuditEvent, CaregiverLink, User

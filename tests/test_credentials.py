@@ -6,8 +6,8 @@ import time
 
 import pyotp
 import pytest
-from conftest import PASSWORD, Session, csrf_from, make_app
 from sqlalchemy import select
+from support.web import PASSWORD, Session, csrf_from, make_app
 
 from epro.base.orm import db
 from epro.models import AuditEvent, User
@@ -266,7 +266,7 @@ def test_too_many_wrong_codes_need_the_password_again(app, login):
 
 @pytest.fixture
 def strict_app(tmp_path, db_backend, demo_template):
-    from conftest import _dispose
+    from support.web import _dispose
 
     app = make_app(tmp_path, db_backend, demo_template, REQUIRE_SECOND_FACTOR=True)
     yield app
