@@ -205,3 +205,29 @@ def test_the_twenty_first_bad_activation_code_is_refused_and_counted_in_the_data
     with app.app_context():
         (count,) = db.session.execute(select(func.max(RateCounter.count))).one()
         assert count == 20
+
+
+def test_the_address_limit_counts_failures_only_and_is_audited(app, client):
+    app.config["LOGIN_LIMIT_ADDRESS"] = "3 per 15 minutes"
+    assert _attempt(client, "patient.a1", "epro-demo-2026").status_code == 302  # a success is not counted
+    client = app.test_client()
+    assert [_attempt(client, f"stranger{i}", "guess").status_code for i in range(4)] == [401, 401, 401, 429]
+    assert _attempt(client, "patient.b1", "epro-demo-2026").status_code == 429  # this address, any name
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action == "rate_limited")).all()
+        assert len(actions) == 2
+
+
+def test_a_read_after_the_boundary_does_not_make_the_limiter_wait_for_its_own_lock(app, client):
+    """A hook that reads between the commit and the limiter's deduction opens a stray SQLite
+    transaction (BEGIN IMMEDIATE takes the write lock); the storage ends it instead of waiting on it."""
+    from epro.services import accounts
+
+    def stray_read(response):
+        accounts.database_answers()
+        return response
+
+    funcs = app.after_request_funcs.setdefault(None, [])
+    funcs.insert(funcs.index(next(f for f in funcs if "inject_headers" in repr(f))) + 1, stray_read)
+    codes = [client.get(f"/activate?code=BAD{i:04d}&lang=en").status_code for i in range(21)]
+    assert codes == [400] * 20 + [429]

@@ -68,7 +68,12 @@ class DatabaseStorage(Storage):
     @staticmethod
     def engine() -> Engine:
         from epro.base.orm import db  # the app of the current context
+        from epro.services import unit_of_work
 
+        if unit_of_work.current() is None and db.session().in_transaction() and db.engine.dialect.name == "sqlite":
+            # A read after the boundary closed the request's work (BEGIN IMMEDIATE holds SQLite's one
+            # write lock): end it, or our own write would wait for this thread's lock until the timeout.
+            db.session.rollback()
         return _own_engine(db.engine)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
