@@ -22,6 +22,13 @@ so two workers failing at once both count.  The request that fails is rolled
 back, so the statement is kept with :func:`epro.services.unit_of_work.keep` and
 runs after the rollback, in the same short transaction as the security events
 (SQLite has one writer: a second connection would wait for the request's lock).
+
+Exact for attempts one after another, whatever worker or server answers.  Attempts
+of one name sent *at the same moment* are each checked before any of them is
+counted, so a burst of N parallel guesses can have up to N - 1 more verified
+than the limit before the lock (on SQLite only in the instant between one
+request's rollback and its count: a request holds the one write lock from its
+first statement); every one of them is counted.
 """
 from __future__ import annotations
 
