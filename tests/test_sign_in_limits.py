@@ -80,13 +80,55 @@ def test_the_limits_are_configurable(app):
         assert locked is not None and locked.until == T0 + timedelta(seconds=2, minutes=2)
 
 
-def test_a_failure_is_kept_when_the_request_rolls_back(app):
+def test_a_failure_is_kept_when_the_request_rolls_back(app, db_backend):
     with app.app_context():
         work = unit_of_work.begin()
+        assert sign_in_limits.check("patient.a2", now=T0) is None
         sign_in_limits.failed("patient.a2", now=T0)
-        assert work.kept and sign_in_limits.state("patient.a2") is None  # not yet: after the rollback
+        if db_backend == "sqlite":  # kept for after the rollback (the request holds SQLite's write lock)
+            assert work.kept and sign_in_limits.state("patient.a2") is None
+        else:  # counted at once on a connection of its own
+            assert not work.kept
         unit_of_work.finish(success=False)
         assert sign_in_limits.state("patient.a2") == (1, None)
+
+
+def test_parallel_guesses_of_one_name_verify_exactly_five_on_postgresql(app, db_backend):
+    """Eight attempts at once, each slow to verify: the advisory lock lets exactly five be verified."""
+    import time
+
+    if db_backend == "sqlite":
+        pytest.skip("SQLite serializes requests by its write lock; the instant after a rollback stays open")
+
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def attempt() -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                unit_of_work.begin()
+                if sign_in_limits.check("patient.b1") is not None:
+                    outcomes.append("locked")
+                else:
+                    time.sleep(0.2)  # the password hash takes a while
+                    sign_in_limits.failed("patient.b1")
+                    outcomes.append("verified")
+                unit_of_work.finish(success=False)
+                db.session.remove()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(outcomes) == ["locked"] * 3 + ["verified"] * 5
+    with app.app_context():
+        assert sign_in_limits.state("patient.b1")[0] == 5
 
 
 def test_concurrent_failures_all_count(app):

@@ -38,7 +38,7 @@ PURGE_ONE_IN = 200
 _engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
-def _own_engine(app_engine: Engine) -> Engine:
+def own_engine(app_engine: Engine) -> Engine:
     """An autocommit engine on the app's database: each statement is its own short transaction."""
     engine = _engines.get(app_engine)
     if engine is None:
@@ -74,7 +74,7 @@ class DatabaseStorage(Storage):
             # A read after the boundary closed the request's work (BEGIN IMMEDIATE holds SQLite's one
             # write lock): end it, or our own write would wait for this thread's lock until the timeout.
             db.session.rollback()
-        return _own_engine(db.engine)
+        return own_engine(db.engine)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()

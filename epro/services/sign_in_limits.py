@@ -18,17 +18,19 @@ How a sign-in view uses it::
 
 Counting never reads and writes in Python: :func:`failed` is one
 ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (SQLite ≥ 3.35 and PostgreSQL),
-so two workers failing at once both count.  The request that fails is rolled
-back, so the statement is kept with :func:`epro.services.unit_of_work.keep` and
-runs after the rollback, in the same short transaction as the security events
-(SQLite has one writer: a second connection would wait for the request's lock).
+so two workers failing at once both count.  It must hold although the failed
+request is rolled back:
 
-Exact for attempts one after another, whatever worker or server answers.  Attempts
-of one name sent *at the same moment* are each checked before any of them is
-counted, so a burst of N parallel guesses can have up to N - 1 more verified
-than the limit before the lock (on SQLite only in the instant between one
-request's rollback and its count: a request holds the one write lock from its
-first statement); every one of them is counted.
+- PostgreSQL: it runs at once on its own autocommit connection, and
+  :func:`check` takes a transaction-level advisory lock on the name, so
+  attempts of one name are verified one at a time across every worker and
+  server, each seeing the count of the one before: exact even for parallel
+  guesses.
+- SQLite has one writer and the request holds it (``BEGIN IMMEDIATE`` from its
+  first statement), so a second connection would wait for our own lock: the
+  statement is kept with :func:`epro.services.unit_of_work.keep` and runs
+  right after the rollback, with the security events.  Requests are serialized
+  by that lock; only the instant between a rollback and its count is open.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from limits import parse
-from sqlalchemy import Table, case, delete, literal, select
+from sqlalchemy import Table, case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from epro.base.orm import db
@@ -49,6 +51,8 @@ from epro.services import audit, unit_of_work
 LOCKS: Table = SignInLock.__table__  # type: ignore[assignment]
 #: The key column's length.
 KEY_LENGTH = 160
+#: First key of PostgreSQL's two-key advisory locks taken here (the second is the name's hash).
+ADVISORY_CLASS = 0x5147
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def check(username: str | None, *, now: datetime | None = None) -> Locked | None
     """
     moment = _now(now)
     key = key_of(username)
+    if _dialect() == "postgresql":  # one attempt of this name at a time, until this request ends
+        db.session.execute(select(func.pg_advisory_xact_lock(ADVISORY_CLASS, func.hashtext(key))))
     until = db.session.scalar(select(SignInLock.locked_until).where(SignInLock.key == key))
     if until is None or until <= moment:
         return None
@@ -111,8 +117,24 @@ def check(username: str | None, *, now: datetime | None = None) -> Locked | None
 
 
 def failed(username: str | None, *, now: datetime | None = None) -> None:
-    """Count one failed attempt for this name; it holds even though the request is rolled back."""
-    unit_of_work.keep(failure_statement(key_of(username), policy(), _now(now)))
+    """Count one failed attempt for this name; it holds even though the request is rolled back.
+
+    Call :func:`check` first in the same request (on PostgreSQL it serializes the attempts).
+    """
+    statement = failure_statement(key_of(username), policy(), _now(now))
+    if _dialect() == "postgresql":
+        from epro.services.rate_storage import own_engine
+
+        with own_engine(db.engine).connect() as conn:  # autocommit: kept whatever the request does
+            # Never wait for ever: this request must not hold the row (no succeeded() before failed()).
+            conn.exec_driver_sql("SET lock_timeout = '10s'")
+            conn.execute(statement)
+    else:
+        unit_of_work.keep(statement)
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 def succeeded(username: str | None) -> None:
@@ -126,8 +148,7 @@ def failure_statement(key: str, rule: Policy, now: datetime):
     ``SET`` expressions see the row as it was, so the new count is spelt out
     where the lock needs it.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if _dialect() == "postgresql" else sqlite.insert
     at = literal(now, UTCDateTime())
     lock_end = literal(now + rule.lock, UTCDateTime())
     window_over = LOCKS.c.window_started_at <= literal(now - rule.window, UTCDateTime())
