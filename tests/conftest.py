@@ -79,6 +79,7 @@ def _config(uri: str, **extra) -> dict:
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
         "SQLALCHEMY_DATABASE_URI": uri,
         "SERVER_NAME": None,
+        "REQUIRE_SECOND_FACTOR": False,  # tests that need it on say so (tests/test_credentials.py)
     }
     config.update(extra)
     return config

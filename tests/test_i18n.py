@@ -76,7 +76,8 @@ def pages_for(ids_):
                             f"patients/{a1}/adverse-events/new", f"patients/{a1}/visits/M1/safety",
                             f"patients/{a1}/unblind")],
         "investigator.a": [f"/clinic/trial/patients/{a1}/infusions"],
-        "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new"],
+        "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new", "/admin/sites", "/admin/studies", "/admin/users",
+                  "/admin/log"],
     }
 
 

@@ -111,6 +111,8 @@ def register_blueprints(app: Flask) -> None:
     from epro.web import converters
 
     converters.register(app)  # before any route is added: ids in URLs are bounded
+    from epro.web.account import bp as account_bp
+    from epro.web.admin import bp as admin_bp
     from epro.web.api import bp as api_bp
     from epro.web.auth import bp as auth_bp
     from epro.web.clinic import bp as clinic_bp
@@ -120,7 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
 
-    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp):
+    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp):
         app.register_blueprint(bp)
 
 

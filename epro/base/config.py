@@ -17,6 +17,9 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     SITE_TIMEZONE = "Asia/Shanghai"
     ACTIVATION_CODE_HOURS = 72
+    # Administrators and unblinded staff must sign in with a second factor (TOTP).
+    # `epro demo` turns it off (EPRO_REQUIRE_SECOND_FACTOR=false) so the demo accounts sign in with a password.
+    REQUIRE_SECOND_FACTOR = True
     MAX_CONTENT_LENGTH = 256 * 1024
     PAGE_SIZE = 50
     # Sign-in limits.  Only failures count.  The account lock-out is kept in the

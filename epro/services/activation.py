@@ -40,18 +40,33 @@ def display(code: str) -> str:
 
 def issue(patient: Patient, role: str, actor: User) -> tuple[str, ActivationCode]:
     """Make a new code; return the plain code (shown once) and its record."""
+    return _issue(actor, patient_id=patient.id, role=role)
+
+
+def issue_for_user(user: User, purpose: str, actor: User) -> tuple[str, ActivationCode]:
+    """A code for an existing account: ``staff`` (first password of a waiting account) or ``reset``."""
+    if purpose not in ("staff", "reset"):
+        raise ValueError(purpose)
+    return _issue(actor, user_id=user.id, purpose=purpose, role=user.role)
+
+
+def _issue(actor: User, **fields) -> tuple[str, ActivationCode]:
     code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
     hours = int(current_app.config["ACTIVATION_CODE_HOURS"])
-    record = ActivationCode(
-        code_hash=hash_code(code),
-        patient_id=patient.id,
-        role=role,
-        created_by_id=actor.id,
-        expires_at=datetime.now(UTC) + timedelta(hours=hours),
-    )
+    record = ActivationCode(code_hash=hash_code(code), created_by_id=actor.id,
+                            expires_at=datetime.now(UTC) + timedelta(hours=hours), **fields)
     db.session.add(record)
     db.session.flush()
     return code, record
+
+
+def withdraw_codes(user: User) -> None:
+    """Every unused code for this account stops working now (deactivation, a newer code)."""
+    now = datetime.now(UTC)
+    for record in db.session.scalars(select(ActivationCode).where(
+            ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None), ActivationCode.expires_at > now)):
+        record.expires_at = now
+    db.session.flush()
 
 
 def link_for(code: str) -> str:
@@ -81,7 +96,12 @@ def refused(code: str) -> None:
 
 
 def redeem(record: ActivationCode, username: str, password: str) -> tuple[User | None, str]:
-    """Create the account and use up the code; (None, message) if the username is taken."""
+    """Create the account and use up the code; (None, message) if the username is taken.
+
+    A ``staff`` code activates its waiting account instead: the username is the account's, not *username*.
+    """
+    if record.purpose == "staff":
+        return redeem_staff(record, password)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         return None, _("This username is taken. Please choose another.")
     patient = record.patient
@@ -99,6 +119,19 @@ def redeem(record: ActivationCode, username: str, password: str) -> tuple[User |
             patient.user_id = user.id
         else:
             db.session.add(CaregiverLink(caregiver_id=user.id, patient_id=patient.id))
+        record.used_at = datetime.now(UTC)
+        record.used_by_id = user.id
+    return user, ""
+
+
+def redeem_staff(record: ActivationCode, password: str) -> tuple[User | None, str]:
+    """The waiting staff account of a ``staff`` code gets its first password; the code is used up."""
+    user = record.user
+    if user is None or not user.active:
+        return None, _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
+    with audit.operation("activate", actor=user):
+        user.password_hash = hash_password(password)
+        user.password_changed_at = datetime.now(UTC)
         record.used_at = datetime.now(UTC)
         record.used_by_id = user.id
     return user, ""

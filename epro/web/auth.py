@@ -10,8 +10,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from epro.base.extensions import limiter
 from epro.models import User
-from epro.services import accounts, activation, sign_in_limits
+from epro.services import accounts, activation, credentials, sign_in_limits
 from epro.services.passwords import verify_password
+from epro.web import second_step
 from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
@@ -55,6 +56,8 @@ def login():
             return _locked(form, locked)
         user = accounts.by_username((form.username.data or "").strip())
         if user is not None and user.active and verify_password(user.password_hash, form.password.data or ""):
+            if credentials.second_factor_on(user):  # password right: now the code (epro.web.account.verify)
+                return second_step.begin(user, safe_next(request.args.get("next")))
             sign_in_limits.succeeded(form.username.data)
             start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
@@ -69,12 +72,16 @@ def login():
 
 def _locked(form: LoginForm, locked: sign_in_limits.Locked):
     """429 while the name is locked, the right password included; says how long and sets Retry-After."""
-    error = ngettext("Too many failed sign-ins with this username. For your safety, please wait %(num)d minute "
-                     "and try again; until then even the right password is refused.",
-                     "Too many failed sign-ins with this username. For your safety, please wait %(num)d minutes "
-                     "and try again; until then even the right password is refused.", locked.minutes)
-    page = render_template("auth/login.html", form=form, error=error, first_start=not accounts.has_admin())
+    page = render_template("auth/login.html", form=form, error=locked_message(locked),
+                           first_start=not accounts.has_admin())
     return page, 429, {"Retry-After": str(locked.retry_after)}
+
+
+def locked_message(locked: sign_in_limits.Locked) -> str:
+    return ngettext("Too many failed sign-ins with this username. For your safety, please wait %(num)d minute "
+                    "and try again; until then even the right password is refused.",
+                    "Too many failed sign-ins with this username. For your safety, please wait %(num)d minutes "
+                    "and try again; until then even the right password is refused.", locked.minutes)
 
 
 @bp.post("/logout")
@@ -106,7 +113,16 @@ def activate():
         form = ActivationCodeForm(data={"code": code})
         error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
         return render_template("auth/activate_code.html", form=form, error=error), 400
-    form = SetPasswordForm(data={"code": code}) if request.method == "GET" else SetPasswordForm()
+    if pending.purpose == "reset":  # a new password for an existing account (epro.web.account)
+        from epro.web.account import redeem_reset
+
+        return redeem_reset(pending)
+    # A staff code activates a waiting account: its username is fixed, the person only chooses a password.
+    fixed = pending.user.username if pending.purpose == "staff" and pending.user is not None else None
+    form = SetPasswordForm(data={"code": code, **({"username": fixed} if fixed else {})}) \
+        if request.method == "GET" else SetPasswordForm()
+    if fixed:
+        form.username.data = fixed
     if request.method == "POST" and "password" in request.form and form.validate_on_submit():
         user, problem = activation.redeem(pending, (form.username.data or "").strip(), form.password.data or "")
         if user is not None:
@@ -114,7 +130,7 @@ def activate():
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("main.home"))
         form.username.errors = [*form.username.errors, problem]
-    return render_template("auth/activate_password.html", form=form, pending=pending)
+    return render_template("auth/activate_password.html", form=form, pending=pending, fixed_username=fixed)
 
 
 @bp.get("/logout")

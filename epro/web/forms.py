@@ -18,6 +18,7 @@ from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.services import records
 from epro.services.passwords import MIN_LENGTH
 from epro.services.trial import enrolment
+from epro.web.account_forms import StrongPassword
 from epro.web.fields import Form, RadioChoiceField, SelectChoiceField, TextField, service_check
 
 
@@ -48,6 +49,7 @@ class SetPasswordForm(FlaskForm):
         validators=[
             DataRequired(_l("Please choose a password.")),
             Length(min=MIN_LENGTH, max=200, message=_l("At least %(n)d characters.", n=MIN_LENGTH)),
+            StrongPassword(),
         ],
     )
     confirm = PasswordField(

@@ -10,18 +10,19 @@ from epro.services import followup
 from epro.services.masking import Presenter
 
 
-def patient(p: Patient, viewer: User) -> dict[str, Any]:
+def patient(p: Patient, viewer: User, lang: str | None = None) -> dict[str, Any]:
+    """The patient; study, site and arm names in *lang* ("zh" or "en"; English when not given)."""
     body: dict[str, Any] = {
         "id": p.id,
         "subject_code": p.subject_code,
-        "study": {"code": p.study.code, "name": p.study.name, "protocol": p.study.protocol},
-        "site": {"code": p.site.code, "name": p.site.name, "timezone": p.site.timezone},
+        "study": {"code": p.study.code, "name": p.study.name_in(lang or "en"), "protocol": p.study.protocol},
+        "site": {"code": p.site.code, "name": p.site.name_in(lang or "en"), "timezone": p.site.timezone},
         "day0": p.day0.isoformat(),
         "enrolled_on": p.enrolled_on.isoformat(),
     }
     arm = Presenter(viewer).arm(p)
     if arm is not None:
-        body["arm"] = {"code": arm.code, "label": arm.label.en}
+        body["arm"] = {"code": arm.code, "label": arm.text(lang or "en")}
     return body
 
 
@@ -65,9 +66,9 @@ def response(r: Response, counts: bool | None = None) -> dict[str, Any]:
     return body
 
 
-def timeline(p: Patient, tl: Timeline, viewer: User) -> dict[str, Any]:
+def timeline(p: Patient, tl: Timeline, viewer: User, lang: str | None = None) -> dict[str, Any]:
     return {
-        "patient": patient(p, viewer),
+        "patient": patient(p, viewer, lang),
         "visits": [
             {
                 "code": tv.visit.code,

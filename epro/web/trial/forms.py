@@ -89,7 +89,8 @@ class TrialForm(Form):
 
 class NewStudyForm(TrialForm):
     code = TextField(validators=[CODE_SHAPE], max_len=32, upper=True)
-    name = TextField(max_len=200)
+    name = TextField(max_len=200, required=False)  # blank: the protocol's short title
+    name_zh = TextField(max_len=200, required=False)
     protocol = RadioChoiceField(choices=[])
     sites = CheckboxesField(none_message=_l("Choose at least one site."))
 
