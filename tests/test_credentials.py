@@ -264,6 +264,18 @@ def test_too_many_wrong_codes_need_the_password_again(app, login):
     assert sign_in(app, "clinician.a")[1].status_code == 429
 
 
+def test_a_name_locked_meanwhile_refuses_even_the_right_code(app, login):
+    secret, _codes = _set_up(login("clinician.a"))
+    client, r = sign_in(app, "clinician.a")
+    assert r.headers["Location"].endswith("/login/verify")
+    for _ in range(5):  # someone else guesses the password meanwhile
+        assert sign_in(app, "clinician.a", "wrong")[1].status_code == 401
+    refused = _verify(client, pyotp.TOTP(secret).at(time.time() + 30))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "please wait 15 minutes" in refused.get_data(as_text=True)
+    assert client.get("/api/v1/me").status_code == 401
+
+
 @pytest.fixture
 def strict_app(tmp_path, db_backend, demo_template):
     from support.web import _dispose

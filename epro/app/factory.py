@@ -91,6 +91,8 @@ def register_extensions(app: Flask) -> None:
     database.configure_engine_events(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    from epro.services import rate_storage  # noqa: F401  (registers the database:// limiter storage)
+
     limiter.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)

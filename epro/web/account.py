@@ -14,9 +14,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.base.extensions import limiter
 from epro.models import ActivationCode, User
-from epro.services import access, accounts, activation, credentials
+from epro.services import access, accounts, activation, credentials, sign_in_limits
 from epro.services.errors import Refused
 from epro.web.account_forms import (
     ChangePasswordForm,
@@ -26,7 +25,7 @@ from epro.web.account_forms import (
     SecondFactorCodeForm,
 )
 from epro.web.messages import refusal_message
-from epro.web.second_step import PENDING, PENDING_SECONDS, account_key
+from epro.web.second_step import PENDING, PENDING_SECONDS
 
 bp = Blueprint("account", __name__)
 
@@ -143,11 +142,8 @@ def _pending_user() -> User | None:
 
 
 @bp.route("/login/verify", methods=["GET", "POST"])
-# The very bucket of /login's per-account limit (its scope is "<endpoint>:<scope>" there).
-@limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], scope="auth.login:login-account",
-                      methods=["POST"], deduct_when=lambda r: r.status_code in (401, 303), key_func=account_key)
 def verify():
-    """A wrong code counts like a wrong password (the same per-account sign-in limit)."""
+    """A wrong code counts like a wrong password (the same account lock-out, services/sign_in_limits)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     user = _pending_user()
@@ -158,12 +154,21 @@ def verify():
     form = SecondFactorCodeForm()
     error = None
     if form.validate_on_submit():
+        locked = sign_in_limits.check(user.username)  # before the code is looked at
+        if locked is not None:
+            from epro.web.auth import locked_message
+
+            session.pop(PENDING, None)
+            return render_template("account/verify.html", form=form, error=locked_message(locked)), 429, {
+                "Retry-After": str(locked.retry_after)}
         if credentials.check_second_factor(user, form.code.data or ""):
             from epro.web.auth import safe_next, start_session
 
             target = safe_next(session.get(PENDING, {}).get("next"))
+            sign_in_limits.succeeded(user.username)
             start_session(user)
             return redirect(target or url_for("main.home"))
+        sign_in_limits.failed(user.username)
         pending = dict(session[PENDING])
         pending["fails"] = int(pending.get("fails", 0)) + 1
         if pending["fails"] >= MAX_CODE_FAILURES:

@@ -23,9 +23,3 @@ def begin(user: User, next_url: str | None) -> Response:
     session[PENDING] = {"uid": user.id, "name": user.username.lower(), "tok": user.session_token,
                         "at": time.time(), "next": next_url, "fails": 0}
     return redirect(url_for("account.verify"))
-
-
-def account_key() -> str:
-    """The sign-in limiter's key of the account waiting for its code (the same counter as /login's)."""
-    pending = session.get(PENDING)
-    return "login-account:" + (str(pending.get("name") or "") if isinstance(pending, dict) else "")
