@@ -93,12 +93,10 @@ def test_a_failure_is_kept_when_the_request_rolls_back(app, db_backend):
         assert sign_in_limits.state("patient.a2") == (1, None)
 
 
+@pytest.mark.postgresql_only  # SQLite serializes requests by its write lock; the instant after a rollback stays open
 def test_parallel_guesses_of_one_name_verify_exactly_five_on_postgresql(app, db_backend):
     """Eight attempts at once, each slow to verify: the advisory lock lets exactly five be verified."""
     import time
-
-    if db_backend == "sqlite":
-        pytest.skip("SQLite serializes requests by its write lock; the instant after a rollback stays open")
 
     outcomes: list[str] = []
     errors: list[BaseException] = []
