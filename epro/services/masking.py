@@ -12,6 +12,8 @@ The rule (ICH E6(R3) and the protocols' ``masking`` roles, copied to
 caregivers and masked staff never do.  An open-label study shows arms to its
 staff.  A masked member of staff who recorded an emergency unblinding for one
 patient (ICH E6(R2) 4.7) sees that patient's arm, and only that one.
+Data managers and monitors are always masked, in open-label studies too and
+even if their account were marked unblinded (``epro.core.roles``).
 """
 from __future__ import annotations
 
@@ -92,7 +94,7 @@ class Presenter:
         user = self.viewer
         if user is None:
             return False
-        return user.sees_arms or (user.is_staff and not study.masked)
+        return user.sees_arms or (user.can.sees_open_label_arms and not study.masked)
 
     def sees_allocation_list(self, study: Study) -> bool:
         """The concealed list itself (ICH E9 2.3.1): unblinded staff only, even in an open-label study."""
@@ -103,7 +105,7 @@ class Presenter:
         if self.sees_arms_in(patient.study):
             return True
         user = self.viewer
-        if user is None or not user.is_staff:
+        if user is None or not user.can.unblinds:
             return False
         if patient.id not in self._unblinded:
             self._unblinded[patient.id] = db.session.scalar(
