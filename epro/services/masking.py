@@ -102,9 +102,11 @@ class Presenter:
 
     def sees_arm(self, patient: Patient) -> bool:
         """This patient's arm, and everything that reveals it (dose, volume, lot)."""
+        user = self.viewer
+        if user is not None and user.can.sees_own_site and patient.site_id != user.site_id:
+            return False  # an investigator is unblinded for their own site only
         if self.sees_arms_in(patient.study):
             return True
-        user = self.viewer
         if user is None or not user.can.unblinds:
             return False
         if patient.id not in self._unblinded:
