@@ -330,3 +330,22 @@ def test_demo_accounts_of_the_read_only_roles(app, db_backend):
             assert user.display_name and user.display_name_zh
             assert user.display_name_in("zh") != user.display_name_in("en")
             assert verify_password(user.password_hash, PASSWORD)
+
+
+def test_records_service_refuses_read_only_roles_too(app, db_backend):
+    """Behind the pages, the service itself: no signature, unlock or removal by a read-only role."""
+    from epro.services import records
+
+    rid = _bl_bi(app, "A-001")
+    with app.app_context():
+        response = db.session.get(Response, rid)
+        for username in READ_ONLY:
+            user = db.session.scalar(select(User).where(User.username == username))
+            for change, args in ((records.sign, (PASSWORD, "reviewed")), (records.unlock, ("typo",)),
+                                 (records.remove, ("typo",))):
+                with pytest.raises(records.NotYours) as refused:
+                    change(response, user, *args, response.version)
+                assert refused.value.status == 403 and refused.value.message == records.READ_ONLY
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Signature).where(Signature.response_id == rid)) == 0
+        assert db.session.get(Response, rid).status == "active"
