@@ -349,3 +349,27 @@ def test_records_service_refuses_read_only_roles_too(app, db_backend):
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(Signature).where(Signature.response_id == rid)) == 0
         assert db.session.get(Response, rid).status == "active"
+
+
+def test_investigator_reads_the_allocation_list_of_own_site_only(app, login, db_backend):
+    """A study run at two sites: the unblinded investigator of site A sees site A's places, not site B's."""
+    from epro.models import AllocationSlot, Site, StudySite
+
+    with app.app_context():
+        study = db.session.scalar(select(Study).where(Study.code == "IT-HMSC"))
+        site_b = db.session.scalar(select(Site).where(Site.code == "B"))
+        if db.session.scalar(select(StudySite.id).where(StudySite.study_id == study.id,
+                                                        StudySite.site_id == site_b.id)) is None:
+            db.session.add(StudySite(study_id=study.id, site_id=site_b.id))
+        db.session.add(AllocationSlot(study_id=study.id, site_id=site_b.id, sequence=1, arm_code="high",
+                                      seed_digest="x"))
+        db.session.commit()
+        study_id = study.id
+    s = login("investigator.a")
+    page = s.get(f"/clinic/trial/studies/{study_id}/allocation")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-site="A"' in html and 'data-site="B"' not in html
+    assert "data-arm=" in html
+    for username in ("clinician.a", "monitor.a", "datamanager"):  # masked: the page is not there
+        assert login(username).get(f"/clinic/trial/studies/{study_id}/allocation").status_code == 404

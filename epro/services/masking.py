@@ -132,8 +132,11 @@ class Presenter:
         return self._arms[study.id]
 
     def slot_arm(self, study: Study, slot: AllocationSlot) -> ArmView | None:
-        """An allocation slot's arm, for those who may see the concealed list; None for anyone else."""
+        """An allocation slot's arm, for those who may see the concealed list (site staff: their own
+        site's places); None for anyone else."""
         if not self.sees_allocation_list(study):
+            return None
+        if self.viewer is not None and self.viewer.can.sees_own_site and slot.site_id != self.viewer.site_id:
             return None
         known = {a.code: a for a in self.study_arms(study)}
         return known.get(slot.arm_code) or ArmView(slot.arm_code, protocols.Text(slot.arm_code, slot.arm_code))
