@@ -373,3 +373,31 @@ def test_investigator_reads_the_allocation_list_of_own_site_only(app, login, db_
     assert "data-arm=" in html
     for username in ("clinician.a", "monitor.a", "datamanager"):  # masked: the page is not there
         assert login(username).get(f"/clinic/trial/studies/{study_id}/allocation").status_code == 404
+
+
+def test_datamanager_reads_every_study_pooled_and_masked(app, login, db_backend):
+    arms = _arm_texts(app)
+    everyone = set().union(*arms.values())
+    s = login("datamanager")
+    index = s.get("/clinic/trial/").get_data(as_text=True)
+    assert 'data-study="IT-HMSC"' in index and 'data-study="BMSC"' in index
+    assert "/allocation" not in index
+    log = s.get("/clinic/trial/screening").get_data(as_text=True)
+    assert 'data-study="BMSC"' in log and "/screenings/new" not in log
+    with app.app_context():
+        study_ids = dict(db.session.execute(select(Study.code, Study.id)).all())
+        b_screening = db.session.scalar(select(Screening.id).where(Screening.study_id == study_ids["BMSC"])
+                                        .order_by(Screening.id))
+    assert b_screening is not None
+    detail = s.get(f"/clinic/trial/screenings/{b_screening}").get_data(as_text=True)
+    assert "/randomize" not in detail and "/edit" not in detail
+    for code in ("IT-HMSC", "BMSC"):  # pooled, never per arm, in the open-label study too
+        for page in ("safety", "outcomes"):
+            r = s.get(f"/clinic/trial/studies/{study_ids[code]}/{page}")
+            assert r.status_code == 200, (code, page)
+            html = r.get_data(as_text=True)
+            assert "所有中心" in html or "All sites" in html
+            _no_arm(html, everyone)
+    # clinician.b, in the open-label study, gets its numbers by arm
+    by_arm = login("clinician.b").get(f"/clinic/trial/studies/{study_ids['BMSC']}/outcomes").get_data(as_text=True)
+    assert any(label in by_arm for label in arms["B-001"])

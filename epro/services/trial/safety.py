@@ -226,8 +226,9 @@ class StudySafety:
     period_months: int
 
 
-def study_summary(study: Study, site_id: int, masked: bool, period_months: int = 12) -> StudySafety:
-    """Counts and per-patient rates over the safety period for the study's patients at a site.
+def study_summary(study: Study, site_id: int | None, masked: bool, period_months: int = 12) -> StudySafety:
+    """Counts and per-patient rates over the safety period for the study's patients at a site
+    (at every site if *site_id* is None: a data manager's view; callers check who may see it).
 
     Records count from day 0 (the first infusion) to the end of the last visit
     window of the period; a baseline (BL) safety check is before treatment and
@@ -235,7 +236,7 @@ def study_summary(study: Study, site_id: int, masked: bool, period_months: int =
     queries: patients, adverse events, safety checks.
     """
     patients = list(db.session.scalars(
-        select(Patient).where(Patient.study_id == study.id, Patient.site_id == site_id)
+        select(Patient).where(Patient.study_id == study.id, *([] if site_id is None else [Patient.site_id == site_id]))
         .options(joinedload(Patient.arm), joinedload(Patient.site))))
     by_id = {p.id: p for p in patients}
     last_day: dict[Hashable, int] = {}

@@ -38,7 +38,7 @@ def _today():
 @bp.get("/screening")
 def screening_log():
     logs = []
-    for study in studies.studies_at(current_user.site_id):
+    for study in studies.visible_studies(current_user):  # a data manager's: every study, every site
         rows, summary = screening.log(study, current_user.site_id)
         logs.append({"study": study, "protocol": studies.protocol_of(study), "rows": rows, "summary": summary})
     return render_template("trial/screening_log.html", logs=logs)
