@@ -401,3 +401,11 @@ def test_datamanager_reads_every_study_pooled_and_masked(app, login, db_backend)
     # clinician.b, in the open-label study, gets its numbers by arm
     by_arm = login("clinician.b").get(f"/clinic/trial/studies/{study_ids['BMSC']}/outcomes").get_data(as_text=True)
     assert any(label in by_arm for label in arms["B-001"])
+
+
+def test_datamanager_safety_desk_covers_every_site_read_only(app, login, db_backend):
+    s = login("datamanager")
+    html = s.get("/clinic/trial/safety").get_data(as_text=True)
+    assert "Pneumonia" in html and "头痛，比平时累" in html  # site A's SAE clock and patient report
+    assert "/reviewed" not in html and "/reported" not in html and "/adverse-events/new" not in html
+    assert "/studies/" in html  # the safety summaries of every study
