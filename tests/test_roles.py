@@ -409,3 +409,12 @@ def test_datamanager_safety_desk_covers_every_site_read_only(app, login, db_back
     assert "Pneumonia" in html and "头痛，比平时累" in html  # site A's SAE clock and patient report
     assert "/reviewed" not in html and "/reported" not in html and "/adverse-events/new" not in html
     assert "/studies/" in html  # the safety summaries of every study
+
+
+@pytest.mark.parametrize("username,home", [
+    ("datamanager", "/clinic/"), ("monitor.a", "/clinic/"), ("investigator.a", "/clinic/"),
+    ("clinician.a", "/clinic/"), ("admin", "/clinic/admin"), ("patient.a1", "/me"), ("caregiver.a1", "/me"),
+])
+def test_each_role_lands_on_its_home(login, username, home, db_backend):
+    r = login(username).get("/")
+    assert r.status_code == 302 and r.headers["Location"].endswith(home), r.headers.get("Location")
