@@ -12,18 +12,14 @@ server and the reliability tests' servers are built on the same Server).
 from __future__ import annotations
 
 import os
-import re
-import shutil
 from pathlib import Path
 
 import pytest
 from support.live_server import Server
 from support.postgres import create_database, drop_database
+from support.web import PASSWORD, Session, _config, _dispose, csrf_from, make_app  # noqa: F401  (re-exported)
 
 from epro import create_app
-
-PASSWORD = "epro-demo-2026"
-
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -73,17 +69,6 @@ def servers():
         server.stop()
 
 
-def _config(uri: str, **extra) -> dict:
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "SQLALCHEMY_DATABASE_URI": uri,
-        "SERVER_NAME": None,
-    }
-    config.update(extra)
-    return config
-
-
 def build_demo_database(uri: str) -> None:
     """Migrate an empty database to head and load the demo data into it."""
     from flask_migrate import upgrade
@@ -114,16 +99,6 @@ def demo_template(tmp_path_factory, db_backend):
         yield str(path)
 
 
-def make_app(tmp_path: Path, backend: str, template: str, **extra):
-    if backend == "postgresql":
-        _name, uri = create_database("epro_test", template=template)
-    else:
-        target = tmp_path / "epro-test.db"
-        shutil.copyfile(template, target)
-        uri = "sqlite:///" + str(target)
-    return create_app(_config(uri, **extra))
-
-
 @pytest.fixture
 def empty_app(tmp_path, db_backend):
     """An app on a new, empty database (no migrations run yet)."""
@@ -136,17 +111,6 @@ def empty_app(tmp_path, db_backend):
     _dispose(app)
 
 
-def _dispose(app) -> None:
-    from epro.base.orm import db
-
-    with app.app_context():
-        url = db.engine.url
-        db.session.remove()
-        db.engine.dispose()
-    if url.get_backend_name() == "postgresql" and url.database:
-        drop_database(url.database)
-
-
 @pytest.fixture
 def app(tmp_path, db_backend, demo_template):
     app = make_app(tmp_path, db_backend, demo_template)
@@ -157,38 +121,6 @@ def app(tmp_path, db_backend, demo_template):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "page has no csrf meta tag"
-    return match.group(1)
-
-
-class Session:
-    """A logged-in test client with the CSRF token at hand."""
-
-    def __init__(self, client, username: str):
-        self.client = client
-        page = client.get("/login")
-        token = csrf_from(page.get_data(as_text=True))
-        response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert response.status_code == 302, f"login failed for {username}"
-        # The session is renewed at login, so the token is too.
-        home = client.get("/", follow_redirects=True)
-        self.csrf = csrf_from(home.get_data(as_text=True))
-
-    def get(self, *a, **kw):
-        return self.client.get(*a, **kw)
-
-    def post(self, url, **kw):
-        data = kw.pop("data", None)
-        if data is not None:
-            data = {"csrf_token": self.csrf, **data}
-        return self.client.post(url, data=data, **kw)
-
-    def api_post(self, url, body):
-        return self.client.post(url, json=body, headers={"X-CSRFToken": self.csrf})
 
 
 @pytest.fixture

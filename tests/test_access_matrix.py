@@ -10,16 +10,19 @@ import pytest
 from sqlalchemy import select
 
 from epro.base.orm import db
-from epro.models import Response
+from epro.models import Response, User
 
 PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",
           "pwa.service_worker", "pwa.offline", "api.openapi"}
-SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state"}  # any signed-in user; no patient involved
+SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
+             # one's own account (tests/test_credentials.py); the second step of a sign-in
+             "account.home", "account.change_password", "account.second_factor", "account.disable_second_factor",
+             "account.verify"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 #: Pages that change clinical data (or are the form for it): staff who enter data only (epro.core.roles).
 ENTRY = {"clinic.assess", "clinic.enrol", "clinic.codes", "trial.new_screening", "trial.edit_screening",
-         "trial.new_adverse_event", "trial.safety_check"}
-STAFF = {"clinic.patients", "clinic.timeline", "clinic.record", "clinic.audit_export",
+         "trial.new_adverse_event", "trial.safety_check", "trial.disposition_form"}
+STAFF = {"clinic.patients", "clinic.timeline", "clinic.record", "clinic.audit_export", "care.caregivers_page",
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports",
          "trial.screening_detail", "trial.safety_summary", "trial.outcome_summary",
@@ -27,10 +30,16 @@ STAFF = {"clinic.patients", "clinic.timeline", "clinic.record", "clinic.audit_ex
 SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports"}
 MASKED_STUDY = {"trial.unblind"}  # staff of the site who enter data, masked studies only (site A)
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
-ADMIN = {"clinic.admin_home", "trial.new_study"}
+ADMIN = {"clinic.admin_home", "trial.new_study",
+         "admin.sites_page", "admin.edit_site", "admin.studies_page", "admin.users_page", "admin.user_page",
+         "admin.log_page", "api.list_sites", "api.list_users"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
-POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response",  # covered by their own tests
-             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed"}
+POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care.unlink",  # own tests
+             "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
+             "account.issue_reset", "account.issue_patient_reset",
+             "admin.add_study_site", "admin.deactivate_user", "admin.reactivate_user", "admin.new_user_code",
+             "api.create_site", "api.create_study", "api.create_user", "api.deactivate_user", "api.reactivate_user",
+             "trial.allocate"}  # trial.allocate: tests/trial_web/test_patient_course.py
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin",
          "datamanager", "monitor.a"]
@@ -75,7 +84,10 @@ def owned_ids(app, ids):
             p = db.session.get(Patient, ids[subject])
             out[subject] = {"study_id": p.study_id, "screening_id": db.session.scalar(
                 select(Screening.id).where(Screening.site_id == p.site_id, Screening.patient_id.is_(None))
-                .order_by(Screening.id))}
+                .order_by(Screening.id)),
+                # the administration pages: the subject's site and its clinician's account
+                "site_id": p.site_id, "user_id": db.session.scalar(
+                    select(User.id).where(User.site_id == p.site_id, User.role == "clinician").order_by(User.id))}
         return out
 
 

@@ -12,12 +12,26 @@ from epro.services import site_list as clinic_list
 
 @pytest.fixture
 def crowded(app):
+    from datetime import timedelta
+
+    from epro.services.unit_of_work import unit_of_work
+
     with app.app_context():
         demo.generate(120)
+        with unit_of_work():  # some participations ended, a while ago and today
+            ended = db.session.scalars(select(Patient).where(Patient.subject_code.like("G-A-%"))
+                                       .order_by(Patient.subject_code)).all()[::6]
+            for n, p in enumerate(ended):
+                today = followup.patient_today(p)
+                p.disposition = ("withdrawn", "lost", "completed")[n % 3]
+                p.disposition_on = max(p.enrolled_on, today - timedelta(days=(n * 37) % 200))
+            followup.refresh_progress([p.id for p in ended])
     return app
 
 
-def python_filter(name, summary, today):
+def python_filter(name, summary, today, patient=None):
+    if name in ("on_study", "ended"):
+        return (patient.disposition is None) == (name == "on_study")
     if name == "due_week":
         return clinic_list.Row(None, summary) and (
             bool(summary.due) or (summary.next_visit is not None
@@ -38,8 +52,9 @@ def test_sql_filters_match_domain_statuses(crowded, name):
         expected = set()
         for p in everyone:
             today = followup.patient_today(p)
-            summary = timeline.summarize(p.day0, followup.planned_visits(p), subs[p.id], today)
-            if python_filter(name, summary, today):
+            summary = timeline.summarize(p.day0, followup.planned_visits(p), subs[p.id], today,
+                                         followup.ended_on(p))
+            if python_filter(name, summary, today, p):
                 expected.add(p.id)
         assert sql_ids == expected
         assert total == len(expected)

@@ -74,9 +74,10 @@ def pages_for(ids_):
                         f"/clinic/trial/{page}" for page in (
                             "", "screening", "safety", f"patients/{a1}/infusions", f"patients/{a1}/adverse-events",
                             f"patients/{a1}/adverse-events/new", f"patients/{a1}/visits/M1/safety",
-                            f"patients/{a1}/unblind")],
+                            f"patients/{a1}/unblind", f"patients/{a1}/disposition")],
         "investigator.a": [f"/clinic/trial/patients/{a1}/infusions"],
-        "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new"],
+        "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new", "/admin/sites", "/admin/studies", "/admin/users",
+                  "/admin/log"],
     }
 
 

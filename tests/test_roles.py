@@ -19,6 +19,7 @@ from epro.models import (
     ActivationCode,
     AdverseEvent,
     AuditEvent,
+    CaregiverLink,
     Infusion,
     Patient,
     Response,
@@ -213,6 +214,8 @@ def test_monitor_reads_site_a_only_masked(app, login, ids, db_backend):
     assert "/reviewed" not in reports and "/reported" not in reports
     log = s.get("/clinic/trial/screening").get_data(as_text=True)
     assert "/screenings/new" not in log
+    carers = s.get(f"/clinic/patients/{ids['A-001']}/caregivers").get_data(as_text=True)
+    assert "caregiver.a1" in carers and "/unlink" not in carers and "/codes" not in carers
 
 
 def _clinical_posts(app, ids) -> list[tuple[str, dict]]:
@@ -229,6 +232,7 @@ def _clinical_posts(app, ids) -> list[tuple[str, dict]]:
         db.session.commit()
         screening_id = screening.id
         ae_id = db.session.scalar(select(AdverseEvent.id).where(AdverseEvent.patient_id == a2))
+        link_id = db.session.scalar(select(CaregiverLink.id).where(CaregiverLink.patient_id == a1))
         site_a = db.session.get(Patient, a1).site_id
         report_id = db.session.scalar(select(SymptomReport.id).join(Patient, Patient.id == SymptomReport.patient_id)
                                       .where(Patient.site_id == site_a).order_by(SymptomReport.id))
@@ -250,6 +254,9 @@ def _clinical_posts(app, ids) -> list[tuple[str, dict]]:
         (f"/clinic/trial/reports/{report_id}/reviewed", {}),
         (f"/clinic/trial/patients/{a1}/unblind", {"reason": "emergency", "confirm": "y"}),
         (f"/clinic/trial/studies/{study_id}/allocation", {"seed": "x", "length": "12"}),
+        (f"/clinic/patients/{a1}/caregivers/{link_id}/unlink", {"reason": "moved away"}),
+        (f"/clinic/trial/patients/{a2}/disposition", {"disposition": "withdrawn", "reason": "asked"}),
+        (f"/patients/{a1}/reset", {"username": "patient.a1"}),
     ]
     assert [url for url, _ in posts if re.search(r"/None\b", url)] == []
     return posts
@@ -266,7 +273,7 @@ def test_read_only_staff_cannot_change_clinical_data(app, login, ids, username, 
         assert "A-001" not in r.get_data(as_text=True)
         # The form pages that go with them are not there either.
         if not url.endswith(("/sign", "/unlock", "/remove", "/randomize", "/reported", "/reviewed",
-                             "/infusions", "/allocation")):
+                             "/infusions", "/allocation", "/unlink", "/reset")):
             assert s.get(url).status_code == 404, url
     import uuid
     from datetime import UTC, datetime

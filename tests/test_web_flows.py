@@ -156,7 +156,8 @@ def test_clinician_entry_errors_keep_values(app, login, ids):
 def test_enrol_and_activate_patient_and_caregiver(app, login):
     s = login("clinician.a")
     r = s.post("/clinic/enrol?lang=en", data={"subject_code": "a-900", "birth_year": "1960", "sex": "female",
-                                            "education": "primary", "language": "en", "day0": "2026-01-05"})
+                                            "education": "primary", "language": "en", "day0": "2026-01-05",
+                                            "not_randomized": "y"})  # IT-HMSC randomizes: registered, no arm yet
     assert r.status_code == 302
     codes_page = r.headers["Location"]
     issued = s.post(codes_page, data={"role": "patient"}).get_data(as_text=True)
@@ -165,8 +166,8 @@ def test_enrol_and_activate_patient_and_caregiver(app, login):
     anon = app.test_client()
     form = anon.get(f"/activate?code={code}&lang=en").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', form).group(1)
-    done = anon.post("/activate", data={"code": code, "username": "new.patient", "password": "a-long-pass",
-                                        "confirm": "a-long-pass", "csrf_token": token})
+    done = anon.post("/activate", data={"code": code, "username": "new.patient", "password": "a-long-walk-by-the-river",
+                                        "confirm": "a-long-walk-by-the-river", "csrf_token": token})
     assert done.status_code == 302
     me = anon.get("/api/v1/me").get_json()
     assert me["role"] == "patient" and me["patients"][0]["subject_code"] == "A-900" and me["locale"] == "en"
@@ -180,8 +181,8 @@ def test_enrol_and_activate_patient_and_caregiver(app, login):
     care = app.test_client()
     form = care.get(f"/activate?code={ccode}").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', form).group(1)
-    care.post("/activate", data={"code": ccode, "username": "new.carer", "password": "another-pass",
-                                 "confirm": "another-pass", "csrf_token": token})
+    care.post("/activate", data={"code": ccode, "username": "new.carer", "password": "another-carer-pass-77",
+                                 "confirm": "another-carer-pass-77", "csrf_token": token})
     me = care.get("/api/v1/me").get_json()
     assert me["role"] == "caregiver" and [p["subject_code"] for p in me["patients"]] == ["A-900"]
 

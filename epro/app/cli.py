@@ -48,6 +48,8 @@ def demo_command(host: str, port: int, no_serve: bool, extra: int, workers: int)
     from epro.app import demo
 
     ensure_instance_secret(instance_path())
+    # The demo accounts sign in with a password only (production: EPRO_REQUIRE_SECOND_FACTOR, on by default).
+    os.environ.setdefault("EPRO_REQUIRE_SECOND_FACTOR", "false")
     app = create_app()
     with app.app_context():
         upgrade()

@@ -32,6 +32,8 @@ STUDIES = {  # masking and arms come from the protocol (epro/core/protocols/data
     "BMSC": dict(name="Autologous bone-marrow MSC (BMSCs) study", protocol="bmsc"),
 }
 SITES = {"A": ("Site A", "IT-HMSC"), "B": ("Site B", "BMSC")}
+STAFF_NAMES_ZH = {"clinician.a": "王医生（A）", "clinician.b": "李医生（B）", "investigator.a": "赵教授（A）",
+                  "admin": "管理员"}
 
 
 def _get_or_create(model, defaults=None, **keys):
@@ -41,6 +43,14 @@ def _get_or_create(model, defaults=None, **keys):
         db.session.add(obj)
         db.session.flush()
     return obj
+
+
+def _fill_empty(obj, **values) -> None:
+    """Set the fields that are still empty (a database demo'd before the field existed); never overwrite."""
+    for key, value in values.items():
+        if value and not getattr(obj, key):
+            setattr(obj, key, value)
+    db.session.flush()
 
 
 def _user(username: str, role: str, **extra) -> User:
@@ -141,21 +151,33 @@ def _load() -> str:
     studies = {}
     for code, spec in STUDIES.items():
         protocol = protocols.load(spec["protocol"])
-        study = _get_or_create(Study, code=code, defaults=dict(name=spec["name"], protocol=protocol.code,
-                                                                masked=protocol.masked))
+        study = _get_or_create(Study, code=code, defaults=dict(name=spec["name"], name_zh=protocol.short_title.zh,
+                                                                protocol=protocol.code, masked=protocol.masked))
+        _fill_empty(study, name_zh=protocol.short_title.zh)  # a database demo'd before names had two languages
         for arm in protocol.arms:
-            _get_or_create(Arm, study_id=study.id, code=arm.code, defaults=dict(label=arm.label.en))
+            _fill_empty(_get_or_create(Arm, study_id=study.id, code=arm.code,
+                                       defaults=dict(label=arm.label.en, label_zh=arm.label.zh)),
+                        label_zh=arm.label.zh)
         studies[code] = study
-    sites = {code: _get_or_create(Site, code=code, defaults=dict(name=name, timezone="Asia/Shanghai"))
-             for code, (name, _study) in SITES.items()}
+    sites = {}
+    for code, (name, study_code) in SITES.items():
+        planned = {s.code: s for s in protocols.load(STUDIES[study_code]["protocol"]).sites}.get(code)
+        name_zh = planned.name.zh if planned else ""
+        sites[code] = _get_or_create(Site, code=code, defaults=dict(name=name, name_zh=name_zh,
+                                                                    timezone="Asia/Shanghai"))
+        _fill_empty(sites[code], name_zh=name_zh)
     arms = {(s.code, a.code): a for s in studies.values() for a in db.session.scalars(
         select(Arm).where(Arm.study_id == s.id))}
 
-    clin_a = _user("clinician.a", "clinician", site_id=sites["A"].id, display_name="Dr. Wang (A)", locale="zh")
-    clin_b = _user("clinician.b", "clinician", site_id=sites["B"].id, display_name="Dr. Li (B)", locale="zh")
-    _user("investigator.a", "investigator", site_id=sites["A"].id, display_name="Prof. Zhao (A)",
-          unblinded=True, locale="zh")
-    _user("admin", "admin", display_name="Administrator", locale="en")
+    clin_a = _user("clinician.a", "clinician", site_id=sites["A"].id, display_name="Dr. Wang (A)",
+                   display_name_zh=STAFF_NAMES_ZH["clinician.a"], locale="zh")
+    clin_b = _user("clinician.b", "clinician", site_id=sites["B"].id, display_name="Dr. Li (B)",
+                   display_name_zh=STAFF_NAMES_ZH["clinician.b"], locale="zh")
+    inv_a = _user("investigator.a", "investigator", site_id=sites["A"].id, display_name="Prof. Zhao (A)",
+                  display_name_zh=STAFF_NAMES_ZH["investigator.a"], unblinded=True, locale="zh")
+    admin = _user("admin", "admin", display_name="Administrator", display_name_zh=STAFF_NAMES_ZH["admin"], locale="en")
+    for account in (clin_a, clin_b, inv_a, admin):  # a database demo'd before names had two languages
+        _fill_empty(account, display_name_zh=STAFF_NAMES_ZH[account.username])
 
     today = followup.today_in("Asia/Shanghai")
     people: list[tuple[str, str | None, str, str, date, tuple[str, ...], list[float], dict[str, Any]]] = [

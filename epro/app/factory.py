@@ -91,6 +91,8 @@ def register_extensions(app: Flask) -> None:
     database.configure_engine_events(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    from epro.services import rate_storage  # noqa: F401  (registers the database:// limiter storage)
+
     limiter.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)
@@ -109,8 +111,11 @@ def register_blueprints(app: Flask) -> None:
     from epro.web import converters
 
     converters.register(app)  # before any route is added: ids in URLs are bounded
+    from epro.web.account import bp as account_bp
+    from epro.web.admin import bp as admin_bp
     from epro.web.api import bp as api_bp
     from epro.web.auth import bp as auth_bp
+    from epro.web.care import bp as care_bp
     from epro.web.clinic import bp as clinic_bp
     from epro.web.main import bp as main_bp
     from epro.web.patient import bp as patient_bp
@@ -118,7 +123,8 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
 
-    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp):
+    for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp,
+               care_bp):
         app.register_blueprint(bp)
 
 

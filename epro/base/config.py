@@ -17,13 +17,21 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     SITE_TIMEZONE = "Asia/Shanghai"
     ACTIVATION_CODE_HOURS = 72
+    # Administrators and unblinded staff must sign in with a second factor (TOTP).
+    # `epro demo` turns it off (EPRO_REQUIRE_SECOND_FACTOR=false) so the demo accounts sign in with a password.
+    REQUIRE_SECOND_FACTOR = True
     MAX_CONTENT_LENGTH = 256 * 1024
     PAGE_SIZE = 50
-    # Sign-in throttling (Flask-Limiter).  Failed sign-ins only are counted; after
-    # the account limit the account is locked for the rest of the window.
-    RATELIMIT_STORAGE_URI = "memory://"
+    # Sign-in limits.  Only failures count.  The account lock-out is kept in the
+    # database (services/sign_in_limits): LOGIN_LIMIT_ACCOUNT failures of one name
+    # lock it for LOGIN_LOCK_MINUTES, every attempt refused with 429 meanwhile.
+    # Per-address throttling is Flask-Limiter's, in a storage shared by every
+    # worker: "database://" (this app's database, rate_counters) by default,
+    # EPRO_RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 in production.
+    RATELIMIT_STORAGE_URI = "database://"
     RATELIMIT_HEADERS_ENABLED = False
     LOGIN_LIMIT_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LOCK_MINUTES = 15
     LOGIN_LIMIT_ADDRESS = "30 per 15 minutes"
     ACTIVATION_LIMIT_ADDRESS = "20 per hour"
     # Sessions: staff are signed out after this idle time; patients and caregivers

@@ -12,5 +12,6 @@ from flask_wtf import CSRFProtect
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
-#: Storage comes from RATELIMIT_STORAGE_URI (memory:// by default; redis://… for several servers).
+#: Storage comes from RATELIMIT_STORAGE_URI: database:// (services/rate_storage, shared by every worker)
+#: by default, redis://… in production.
 limiter = Limiter(key_func=get_remote_address)

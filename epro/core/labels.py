@@ -12,7 +12,7 @@ VISITS = {
 }
 VISIT_STATUS = {
     "upcoming": N_("upcoming"), "open": N_("open"), "complete": N_("complete"),
-    "late": N_("late"), "missed": N_("missed"),
+    "late": N_("late"), "missed": N_("missed"), "ended": N_("ended"),
 }
 INSTRUMENT_STATUS = {"due": N_("due"), "done": N_("done"), "not-due": N_("not due")}
 RESPONDENTS = {
@@ -23,7 +23,10 @@ FLAGS = {"proxy": N_("proxy"), "contains_un": N_("contains UN"), "late": N_("lat
          "early": N_("early"), "depression": N_("GDS ≥ 5"), "impaired": N_("below MMSE cut-off")}
 SEXES = {"female": N_("Female"), "male": N_("Male")}
 FILTERS = {"all": N_("All"), "due_week": N_("Due this week"), "late": N_("Late"),
-           "missed": N_("Missed"), "alerts": N_("Worse")}
+           "missed": N_("Missed"), "alerts": N_("Worse"), "on_study": N_("On study"), "ended": N_("Ended")}
+#: How a patient's participation ended (models.DISPOSITIONS).
+DISPOSITIONS = {"completed": N_("Completed the study"), "withdrawn": N_("Withdrawn"),
+                "lost": N_("Lost to follow-up"), "died": N_("Died")}
 SORTS = {"subject": N_("Subject code"), "next_visit": N_("Next visit"), "day0": N_("Newest day 0")}
 
 

@@ -46,6 +46,9 @@ LAST_VISIT_GRACE = timedelta(days=30)
 
 # Contract values (CONTRACT.md, schedule endpoint).
 UPCOMING, OPEN, COMPLETE, LATE, MISSED = "upcoming", "open", "complete", "late", "missed"
+#: A visit not done whose window had not closed when the patient's participation
+#: ended (completed, withdrawn, lost to follow-up, died): neither due nor missed.
+ENDED = "ended"
 DONE, DUE, NOT_DUE = "done", "due", "not-due"
 EARLY, ON_TIME = "early", "on_time"
 
@@ -218,12 +221,23 @@ def counting_ids(submissions: Submissions) -> set[str]:
     return {s.id for s in _index(submissions).counting_all()}
 
 
+def ended(visit: PlannedVisit, ended_on: date | None) -> bool:
+    """Whether the patient's participation ended (on *ended_on*) before *visit*'s window closed.
+
+    Such a visit, unless done, is "ended": it is no longer due, late or missed.
+    """
+    return ended_on is not None and visit.window_end >= ended_on
+
+
 def instrument_status(
-    visit: PlannedVisit, instrument: str, submissions: Submissions, today: date
+    visit: PlannedVisit, instrument: str, submissions: Submissions, today: date,
+    ended_on: date | None = None,
 ) -> str:
-    """"done", "due" (window open or passed) or "not-due" (window not yet open)."""
+    """"done", "due" (window open or passed) or "not-due" (window not yet open, or participation ended)."""
     if _index(submissions).counting(visit.code, instrument) is not None:
         return DONE
+    if ended(visit, ended_on):
+        return NOT_DUE
     return DUE if today >= visit.window_start else NOT_DUE
 
 
@@ -253,14 +267,18 @@ def visit_counts(
     )
 
 
-def status_from(counts: VisitCounts, visit: PlannedVisit, today: date) -> str:
+def status_from(counts: VisitCounts, visit: PlannedVisit, today: date, ended_on: date | None = None) -> str:
     """All done → "late" if any counting answer fell after the window, else
     "complete".  Not all done → "upcoming" / "open" by the window, and once the
     window has closed → "missed", even when some instruments were done: the visit
     did not happen as planned; per-instrument status shows what was done.
+    Not all done and the participation ended (*ended_on*) before the window
+    closed → "ended".
     """
     if counts.done >= counts.required:
         return LATE if counts.late_done else COMPLETE
+    if ended(visit, ended_on):
+        return ENDED
     if today < visit.window_start:
         return UPCOMING
     if today <= visit.window_end:
@@ -273,16 +291,18 @@ def visit_status(
     submissions: Submissions,
     today: date,
     instruments: Sequence[str] | None = None,
+    ended_on: date | None = None,
 ) -> str:
     """Status of a whole visit (or of just *instruments* of it, e.g. the patient's)."""
-    return status_from(visit_counts(visit, submissions, instruments), visit, today)
+    return status_from(visit_counts(visit, submissions, instruments), visit, today, ended_on)
 
 
 def visit_status_for(
-    visit: PlannedVisit, submissions: Submissions, today: date, instruments: Sequence[str]
+    visit: PlannedVisit, submissions: Submissions, today: date, instruments: Sequence[str],
+    ended_on: date | None = None,
 ) -> str:
     """:func:`visit_status` restricted to *instruments* (e.g. the patient-reported ones)."""
-    return visit_status(visit, submissions, today, instruments)
+    return visit_status(visit, submissions, today, instruments, ended_on)
 
 
 def _restrict(visit: PlannedVisit, instruments: Iterable[str]) -> tuple[str, ...]:
@@ -308,14 +328,20 @@ def agenda(
     submissions: Submissions,
     today: date,
     instruments: Sequence[str],
+    ended_on: date | None = None,
 ) -> Agenda:
     """Visits with something left to do among *instruments*.
 
     A visit is due while its window is open.  After it closes, answers are still
     accepted (and marked late) until the following visit's window opens; from
     then on the old visit is simply missed.  The last visit has no follower, so
-    it stays overdue for ``LAST_VISIT_GRACE`` after its window.
+    it stays overdue for ``LAST_VISIT_GRACE`` after its window.  Once the
+    participation has ended (*ended_on* is today or earlier) nothing is due.
     """
+    if ended_on is not None and today >= ended_on:
+        return Agenda((), (), None)
+    if ended_on is not None:
+        planned = [v for v in planned if v.window_start <= ended_on]
     index = _index(submissions)
     due_now: list[PlannedVisit] = []
     overdue: list[PlannedVisit] = []

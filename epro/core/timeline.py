@@ -97,12 +97,14 @@ class Timeline:
 
 
 def build_timeline(
-    planned: Sequence[PlannedVisit], submissions: Submissions, today: date
+    planned: Sequence[PlannedVisit], submissions: Submissions, today: date, ended_on: date | None = None
 ) -> Timeline:
     """Place every submission of a patient on its planned visit.
 
     Submissions for a visit code that is not planned have nowhere to go and are
-    left out (the API accepts only the protocol's visit codes).
+    left out (the API accepts only the protocol's visit codes).  *ended_on* is
+    the day the patient's participation ended, if it did (visits not done by
+    then are "ended", not missed).
     """
     index = SubmissionIndex.of(submissions)
     baseline_totals: dict[str, int | None] = {}
@@ -123,9 +125,9 @@ def build_timeline(
         visits.append(
             TimelineVisit(
                 visit=visit,
-                status=visit_status(visit, index, today),
+                status=visit_status(visit, index, today, ended_on=ended_on),
                 instrument_status={
-                    i: instrument_status(visit, i, index, today) for i in visit.instruments
+                    i: instrument_status(visit, i, index, today, ended_on) for i in visit.instruments
                 },
                 assessments=tuple(counting),
                 repeats=tuple(repeats),
@@ -293,10 +295,11 @@ class PatientSummary:
 
 
 def summarize(
-    day0: date, planned: Sequence[PlannedVisit], submissions: Submissions, today: date
+    day0: date, planned: Sequence[PlannedVisit], submissions: Submissions, today: date,
+    ended_on: date | None = None,
 ) -> PatientSummary:
-    """Summarize one patient in time linear in visits and submissions."""
-    timeline = build_timeline(planned, submissions, today)
+    """Summarize one patient in time linear in visits and submissions (*ended_on*: see :func:`build_timeline`)."""
+    timeline = build_timeline(planned, submissions, today, ended_on)
     instruments: dict[str, None] = {}
     for tv in timeline.visits:
         instruments.update(dict.fromkeys(tv.visit.instruments))
@@ -307,7 +310,7 @@ def summarize(
         latest[i] = a.total if a else None
     return PatientSummary(
         days_since_day0=(today - day0).days,
-        next_visit=next((v for v in planned if v.window_start > today), None),
+        next_visit=None if ended_on is not None else next((v for v in planned if v.window_start > today), None),
         due=tuple(tv.visit.code for tv in timeline.visits if tv.status == OPEN),
         late=tuple(tv.visit.code for tv in timeline.visits if tv.status == LATE),
         missed=tuple(tv.visit.code for tv in timeline.visits if tv.status == MISSED),

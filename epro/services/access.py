@@ -25,7 +25,8 @@ def visible_patients(user: User) -> Select:
     if scope == "self":
         return query.where(Patient.user_id == user.id)
     if scope == "linked":
-        linked = select(CaregiverLink.patient_id).where(CaregiverLink.caregiver_id == user.id)
+        linked = select(CaregiverLink.patient_id).where(
+            CaregiverLink.caregiver_id == user.id, CaregiverLink.unlinked_at.is_(None))  # an ended link: no access
         return query.where(Patient.id.in_(linked))
     if scope == "site" and user.site_id is not None:
         return query.where(Patient.site_id == user.site_id)

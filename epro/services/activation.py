@@ -16,8 +16,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from epro.base.orm import db
+from epro.core.i18n_marker import N_
 from epro.models import ActivationCode, CaregiverLink, Patient, User
-from epro.services import audit
+from epro.services import audit, followup
+from epro.services.errors import Refused
 from epro.services.passwords import hash_password
 
 #: No 0/O, 1/I/L: easy to read aloud and to type on a phone.
@@ -38,20 +40,43 @@ def display(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
+NOT_CONTACTABLE = N_("This patient may not be contacted any more (consent withdrawn or died): no new code.")
+
+
 def issue(patient: Patient, role: str, actor: User) -> tuple[str, ActivationCode]:
-    """Make a new code; return the plain code (shown once) and its record."""
+    """Make a new code; return the plain code (shown once) and its record.
+
+    :class:`Refused` for a patient epro may no longer contact (consent withdrawn, died).
+    """
+    if not followup.contactable(patient):
+        raise Refused(NOT_CONTACTABLE)
+    return _issue(actor, patient_id=patient.id, role=role)
+
+
+def issue_for_user(user: User, purpose: str, actor: User) -> tuple[str, ActivationCode]:
+    """A code for an existing account: ``staff`` (first password of a waiting account) or ``reset``."""
+    if purpose not in ("staff", "reset"):
+        raise ValueError(purpose)
+    return _issue(actor, user_id=user.id, purpose=purpose, role=user.role)
+
+
+def _issue(actor: User, **fields) -> tuple[str, ActivationCode]:
     code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
     hours = int(current_app.config["ACTIVATION_CODE_HOURS"])
-    record = ActivationCode(
-        code_hash=hash_code(code),
-        patient_id=patient.id,
-        role=role,
-        created_by_id=actor.id,
-        expires_at=datetime.now(UTC) + timedelta(hours=hours),
-    )
+    record = ActivationCode(code_hash=hash_code(code), created_by_id=actor.id,
+                            expires_at=datetime.now(UTC) + timedelta(hours=hours), **fields)
     db.session.add(record)
     db.session.flush()
     return code, record
+
+
+def withdraw_codes(user: User) -> None:
+    """Every unused code for this account stops working now (deactivation, a newer code)."""
+    now = datetime.now(UTC)
+    for record in db.session.scalars(select(ActivationCode).where(
+            ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None), ActivationCode.expires_at > now)):
+        record.expires_at = now
+    db.session.flush()
 
 
 def link_for(code: str) -> str:
@@ -81,7 +106,12 @@ def refused(code: str) -> None:
 
 
 def redeem(record: ActivationCode, username: str, password: str) -> tuple[User | None, str]:
-    """Create the account and use up the code; (None, message) if the username is taken."""
+    """Create the account and use up the code; (None, message) if the username is taken.
+
+    A ``staff`` code activates its waiting account instead: the username is the account's, not *username*.
+    """
+    if record.purpose == "staff":
+        return redeem_staff(record, password)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         return None, _("This username is taken. Please choose another.")
     patient = record.patient
@@ -102,3 +132,38 @@ def redeem(record: ActivationCode, username: str, password: str) -> tuple[User |
         record.used_at = datetime.now(UTC)
         record.used_by_id = user.id
     return user, ""
+
+
+def redeem_staff(record: ActivationCode, password: str) -> tuple[User | None, str]:
+    """The waiting staff account of a ``staff`` code gets its first password; the code is used up."""
+    user = record.user
+    if user is None or not user.active:
+        return None, _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
+    with audit.operation("activate", actor=user):
+        user.password_hash = hash_password(password)
+        user.password_changed_at = datetime.now(UTC)
+        record.used_at = datetime.now(UTC)
+        record.used_by_id = user.id
+    return user, ""
+
+
+def links_existing(record: ActivationCode, user: User) -> bool:
+    """Whether redeeming *record* while signed in as *user* links that account (a caregiver's second patient)."""
+    return (record.purpose == "activate" and record.role == "caregiver" and record.patient is not None
+            and user.role == "caregiver")
+
+
+def redeem_for_caregiver(record: ActivationCode, user: User) -> str:
+    """Link the signed-in caregiver *user* to the code's patient and use up the code; "" or a message."""
+    from epro.services import caregivers
+
+    patient = record.patient
+    if patient is None or not links_existing(record, user):
+        raise ValueError("not a caregiver activation code")
+    if caregivers.is_linked(user, patient):
+        return _("You are already linked to this patient.")
+    with audit.operation("link", detail={"patient": patient.subject_code}):
+        caregivers.link(user, patient)
+        record.used_at = datetime.now(UTC)
+        record.used_by_id = user.id
+    return ""

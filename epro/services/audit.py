@@ -102,17 +102,19 @@ class Operation:
     actor: Any = None
     #: Keys added to the new value of every row written inside the operation.
     detail: dict[str, Any] = field(default_factory=dict)
+    #: Whether inserts inside are named by the operation (``invite``) instead of their table's insert action.
+    names_inserts: bool = False
 
 
 @contextmanager
 def operation(action: str, *, reason: str | None = None, actor: Any = None,
-              detail: dict[str, Any] | None = None) -> Iterator[Operation]:
+              detail: dict[str, Any] | None = None, names_inserts: bool = False) -> Iterator[Operation]:
     """Name what the changes inside mean (``sign``, ``unlock``, ``assign``…) and why.
 
     The changes must be flushed inside the block (services flush anyway); the
     block flushes on exit so nothing leaves it unaudited under another name.
     """
-    op = Operation(action, reason, actor, dict(detail or {}))
+    op = Operation(action, reason, actor, dict(detail or {}), names_inserts)
     db.session.flush()  # changes made before the block are not this operation's
     work = unit_of_work.current()
     stack = work.operations if work is not None else _loose_operations()
@@ -208,7 +210,8 @@ def _insert_rows(obj: Any, table: str, rule: Rule, actor: Any, op: Operation | N
     values = {key: loaded[key] for key in _columns(obj, rule) if loaded.get(key) is not None}
     if op is not None:
         values.update(op.detail)
-    return [_row(rule.insert_action, table, _record_id(obj), actor=actor, new=values, reason=op.reason if op else None)]
+    action = op.action if op is not None and op.names_inserts else rule.insert_action
+    return [_row(action, table, _record_id(obj), actor=actor, new=values, reason=op.reason if op else None)]
 
 
 def _update_rows(obj: Any, table: str, rule: Rule, actor: Any, op: Operation | None) -> list[dict]:

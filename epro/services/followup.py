@@ -32,6 +32,31 @@ def patient_today(patient: Patient) -> date:
     return today_in(patient.site.timezone)
 
 
+def ended_on(patient: Patient) -> date | None:
+    """The day the patient's participation ended (disposition recorded), else None."""
+    return patient.disposition_on if patient.disposition else None
+
+
+def contactable(patient: Patient) -> bool:
+    """Whether epro may contact the patient at all (reminders, messages, notices).
+
+    False once consent was withdrawn or the patient died: from then on nothing
+    is sent, whatever else is due.
+    """
+    return not patient.consent_withdrawn and patient.disposition != "died"
+
+
+def takes_answers(patient: Patient, visit: schedule.PlannedVisit, completed_on: date) -> bool:
+    """Whether a new patient-reported answer for *visit*, completed on *completed_on*, may be stored.
+
+    From the day the participation ended, a visit it cut short takes no new
+    answers (answers completed before that day, sent later from an offline
+    phone, still do).
+    """
+    end = ended_on(patient)
+    return not (schedule.ended(visit, end) and end is not None and completed_on >= end)
+
+
 def planned_visits(patient: Patient) -> tuple[schedule.PlannedVisit, ...]:
     """The patient's visits, windows and instruments, from the study's protocol."""
     return schedule.plan(patient.day0, patient.enrolled_on, protocols.visit_defs(patient.study.protocol))
@@ -93,7 +118,7 @@ def submissions_for(patient: Patient) -> list[schedule.Submission]:
 
 def timeline_for(patient: Patient) -> timeline.Timeline:
     return timeline.build_timeline(
-        planned_visits(patient), submissions_for(patient), patient_today(patient)
+        planned_visits(patient), submissions_for(patient), patient_today(patient), ended_on(patient)
     )
 
 
@@ -129,7 +154,7 @@ def refresh_progress(patient_ids: list[int]) -> None:
                 window_end=visit.window_end, required=counts.required, done=counts.done,
                 late_done=counts.late_done,
             ))
-        tl = timeline.build_timeline(planned, index, patient_today(patient))
+        tl = timeline.build_timeline(planned, index, patient_today(patient), ended_on(patient))
         flag_rows.append(dict(patient_id=patient.id, alert_count=len(timeline.alerts(tl))))
     ids = [p.id for p in patients]
     db.session.execute(delete(VisitProgress).where(VisitProgress.patient_id.in_(ids)))

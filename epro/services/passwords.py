@@ -43,3 +43,22 @@ def weakness(password: str, related: Sequence[str] = ()) -> str | None:
         return None
     feedback = result["feedback"]
     return feedback.get("warning") or " ".join(feedback.get("suggestions") or ()) or "too easy to guess"
+
+
+def feedback(password: str, related: Sequence[str] = ()) -> list[str]:
+    """Why *password* is too weak, as catalog message ids (epro.core.password_feedback); [] if strong enough.
+
+    The first id is always :data:`~epro.core.password_feedback.GENERAL` or
+    :data:`~epro.core.password_feedback.TOO_SHORT` (with ``n`` = MIN_LENGTH);
+    zxcvbn's own warning and suggestions follow, each one we have translated.
+    """
+    from epro.core import password_feedback
+
+    if len(password) < MIN_LENGTH:
+        return [password_feedback.TOO_SHORT]
+    result = zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[w for w in related if w])
+    if result["score"] >= MIN_STRENGTH:
+        return []
+    found = result["feedback"]
+    ids = password_feedback.message_ids(found.get("warning") or "", list(found.get("suggestions") or ()))
+    return [password_feedback.GENERAL, *(i for i in ids if i != password_feedback.GENERAL)]

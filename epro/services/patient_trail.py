@@ -22,7 +22,8 @@ from epro.services import audit, patients
 from epro.services.masking import Presenter
 
 #: Audited tables that are not one patient's clinical record: accounts, and the trial's set-up.
-NOT_PATIENT_RECORDS = frozenset({"users", "activation_codes", "sites", "studies", "study_sites", "arms"})
+NOT_PATIENT_RECORDS = frozenset({"users", "recovery_codes", "activation_codes", "sites", "studies", "study_sites",
+                                 "arms"})
 
 
 @dataclass(frozen=True)

@@ -12,22 +12,28 @@ import json
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from epro.base.orm import db
-from epro.core import instruments
+from epro.core import instruments, schedule
 from epro.core.i18n_marker import N_
 from epro.core.instruments.mmse import MiniMentalState
 from epro.models import RESPONDENTS, Patient, Response, User
 from epro.services import access, audit, followup
 from epro.services.errors import FieldError, Invalid
 
+PARTICIPATION_ENDED = N_("The participation in the study ended on %(date)s: no new answers are taken for this visit.")
+
 #: How far in the future a device clock may be before we call the time wrong.
 CLOCK_SKEW = timedelta(minutes=10)
+#: Who may be named as the rater of a clinician assessment (besides the person entering it).
+RATER_ROLES = ("clinician", "investigator")
 
 
 class SubmissionError(Exception):
@@ -86,14 +92,18 @@ def submit(
     replaces: Response | None = None,
     reason: str | None = None,
     seen_version: Any = None,
+    rater: User | None = None,
+    more_errors: list[FieldError] | None = None,
 ) -> Outcome:
     """Validate, score and store one response, or raise a SubmissionError.
 
     With ``replaces``, the new response corrects an earlier one: the earlier one
-    is removed (kept, with the reason) in the same transaction.
+    is removed (kept, with the reason) in the same transaction.  A clinician
+    assessment records its ``rater`` (default: the person entering it);
+    ``more_errors`` are the caller's own field problems, reported with these.
     """
     now = now or datetime.now(UTC)
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(more_errors or [])
 
     if response_id is None:
         response_id = str(uuid.uuid4())
@@ -165,11 +175,18 @@ def submit(
             "respondent": respondent,
             # A time the server filled in is not part of what the client sent.
             "completed_at": completed.isoformat() if completed_at is not None else None,
+            # Only when named, so bodies stored before raters were recorded keep their digest.
+            **({"rater": rater.id} if rater is not None else {}),
         }
     )
     existing = db.session.get(Response, response_id)
     if existing is not None:
         return _replay(existing, body_digest)
+    # After the participation ended, the visits it cut short take no new patient-reported answers
+    # (a retry of one stored before is answered above, as always).
+    if respondent != "clinician" and not followup.takes_answers(
+            patient, planned, schedule.local_date(completed, patient.site.timezone)):
+        raise Invalid([FieldError("visit", PARTICIPATION_ENDED, {"date": patient.disposition_on})])
 
     response = Response(
         id=response_id,
@@ -181,6 +198,7 @@ def submit(
         flags=sorted(score.flags),
         respondent=respondent,
         entered_by_id=actor.id,
+        rater_id=(rater or actor).id if respondent == "clinician" else None,
         completed_at=completed,
         received_at=now,
         payload_digest=body_digest,
@@ -240,3 +258,77 @@ def _replay(existing: Response, body_digest: str) -> Outcome:
     if existing.payload_digest != body_digest:
         raise Conflict(N_("A different response was already stored with this id."))
     return Outcome(existing, created=False)
+
+
+def raters_for(patient: Patient, actor: User) -> list[User]:
+    """Who may be named as the rater of the patient's clinician assessment: active raters of its site, and *actor*."""
+    staff = list(db.session.scalars(
+        select(User).where(User.site_id == patient.site_id, User.role.in_(RATER_ROLES), User.active.is_(True),
+                           User.deactivated_at.is_(None)).order_by(User.username)))
+    if actor.is_staff and all(u.id != actor.id for u in staff):
+        staff.append(actor)
+    return staff
+
+
+def rater_problems(patient: Patient, actor: User, rater_id: Any) -> tuple[User | None, list[FieldError]]:
+    """(the rater chosen by id, problems): blank means *actor*."""
+    if rater_id in (None, ""):
+        return actor, []
+    for user in raters_for(patient, actor):
+        if str(user.id) == str(rater_id).strip():
+            return user, []
+    return None, [FieldError("rater", N_("Choose a rater of this site."))]
+
+
+def assessment_moment(patient: Patient, day: Any, at: Any, *, now: datetime | None = None,
+                      ) -> tuple[datetime | None, list[FieldError]]:
+    """When a clinician assessment was done, from a date and a time on the site's clock (UTC), or problems.
+
+    Not in the future, and not before the patient was enrolled (a paper score
+    typed in later keeps its own date).
+    """
+    now = now or datetime.now(UTC)
+    zone = ZoneInfo(patient.site.timezone)
+    errors: list[FieldError] = []
+    on: date | None = None
+    clock: time | None = None
+    if not isinstance(day, str) or not day.strip():
+        errors.append(FieldError("assessed_on", N_("Please enter the date of the assessment.")))
+    else:
+        try:
+            on = date.fromisoformat(day.strip())
+        except ValueError:
+            errors.append(FieldError("assessed_on", N_("Please enter a date such as 2026-03-01.")))
+    if not isinstance(at, str) or not at.strip():
+        errors.append(FieldError("assessed_at", N_("Please enter the time of the assessment.")))
+    else:
+        try:
+            clock = time.fromisoformat(at.strip())
+        except ValueError:
+            errors.append(FieldError("assessed_at", N_("Please enter a time such as 09:30.")))
+    if on is not None and on < patient.enrolled_on:
+        errors.append(FieldError("assessed_on", N_("This is before the patient was enrolled (%(date)s)."),
+                                 {"date": patient.enrolled_on}))
+        return None, errors
+    if errors or on is None or clock is None:
+        return None, errors
+    moment = datetime.combine(on, clock.replace(second=0, microsecond=0, tzinfo=None), tzinfo=zone).astimezone(UTC)
+    if moment > now + CLOCK_SKEW:
+        field = "assessed_on" if on > now.astimezone(zone).date() else "assessed_at"
+        return None, [FieldError(field, N_("This time is in the future."))]
+    return moment, []
+
+
+def now_on_site_clock(patient: Patient, now: datetime | None = None) -> tuple[str, str]:
+    """(date, time) now on the patient's site's clock, as the assessment form's defaults."""
+    local = (now or datetime.now(UTC)).astimezone(ZoneInfo(patient.site.timezone))
+    return local.date().isoformat(), local.strftime("%H:%M")
+
+
+def raters_of(response_ids: list[str]) -> dict[str, User]:
+    """{response id: its rater} for the responses that have one."""
+    if not response_ids:
+        return {}
+    rows = db.session.execute(
+        select(Response.id, User).join(User, User.id == Response.rater_id).where(Response.id.in_(response_ids)))
+    return {row[0]: row[1] for row in rows}

@@ -7,6 +7,7 @@ about the same time for 50 patients or 5,000.
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,9 +20,11 @@ from epro.core import instruments, schedule, timeline
 from epro.models import Patient, PatientFlags, Site, User, VisitProgress
 from epro.services import followup
 
-FILTERS = ("all", "due_week", "late", "missed", "alerts")
+FILTERS = ("all", "due_week", "late", "missed", "alerts", "on_study", "ended")
 SORTS = ("subject", "next_visit", "day0")
 DUE_HORIZON = timedelta(days=7)
+#: The longest search text taken (subject codes are at most 32 characters).
+MAX_SEARCH = 32
 
 
 @dataclass(frozen=True)
@@ -47,17 +50,42 @@ def filter_clause(name: str, today: date):
     """The SQL form of each filter (mirrors schedule.status_from)."""
     vp = VisitProgress
     unfinished = vp.done < vp.required
+    on_study = Patient.disposition.is_(None)
     if name == "due_week":
+        # An ended participation has nothing due (schedule.agenda).
         open_now = _any_visit(unfinished, vp.window_start <= today, vp.window_end >= today)
         opens_soon = _any_visit(vp.window_start > today, vp.window_start <= today + DUE_HORIZON)
-        return open_now | opens_soon
+        return on_study & (open_now | opens_soon)
     if name == "late":
         return _any_visit(vp.done >= vp.required, vp.late_done > 0)
     if name == "missed":
-        return _any_visit(unfinished, vp.window_end < today)
+        # A visit whose window had not closed when the participation ended is "ended", not missed.
+        return _any_visit(unfinished, vp.window_end < today, on_study | (vp.window_end < Patient.disposition_on))
+    if name == "on_study":
+        return on_study
+    if name == "ended":
+        return Patient.disposition.is_not(None)
     if name == "alerts":
         return exists().where(PatientFlags.patient_id == Patient.id, PatientFlags.alert_count > 0)
     return None
+
+
+def normalize_search(text: str | None) -> str:
+    """A subject-code search as typed: full-width forms folded (NFKC), upper case, no spaces.
+
+    Separators (``-``) are ignored when matching (:func:`search_clause`), so
+    ``a001`` finds ``A-001``; the text is kept as typed otherwise, for the page.
+    """
+    folded = unicodedata.normalize("NFKC", text or "")
+    return "".join(folded.split()).upper()[:MAX_SEARCH]
+
+
+def search_clause(text: str):
+    """Subject codes containing *text* (normalized), case- and dash-insensitive; LIKE wildcards taken literally."""
+    bare = text.replace("-", "")
+    escaped = bare.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    code = func.replace(func.upper(Patient.subject_code), "-", "")
+    return code.like(f"%{escaped}%", escape="\\")
 
 
 def sites_to_filter(user: User) -> list[Site]:
@@ -68,9 +96,10 @@ def sites_to_filter(user: User) -> list[Site]:
 
 
 def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str,
-              today_for: Callable[[str], date], site_code: str | None = None) -> tuple[list[Row], int]:
+              today_for: Callable[[str], date], search: str = "",
+              site_code: str | None = None) -> tuple[list[Row], int]:
     """(rows of one page, total count) for the user's site, or for a data manager every site
-    (or the one named by *site_code*)."""
+    (or the one named by *site_code*); *search* narrows by subject code."""
     today = today_for(user.site.timezone if user.site else schedule.DEFAULT_TIMEZONE)
     where = [] if user.can.sees_all_sites else [Patient.site_id == user.site_id]
     if site_code and user.can.sees_all_sites:
@@ -78,6 +107,9 @@ def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str
     clause = filter_clause(filter_by, today)
     if clause is not None:
         where.append(clause)
+    search = normalize_search(search)
+    if search:
+        where.append(search_clause(search))
     total = db.session.scalar(select(func.count()).select_from(Patient).where(*where)) or 0
     query = select(Patient).where(*where).options(joinedload(Patient.site), joinedload(Patient.study))
     if sort == "next_visit":
@@ -95,7 +127,8 @@ def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str
     subs = followup.submissions_by_patient(patients)
     plans = followup.plans_for(patients)
     rows = [
-        Row(p, timeline.summarize(p.day0, plans[p.id], subs[p.id], today_for(p.site.timezone)))
+        Row(p, timeline.summarize(p.day0, plans[p.id], subs[p.id], today_for(p.site.timezone),
+                                  followup.ended_on(p)))
         for p in patients
     ]
     return rows, total

@@ -10,6 +10,8 @@ Security events that must survive a failed request (a wrong password, a lock-out
 are queued with :func:`epro.services.audit.security_event` and written by the
 boundary after the rollback, in their own short transaction on the same session
 (SQLite allows one writer: a second connection would wait for our own lock).
+Counters that must hold whatever the outcome (failed sign-ins) are kept the same
+way with :func:`keep`: one atomic statement, run with the security events.
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ class Work:
     operations: list[Any] = field(default_factory=list)
     #: Audit rows (dicts for the audit_events table) written whatever the outcome.
     security_events: list[dict[str, Any]] = field(default_factory=list)
+    #: Statements (atomic counter upserts) executed whatever the outcome, with the security events.
+    kept: list[Any] = field(default_factory=list)
     failed: bool = False
     committing: bool = False
 
@@ -75,6 +79,21 @@ def fail() -> None:
     if work is not None:
         work.failed = True
     db.session.rollback()
+
+
+def keep(statement: Any) -> None:
+    """Execute *statement* whatever the request's outcome (a failed sign-in counted in the database).
+
+    It must be one self-contained atomic statement (``UPDATE … SET n = n + 1``,
+    ``INSERT … ON CONFLICT DO UPDATE``): it runs in the commit's transaction, or
+    after the rollback in the security events' own short transaction.  Outside a
+    unit of work it runs at once on the session.
+    """
+    work = current()
+    if work is None:
+        db.session.execute(statement)
+    else:
+        work.kept.append(statement)
 
 
 def finish(success: bool) -> None:
@@ -109,19 +128,25 @@ def _rollback_keeping_security_events(work: Work) -> None:
 def _commit(work: Work) -> None:
     if work.security_events:
         db.session.execute(insert(_audit_table()), work.security_events)
+    for statement in work.kept:
+        db.session.execute(statement)
     work.committing = True
     try:
         db.session.commit()
     finally:
         work.committing = False
-    work.security_events = []  # only now: a failed commit writes them again after its rollback
+    work.security_events, work.kept = [], []  # only now: a failed commit writes them again after its rollback
 
 
 def _write_security_events(work: Work) -> None:
-    if not work.security_events:
+    if not work.security_events and not work.kept:
         return
     rows, work.security_events = work.security_events, []
-    db.session.execute(insert(_audit_table()), rows)
+    kept, work.kept = work.kept, []
+    if rows:
+        db.session.execute(insert(_audit_table()), rows)
+    for statement in kept:
+        db.session.execute(statement)
     work.committing = True
     try:
         db.session.commit()

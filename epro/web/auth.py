@@ -5,12 +5,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from epro.base.extensions import limiter
 from epro.models import User
-from epro.services import accounts, activation
+from epro.services import accounts, activation, credentials, sign_in_limits
 from epro.services.passwords import verify_password
+from epro.web import second_step
 from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
@@ -40,31 +42,46 @@ def _failed(response) -> bool:
     return response.status_code == 401
 
 
-def _account_key() -> str:
-    return "login-account:" + (request.form.get("username") or "").strip().lower()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ADDRESS"], methods=["POST"], deduct_when=_failed,
                scope="login-address")
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], methods=["POST"], deduct_when=_failed,
-               key_func=_account_key, scope="login-account")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        locked = sign_in_limits.check(form.username.data)  # before any password is looked at
+        if locked is not None:
+            return _locked(form, locked)
         user = accounts.by_username((form.username.data or "").strip())
         if user is not None and user.active and verify_password(user.password_hash, form.password.data or ""):
+            if credentials.second_factor_on(user):  # password right: now the code (epro.web.account.verify)
+                return second_step.begin(user, safe_next(request.args.get("next")))
+            sign_in_limits.succeeded(form.username.data)
             start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
         if user is None:
             verify_password(None, form.password.data or "")  # same time for unknown users
         accounts.login_failed(user)
+        sign_in_limits.failed(form.username.data)
         error = _("The username or password is not right. Please try again.")
     return render_template("auth/login.html", form=form, error=error, first_start=not accounts.has_admin()), (
         200 if not error else 401)
+
+
+def _locked(form: LoginForm, locked: sign_in_limits.Locked):
+    """429 while the name is locked, the right password included; says how long and sets Retry-After."""
+    page = render_template("auth/login.html", form=form, error=locked_message(locked),
+                           first_start=not accounts.has_admin())
+    return page, 429, {"Retry-After": str(locked.retry_after)}
+
+
+def locked_message(locked: sign_in_limits.Locked) -> str:
+    return ngettext("Too many failed sign-ins with this username. For your safety, please wait %(num)d minute "
+                    "and try again; until then even the right password is refused.",
+                    "Too many failed sign-ins with this username. For your safety, please wait %(num)d minutes "
+                    "and try again; until then even the right password is refused.", locked.minutes)
 
 
 @bp.post("/logout")
@@ -96,7 +113,18 @@ def activate():
         form = ActivationCodeForm(data={"code": code})
         error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
         return render_template("auth/activate_code.html", form=form, error=error), 400
-    form = SetPasswordForm(data={"code": code}) if request.method == "GET" else SetPasswordForm()
+    if current_user.is_authenticated and activation.links_existing(pending, current_user):
+        return _link_caregiver(pending, code)
+    if pending.purpose == "reset":  # a new password for an existing account (epro.web.account)
+        from epro.web.account import redeem_reset
+
+        return redeem_reset(pending)
+    # A staff code activates a waiting account: its username is fixed, the person only chooses a password.
+    fixed = pending.user.username if pending.purpose == "staff" and pending.user is not None else None
+    form = SetPasswordForm(data={"code": code, **({"username": fixed} if fixed else {})}) \
+        if request.method == "GET" else SetPasswordForm()
+    if fixed:
+        form.username.data = fixed
     if request.method == "POST" and "password" in request.form and form.validate_on_submit():
         user, problem = activation.redeem(pending, (form.username.data or "").strip(), form.password.data or "")
         if user is not None:
@@ -104,7 +132,19 @@ def activate():
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("main.home"))
         form.username.errors = [*form.username.errors, problem]
-    return render_template("auth/activate_password.html", form=form, pending=pending)
+    return render_template("auth/activate_password.html", form=form, pending=pending, fixed_username=fixed)
+
+
+def _link_caregiver(pending, code: str):
+    """A caregiver who is signed in links this account to the code's patient (no second account)."""
+    form = ActivationCodeForm(data={"code": code})
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        error = activation.redeem_for_caregiver(pending, current_user)
+        if not error:
+            flash(_("You are now linked to a further patient."), "success")
+            return redirect(url_for("main.home"))
+    return render_template("auth/activate_link.html", form=form, pending=pending, error=error)
 
 
 @bp.get("/logout")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,11 +14,12 @@ from epro.models import AuditEvent, Patient, Response, User
 from epro.services import access, activation, followup, patient_trail, records, responses, unit_of_work
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
+from epro.services.errors import FieldError, Refused
 from epro.services.trial import enrolment, studies
-from epro.web import converters, downloads, guards
+from epro.web import cards, converters, downloads, guards
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.hooks import visit_label
-from epro.web.messages import field_errors
+from epro.web.messages import field_errors, refusal_message
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
@@ -41,16 +42,17 @@ def patients():
     sort = sort if sort in clinic_list.SORTS else "subject"
     per_page = 50
     page = converters.page_number(request.args.get("page"), per_page=per_page)
+    q = clinic_list.normalize_search(request.args.get("q"))
     sites = clinic_list.sites_to_filter(current_user)  # a data manager's list covers every site
     site = request.args.get("site") if request.args.get("site") in {s.code for s in sites} else None
     rows, total = clinic_list.site_list(
         current_user, page=page, per_page=per_page, filter_by=filter_by, sort=sort,
-        today_for=followup.today_in, site_code=site,
+        today_for=followup.today_in, search=q, site_code=site,
     )
     pages = max(1, -(-total // per_page))
     return render_template(
         "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
-        filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS,
+        filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS, q=q,
         columns=clinic_list.instrument_columns(rows), sites=sites, site=site,
     )
 
@@ -78,6 +80,7 @@ def timeline(patient_id: int):
         "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
         alerts=worsening_alerts(tl), today=followup.patient_today(patient),
         instruments=shown,
+        raters=responses.raters_of([a.response_id for tv in tl.visits for a in tv.assessments]),
         form=EmptyForm(),
     )
 
@@ -106,11 +109,19 @@ def assess(patient_id: int, visit: str, instrument: str):
     status = 200
     if request.method == "POST":
         answers = {i.key: values.get(i.key) for i in definition.items if values.get(i.key) not in (None, "")}
+        moment: datetime | None = None
+        problems: list[FieldError] = []
+        if "assessed_on" in values or "assessed_at" in values:  # a form without them means "now"
+            moment, problems = responses.assessment_moment(patient, values.get("assessed_on"),
+                                                           values.get("assessed_at"))
+        rater, rater_problems = responses.rater_problems(patient, current_user, values.get("rater"))
         try:
             outcome = responses.submit(
                 current_user, patient, visit=visit, instrument=instrument, answers=answers,
                 respondent="clinician", response_id=values.get("response_id"),
                 replaces=replaces, reason=values.get("reason"), seen_version=values.get("version"),
+                completed_at=moment.isoformat() if moment else None, rater=rater,
+                more_errors=problems + rater_problems,
             )
         except responses.Invalid as exc:
             errors = field_errors(exc.errors)
@@ -124,10 +135,15 @@ def assess(patient_id: int, visit: str, instrument: str):
                     visit=visit_label(planned), total=total), "success")
             return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
     values.setdefault("response_id", str(uuid.uuid4()))
+    if request.method == "GET":  # when and by whom: now and me, or what the corrected entry says
+        assessed = responses.now_on_site_clock(patient, replaces.completed_at if replaces else None)
+        values["assessed_on"], values["assessed_at"] = assessed
+        values["rater"] = str(replaces.rater_id or current_user.id) if replaces else str(current_user.id)
     return render_template(
         "clinic/assess.html", patient=patient, visit=planned, definition=definition,
         values=values, errors=errors, warnings=warnings, replaces=replaces,
-        today=followup.patient_today(patient),
+        today=followup.patient_today(patient), raters=responses.raters_for(patient, current_user),
+        site_timezone=patient.site.timezone,
     ), status
 
 
@@ -145,14 +161,17 @@ def enrol():
             day0 = form.day0.data
             assert day0 is not None  # validated: the field requires a date
             return enrolment.enrol(site_studies[0], current_user.site_id, form.details(), current_user,
-                                   day0=day0, enrolled_on=min(today, day0))
+                                   day0=day0, enrolled_on=min(today, day0),
+                                   not_randomized=bool(form.not_randomized.data))
 
         patient = form.submit(enrol_patient)
         if patient is not None:
             flash(_("%(code)s is enrolled. Give the patient an activation code.", code=patient.subject_code),
                   "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
-    return render_template("clinic/enrol.html", form=form), form.status
+    randomized = bool(site_studies) and studies.protocol_of(site_studies[0]).randomized
+    return render_template("clinic/enrol.html", form=form, study=site_studies[0] if site_studies else None,
+                           randomized=randomized), form.status
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
@@ -167,11 +186,14 @@ def codes(patient_id: int):
         role = str(form.role.data)  # one of the two, checked by the form
         if role == "patient" and patient.user_id is not None:
             flash(_("This patient already has an account."), "info")
+        elif not followup.contactable(patient):
+            flash(refusal_message(Refused(activation.NOT_CONTACTABLE)), "error")
         else:
             code, record = activation.issue(patient, role, current_user)
             url = activation.link_for(code)
-            issued = {"role": role, "code": activation.display(code), "url": url,
-                      "qr": activation.qr_svg(url), "expires_at": record.expires_at}
+            shown, qr = activation.display(code), activation.qr_svg(url)
+            issued = {"role": role, "code": shown, "url": url, "qr": qr, "expires_at": record.expires_at,
+                      "card": cards.activation_card(patient, role, shown, url, qr, record.expires_at)}
     return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
                            today=date.today())
 

@@ -57,8 +57,9 @@ def register(app: Flask) -> None:
     def too_many(error):
         username = (request.form.get("username") or "").strip()[:80]
         response = render(429)
-        audit.security_event("login_locked" if request.endpoint == "auth.login" else "rate_limited", "users",
-                             "-", new={"endpoint": request.endpoint, "username_given": bool(username)})
+        # A per-address limit (Flask-Limiter); a locked name is audited as login_locked by sign_in_limits.
+        audit.security_event("rate_limited", "users", "-",
+                             new={"endpoint": request.endpoint, "username_given": bool(username)})
         return response
 
     @app.errorhandler(HTTPException)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (WTForms 3.3)
+    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
@@ -18,6 +19,7 @@ from epro.core.instruments.mmse import EDUCATION_LEVELS
 from epro.services import records
 from epro.services.passwords import MIN_LENGTH
 from epro.services.trial import enrolment
+from epro.web.account_forms import StrongPassword
 from epro.web.fields import Form, RadioChoiceField, SelectChoiceField, TextField, service_check
 
 
@@ -48,6 +50,7 @@ class SetPasswordForm(FlaskForm):
         validators=[
             DataRequired(_l("Please choose a password.")),
             Length(min=MIN_LENGTH, max=200, message=_l("At least %(n)d characters.", n=MIN_LENGTH)),
+            StrongPassword(),
         ],
     )
     confirm = PasswordField(
@@ -91,6 +94,8 @@ class EnrolPatientForm(PatientDetailsForm):
     sex = RadioField(_l("Sex"), choices=[SelectChoice("female", _l("Female")), SelectChoice("male", _l("Male"))],
                      validators=[InputRequired(_l("Please choose one."))])
     day0 = DateField(_l("Treatment date (day 0)"), validators=[InputRequired(_l("Please enter a date."))])
+    #: A randomized study: register the patient without an arm for now (audited); allocation later.
+    not_randomized = BooleanField(_l("Register as not yet randomized (no arm until allocation)"))
 
     def details(self) -> enrolment.PatientDetails:
         assert self.birth_year.data is not None  # validated: the field requires a year

@@ -28,7 +28,8 @@ def home_entries(patient: Patient) -> dict:
     submissions = followup.submissions_for(patient)
     today = followup.patient_today(patient)
     own = followup.protocol_instruments(patient, "patient")
-    agenda = schedule.agenda(planned, submissions, today, own)
+    ended_on = followup.ended_on(patient)
+    agenda = schedule.agenda(planned, submissions, today, own, ended_on)
 
     def todo(visit: schedule.PlannedVisit) -> list[str]:
         return [
@@ -42,6 +43,7 @@ def home_entries(patient: Patient) -> dict:
         "overdue": [(v, todo(v)) for v in agenda.overdue],
         "next_visit": agenda.next_visit,
         "today": today,
+        "ended": ended_on is not None,
     }
 
 
@@ -95,6 +97,7 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
         "patient/questionnaire.html",
         patient=patient, visit=planned, definition=definition, respondents=respondents,
         values=values, errors=errors, late=today > planned.window_end,
+        ended=not followup.takes_answers(patient, planned, today),
         draft_key=f"epro:draft:{current_user.id}:{patient.id}:{visit}:{instrument}",
     ), status
 

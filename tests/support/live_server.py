@@ -60,6 +60,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = instance / "server.log"
         self.proc: subprocess.Popen | None = None
+        #: More EPRO_* settings for the server's environment (e.g. a Redis rate-limit storage).
+        self.env: dict[str, str] = {}
 
     @property
     def instance_path(self) -> Path:
@@ -81,7 +83,7 @@ class Server:
                 "--workers", str(workers)]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=server_env(self.instance, self.database_uri),
+                                         env=server_env(self.instance, self.database_uri) | self.env,
                                          cwd=str(self.instance), start_new_session=True)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:

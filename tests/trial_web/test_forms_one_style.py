@@ -93,7 +93,7 @@ def test_both_enrolment_pages_use_one_service(login, trial, eligible_form, monke
     clinic = login("clinician.b")
     r = clinic.post("/clinic/enrol?lang=en", data={"subject_code": "b-700", "birth_year": "1961", "sex": "male",
                                                  "education": "primary", "language": "zh",
-                                                 "day0": trial.today().isoformat()})
+                                                 "day0": trial.today().isoformat(), "not_randomized": "y"})
     assert r.status_code == 302
     sid = trial.screening_id("S-B-001")  # demo: eligible, not randomized
     taken = clinic.post(f"/clinic/trial/screenings/{sid}/randomize?lang=en",
@@ -116,7 +116,7 @@ def test_both_enrolment_pages_use_one_service(login, trial, eligible_form, monke
     # the enrolment page says the same thing, in place, for a taken code
     again = clinic.post("/clinic/enrol?lang=zh", data={"subject_code": "B-701", "birth_year": "1961", "sex": "male",
                                                      "education": "primary", "language": "zh",
-                                                     "day0": trial.today().isoformat()})
+                                                     "day0": trial.today().isoformat(), "not_randomized": "y"})
     assert again.status_code == 422 and "该受试者编号已入组。" in again.get_data(as_text=True)
 
 

@@ -86,7 +86,7 @@ def _masked_activity(login, trial, ids, eligible_form):
 
 
 def walk_values(trial, patient_ids: list[int]) -> dict[str, list[str]]:
-    from epro.models import Patient, Response, Screening
+    from epro.models import Patient, Response, Screening, User
 
     responses = trial.all(select(Response.id).where(Response.patient_id.in_(patient_ids)))
     site = trial.scalar(select(Patient.site_id).where(Patient.id == patient_ids[0]))
@@ -95,6 +95,7 @@ def walk_values(trial, patient_ids: list[int]) -> dict[str, list[str]]:
         "response_id": responses, "study_id": [str(trial.study_id("IT-HMSC"))],
         "screening_id": [str(i) for i in trial.all(select(Screening.id).where(Screening.site_id == site))] or ["1"],
         "filename": [],
+        "site_id": [str(site)], "user_id": [str(u) for u in trial.all(select(User.id).where(User.site_id == site))],
     }
 
 

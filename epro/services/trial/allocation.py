@@ -176,3 +176,22 @@ def randomize(screening: Screening, actor: User, today: date, *, subject_code: s
         patient.arm_id = arm.id
         screening.patient_id = patient.id
     return patient
+
+
+NOT_WAITING = N_("This patient is not waiting for randomization.")
+
+
+def allocate_registered(patient: Patient, actor: User) -> Patient:
+    """Give a patient registered "not yet randomized" the next arm of the site's list.
+
+    Audited like :func:`randomize`, on the list's slot (never on the patient).
+    """
+    if patient.disposition is not None or not enrolment.not_yet_randomized(patient):
+        raise Refused(NOT_WAITING)
+    study = patient.study
+    with audit.operation("assign", detail={"patient": patient.subject_code}):
+        arm_code = _claim_next_slot(study, patient.site_id, patient, actor).arm_code
+        arm = db.session.execute(select(Arm).where(Arm.study_id == study.id, Arm.code == arm_code)).scalar_one()
+        patient.arm_id = arm.id
+    return patient
+

@@ -37,6 +37,8 @@ class StudyOutcomes:
     patients: dict[str, int]  # group → patients
     changes: dict[str, dict[str, dict[str, stats.Stats]]]  # instrument → group → visit → Stats
     mrs: dict[str, dict[str, tuple[int, ...]]]  # group → visit → counts of mRS 0..6
+    #: Patients registered "not yet randomized": in no group until allocated, counted apart.
+    not_randomized: int = 0
 
 
 def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutcomes:
@@ -44,14 +46,17 @@ def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutc
     patients = list(db.session.scalars(
         select(Patient).where(Patient.study_id == study.id, *([] if site_id is None else [Patient.site_id == site_id]))
         .options(joinedload(Patient.site), joinedload(Patient.arm)).order_by(Patient.id)))
-    subs = followup.submissions_by_patient(patients)
     protocol = protocol_of(study)
+    # A randomized study's patient without an arm waits for allocation: no group's, counted apart.
+    waiting = [p for p in patients if p.arm_id is None] if protocol.randomized else []
+    patients = [p for p in patients if p not in waiting]
+    subs = followup.submissions_by_patient(patients)
     visits = tuple(v.code for v in protocol.visits)
     measured = outcome_instruments(protocol)
     totals: dict[str, dict[int, dict[str, int | None]]] = {code: {} for code in measured}
     plans = followup.plans_for(patients)
     for p in patients:
-        tl = timeline.build_timeline(plans[p.id], subs[p.id], followup.patient_today(p))
+        tl = timeline.build_timeline(plans[p.id], subs[p.id], followup.patient_today(p), followup.ended_on(p))
         for code in measured:
             totals[code][p.id] = dict(tl.series(code))
     arm_of = {p.id: (p.arm.code if p.arm else NO_ARM) for p in patients}
@@ -68,4 +73,4 @@ def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutc
         group: stats.mrs_distribution({v: [totals["mrs"][pid].get(v) for pid in members] for v in visits})
         for group, members in groups.items()
     } if "mrs" in totals else {}
-    return StudyOutcomes(visits, {g: len(m) for g, m in groups.items()}, changes, mrs)
+    return StudyOutcomes(visits, {g: len(m) for g, m in groups.items()}, changes, mrs, len(waiting))

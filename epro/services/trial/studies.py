@@ -15,10 +15,15 @@ from epro.base.orm import db
 from epro.core import protocols
 from epro.core.i18n_marker import N_
 from epro.models import Arm, Patient, Site, Study, StudySite, User
+from epro.services import audit
 from epro.services import protocols as app_protocols
-from epro.services.errors import FieldError, check
+from epro.services.errors import FieldError, Refused, check
 
 CODE_TAKEN = N_("A study with this code exists already.")
+UNKNOWN_PROTOCOL = N_("Unknown protocol.")
+UNKNOWN_SITES = N_("Unknown site: %(codes)s.")
+NO_SITES = N_("Choose at least one site.")
+ALREADY_AT_SITE = N_("This site takes part in the study already.")
 
 
 def protocol_of(study: Study) -> protocols.Protocol:
@@ -35,7 +40,7 @@ def protocol_arm(study: Study, arm: Arm) -> protocols.Arm | None:
 def arm_label(study: Study, arm: Arm) -> protocols.Text:
     """The arm's label in both languages, from the protocol; the stored label if the protocol has none."""
     planned = protocol_arm(study, arm)
-    return planned.label if planned else protocols.Text(en=arm.label, zh=arm.label)
+    return planned.label if planned else protocols.Text(en=arm.label, zh=arm.label_zh or arm.label)
 
 
 def arm_plan(patient: Patient) -> protocols.InfusionPlan | None:
@@ -96,20 +101,71 @@ def code_problems(code: str) -> list[FieldError]:
     return []
 
 
-def create_from_protocol(code: str, name: str, protocol_code: str, sites: Sequence[Site], actor: User) -> Study:
-    """A new study at these sites; its arms and masking are copied from the protocol."""
+def create_from_protocol(code: str, name: str | None, protocol_code: str, sites: Sequence[Site], actor: User,
+                         name_zh: str | None = None) -> Study:
+    """A new study at these sites; its arms and masking are copied from the protocol.
+
+    Without names of its own the study is called by the protocol's short title, in both languages.
+    """
     check(code_problems(code))
     protocol = app_protocols.load(protocol_code)
-    study = Study(code=code, name=name, protocol=protocol.code, masked=protocol.masked)
-    db.session.add(study)
-    db.session.flush()
-    for arm in protocol.arms:
-        db.session.add(Arm(study_id=study.id, code=arm.code, label=arm.label.en))
-    for site in sites:
-        db.session.add(StudySite(study_id=study.id, site_id=site.id))
-    db.session.flush()
+    with audit.operation("create_study", actor=actor, names_inserts=True):
+        study = Study(code=code, name=name or protocol.short_title.en,
+                      name_zh=name_zh or protocol.short_title.zh, protocol=protocol.code, masked=protocol.masked)
+        db.session.add(study)
+        db.session.flush()
+        for arm in protocol.arms:
+            db.session.add(Arm(study_id=study.id, code=arm.code, label=arm.label.en, label_zh=arm.label.zh))
+        for site in sites:
+            db.session.add(StudySite(study_id=study.id, site_id=site.id))
+        db.session.flush()
     return study
 
 
-__all__ = ["arm_label", "arm_plan", "code_problems", "create_from_protocol", "protocol_arm", "protocol_of",
+def create_by_codes(protocol_code: str, site_codes: Sequence[str], actor: User, code: str | None = None,
+                    name: str | None = None, name_zh: str | None = None) -> Study:
+    """The Administration API's study: by protocol and site codes; its code is the protocol's unless given.
+
+    A taken code is the error ``taken`` of the field ``code`` (a duplicate, not a mistake in the body).
+    """
+    errors: list[FieldError] = []
+    if protocol_code not in app_protocols.codes():
+        errors.append(FieldError("protocol", UNKNOWN_PROTOCOL))
+    found = {s.code: s for s in db.session.scalars(select(Site).where(Site.code.in_(list(site_codes))))}
+    unknown = [c for c in site_codes if c not in found]
+    if not site_codes:
+        errors.append(FieldError("sites", NO_SITES))
+    elif unknown:
+        errors.append(FieldError("sites", UNKNOWN_SITES, {"codes": ", ".join(unknown)}))
+    check(errors)
+    study_code = (code or protocol_code).strip().upper()
+    if db.session.scalar(select(Study.id).where(Study.code == study_code)):
+        check([FieldError("code", CODE_TAKEN, code="taken")])
+    return create_from_protocol(study_code, name, protocol_code, [found[c] for c in dict.fromkeys(site_codes)],
+                                actor, name_zh=name_zh)
+
+
+def all_studies() -> list[Study]:
+    return list(db.session.scalars(select(Study).order_by(Study.code)))
+
+
+def by_id(study_id: int) -> Study | None:
+    return db.session.get(Study, study_id)
+
+
+def add_site(study: Study, site: Site, actor: User) -> StudySite:
+    """One more site takes part in the study (audited ``add_study_site``)."""
+    if db.session.scalar(select(StudySite.id).where(StudySite.study_id == study.id,
+                                                   StudySite.site_id == site.id)) is not None:
+        raise Refused(ALREADY_AT_SITE)
+    with audit.operation("add_study_site", actor=actor, names_inserts=True,
+                         detail={"study": study.code, "site": site.code}):
+        link = StudySite(study_id=study.id, site_id=site.id)
+        db.session.add(link)
+        db.session.flush()
+    return link
+
+
+__all__ = ["add_site", "all_studies", "arm_label", "arm_plan", "by_id", "code_problems", "create_by_codes",
+           "create_from_protocol", "protocol_arm", "protocol_of",
            "site_codes_by_study", "sites_of", "studies_at", "visible_study"]

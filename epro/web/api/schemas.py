@@ -186,6 +186,7 @@ class StoredResponse(BaseModel):
     completed_at: datetime
     received_at: datetime
     counts: bool | None = None
+    rater: str | None = Field(None, description="Username of who performed a clinician assessment (staff only)")
 
 
 class ResponseList(BaseModel):
@@ -240,3 +241,164 @@ class Problem(BaseModel):
 #: Every model the document describes, by component name.
 MODELS: tuple[type[BaseModel], ...] = (NewResponse, Me, Patient, Schedule, StoredResponse, ResponseList, Timeline,
                                        Problem)
+
+
+# --- the Administration API -----------------------------------------------------------------------
+
+
+def _admin_field_errors(model: type[BaseModel], exc: ValidationError) -> list[FieldError]:
+    """One error per bad field (``name.zh`` for a nested one), with the model's message for it."""
+    messages: dict[str, str] = getattr(model, "MESSAGES", {})
+    errors: dict[str, FieldError] = {}
+    for e in exc.errors():
+        loc = [str(part) for part in e["loc"] if not isinstance(part, int)]
+        field = ".".join(loc[:2]) if loc else "body"
+        if field not in messages and loc:
+            field = loc[0]
+        errors.setdefault(field, FieldError(field, messages.get(field, N_("Some fields are not valid."))))
+    return list(errors.values())
+
+
+class BilingualName(BaseModel):
+    """A name in both languages; both are required."""
+
+    model_config = ConfigDict(extra="ignore", title="BilingualName")
+
+    zh: Annotated[str, Strict(), Field(max_length=200)]
+    en: Annotated[str, Strict(), Field(max_length=200)]
+
+
+class NewSite(BaseModel):
+    """``POST /api/v1/sites``: a new site."""
+
+    model_config = ConfigDict(extra="ignore", title="NewSite")
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "code": N_("Capital letters, digits and dashes, 1 to 16 characters."),
+        "name": N_("Give the name in Chinese and English."),
+        "name.zh": N_("Please enter the Chinese name."),
+        "name.en": N_("Please enter the English name."),
+        "timezone": N_("Unknown time zone. Use an IANA name such as Asia/Shanghai."),
+    }
+
+    code: Annotated[str, Strict()]
+    name: BilingualName
+    timezone: Annotated[str, Strict()] = "Asia/Shanghai"
+
+    @classmethod
+    def field_errors(cls, exc: ValidationError) -> list[FieldError]:
+        return _admin_field_errors(cls, exc)
+
+
+class NewStudy(BaseModel):
+    """``POST /api/v1/studies``: a study from a protocol at these sites (its code: the protocol's, upper case)."""
+
+    model_config = ConfigDict(extra="ignore", title="NewStudy")
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "protocol": N_("Unknown protocol."),
+        "sites": N_("Give a list of site codes."),
+        "code": N_("Capital letters, digits and dashes, 2 to 32 characters."),
+        "name": N_("Give the name in Chinese and English."),
+        "name.zh": N_("Please enter the Chinese name."),
+        "name.en": N_("Please enter the English name."),
+    }
+
+    protocol: Annotated[str, Strict()]
+    sites: list[Annotated[str, Strict()]]
+    code: Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9-]{2,32}$")] | None = None
+    name: BilingualName | None = Field(default=None, description="Default: the protocol's short title.")
+
+    @classmethod
+    def field_errors(cls, exc: ValidationError) -> list[FieldError]:
+        return _admin_field_errors(cls, exc)
+
+
+if TYPE_CHECKING:
+    StaffRole: TypeAlias = str
+else:
+    StaffRole = Literal["clinician", "investigator", "data-manager", "monitor", "admin"]
+
+
+class NewUser(BaseModel):
+    """``POST /api/v1/users``: invite a member of staff; the answer carries the one-time activation code."""
+
+    model_config = ConfigDict(extra="ignore", title="NewUser")
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "username": N_("Use 3 to 40 letters, digits, dots, dashes or underscores."),
+        "role": N_("Choose one of: clinician, investigator, data manager, monitor, administrator."),
+        "site": N_("Unknown site."),
+        "display_name": N_("Give the name in Chinese and English."),
+        "display_name.zh": N_("Please enter the Chinese name."),
+        "display_name.en": N_("Please enter the English name."),
+    }
+
+    username: Annotated[str, Strict()]
+    role: StaffRole
+    site: Annotated[str, Strict()] | None = Field(
+        default=None, description="Required for clinician, investigator and monitor; null for the others.")
+    display_name: BilingualName
+
+    @classmethod
+    def field_errors(cls, exc: ValidationError) -> list[FieldError]:
+        return _admin_field_errors(cls, exc)
+
+
+class Deactivation(BaseModel):
+    """``POST /api/v1/users/{username}/deactivate``: the reason is kept in the audit trail."""
+
+    model_config = ConfigDict(extra="ignore", title="Deactivation")
+    MESSAGES: ClassVar[dict[str, str]] = {"reason": N_("Please give a reason for this change.")}
+
+    reason: Annotated[str, Strict(), Field(max_length=500)] = "deactivated through the API"
+
+    @classmethod
+    def field_errors(cls, exc: ValidationError) -> list[FieldError]:
+        return _admin_field_errors(cls, exc)
+
+
+class SiteOut(BaseModel):
+    code: str
+    name: dict[str, str] = Field(description='{"zh", "en"}')
+    timezone: str
+    studies: list[str]
+
+
+class SiteList(BaseModel):
+    sites: list[SiteOut]
+
+
+class StudyOut(BaseModel):
+    code: str
+    name: dict[str, str] = Field(description='{"zh", "en"}')
+    protocol: str
+    masked: bool
+    sites: list[str]
+    arms: list[str]
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+    site: str | None
+    display_name: dict[str, str] = Field(description='{"zh", "en"}')
+    status: str = Field(description='"active", "waiting" (for activation) or "deactivated"')
+    two_factor: bool
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class Invitation(BaseModel):
+    """A waiting account and its one-time activation code (shown once)."""
+
+    username: str
+    role: str
+    site: str | None = None
+    status: str
+    activation_code: str | None = None
+    activation_url: str | None = None
+    expires_at: datetime | None = None
+
+
+MODELS = MODELS + (NewSite, NewStudy, NewUser, Deactivation, SiteOut, SiteList, StudyOut, UserOut, UserList,
+                   Invitation)

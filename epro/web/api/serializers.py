@@ -10,18 +10,19 @@ from epro.services import followup
 from epro.services.masking import Presenter
 
 
-def patient(p: Patient, viewer: User) -> dict[str, Any]:
+def patient(p: Patient, viewer: User, lang: str | None = None) -> dict[str, Any]:
+    """The patient; study, site and arm names in *lang* ("zh" or "en"; English when not given)."""
     body: dict[str, Any] = {
         "id": p.id,
         "subject_code": p.subject_code,
-        "study": {"code": p.study.code, "name": p.study.name, "protocol": p.study.protocol},
-        "site": {"code": p.site.code, "name": p.site.name, "timezone": p.site.timezone},
+        "study": {"code": p.study.code, "name": p.study.name_in(lang or "en"), "protocol": p.study.protocol},
+        "site": {"code": p.site.code, "name": p.site.name_in(lang or "en"), "timezone": p.site.timezone},
         "day0": p.day0.isoformat(),
         "enrolled_on": p.enrolled_on.isoformat(),
     }
     arm = Presenter(viewer).arm(p)
     if arm is not None:
-        body["arm"] = {"code": arm.code, "label": arm.label.en}
+        body["arm"] = {"code": arm.code, "label": arm.text(lang or "en")}
     return body
 
 
@@ -29,6 +30,7 @@ def schedule_of(p: Patient) -> dict[str, Any]:
     planned = followup.planned_visits(p)
     subs = followup.submissions_for(p)
     today = followup.patient_today(p)
+    ended_on = followup.ended_on(p)
     return {
         "visits": [
             {
@@ -36,9 +38,9 @@ def schedule_of(p: Patient) -> dict[str, Any]:
                 "target_date": v.target_date.isoformat(),
                 "window_start": v.window_start.isoformat(),
                 "window_end": v.window_end.isoformat(),
-                "status": schedule.visit_status(v, subs, today),
+                "status": schedule.visit_status(v, subs, today, ended_on=ended_on),
                 "instruments": [
-                    {"code": code, "status": schedule.instrument_status(v, code, subs, today)}
+                    {"code": code, "status": schedule.instrument_status(v, code, subs, today, ended_on)}
                     for code in v.instruments
                 ],
             }
@@ -47,7 +49,7 @@ def schedule_of(p: Patient) -> dict[str, Any]:
     }
 
 
-def response(r: Response, counts: bool | None = None) -> dict[str, Any]:
+def response(r: Response, counts: bool | None = None, viewer: User | None = None) -> dict[str, Any]:
     body = {
         "id": r.id,
         "patient_id": r.patient_id,
@@ -62,12 +64,14 @@ def response(r: Response, counts: bool | None = None) -> dict[str, Any]:
     }
     if counts is not None:
         body["counts"] = counts
+    if viewer is not None and viewer.is_staff and r.rater is not None:
+        body["rater"] = r.rater.username  # who performed a clinician assessment (staff only)
     return body
 
 
-def timeline(p: Patient, tl: Timeline, viewer: User) -> dict[str, Any]:
+def timeline(p: Patient, tl: Timeline, viewer: User, lang: str | None = None) -> dict[str, Any]:
     return {
-        "patient": patient(p, viewer),
+        "patient": patient(p, viewer, lang),
         "visits": [
             {
                 "code": tv.visit.code,

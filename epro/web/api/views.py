@@ -55,7 +55,7 @@ def me():
 @login_required
 @documented("One patient", {200: (schemas.Patient, "OK")}, problems=(404,))
 def patient(patient_id: int):
-    return jsonify(serializers.patient(access.patient_or_404(current_user, patient_id), current_user))
+    return jsonify(serializers.patient(access.patient_or_404(current_user, patient_id), current_user, _lang()))
 
 
 @bp.get(PATIENT + "/schedule")
@@ -72,7 +72,7 @@ def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
     rows = patients.active_responses(p)
     counting = schedule.counting_ids(followup.submissions_for(p))
-    return jsonify(responses=[serializers.response(r, counts=r.id in counting) for r in rows])
+    return jsonify(responses=[serializers.response(r, counts=r.id in counting, viewer=current_user) for r in rows])
 
 
 @bp.get(PATIENT + "/timeline")
@@ -80,7 +80,7 @@ def patient_responses(patient_id: int):
 @documented("The follow-up timeline", {200: (schemas.Timeline, "OK")}, problems=(404,))
 def patient_timeline(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
-    return jsonify(serializers.timeline(p, followup.timeline_for(p), current_user))
+    return jsonify(serializers.timeline(p, followup.timeline_for(p), current_user, _lang()))
 
 
 @bp.post("/responses")
@@ -125,11 +125,17 @@ def create_response():
     except responses.Conflict:
         return problem(409, _("Conflict"), _("A different response was already stored with this id."))
     counting = schedule.counting_ids(followup.submissions_for(p))
-    body_out = serializers.response(outcome.response, counts=outcome.response.id in counting)
+    body_out = serializers.response(outcome.response, counts=outcome.response.id in counting,
+                                    viewer=current_user)
     status = 201 if outcome.created else 200
     current_app.logger.info("response %s %s/%s status=%s", outcome.response.id, outcome.response.visit_code,
                             outcome.response.instrument, status)
     return jsonify(body_out), status
+
+
+def _lang() -> str:
+    """The request's language ("zh" or "en"), for names of studies, sites and arms."""
+    return i18n.lang_code(i18n.select_locale())
 
 
 def _invalid(errors: list[responses.FieldError]):

@@ -51,4 +51,4 @@ def trial_helpers() -> dict:
     }
 
 
-from epro.web.trial import admin, allocation, care, reports, screening, summaries  # noqa: E402,F401
+from epro.web.trial import admin, allocation, care, course, reports, screening, summaries  # noqa: E402,F401

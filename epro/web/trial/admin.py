@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from epro.base import i18n
 from epro.services import patients
 from epro.services import protocols as app_protocols
 from epro.services.trial import studies
@@ -19,7 +21,8 @@ def new_study():
     sites = patients.all_sites()
     form = NewStudyForm(sites=sites)
     study = form.submit(lambda: studies.create_from_protocol(
-        form.code.data, form.name.data, form.protocol.data, form.chosen_sites(), current_user))
+        form.code.data, form.name.data or None, form.protocol.data, form.chosen_sites(), current_user,
+        name_zh=form.name_zh.data or None))
     if study is not None:
         flash(_("Study %(code)s created from protocol %(protocol)s.", code=study.code, protocol=study.protocol),
               "success")
@@ -27,6 +30,6 @@ def new_study():
     existing = patients.all_studies()
     return render_template(
         "trial/new_study.html", sites=sites, protocols=app_protocols.all_protocols(), form=form,
-        site_choices=[(s.id, f"{s.code} · {s.name}") for s in sites],
+        site_choices=[(s.id, f"{s.code} · {s.name_in(i18n.lang_code(str(get_locale())))}") for s in sites],
         studies=existing, site_codes=studies.site_codes_by_study(),
     ), form.status

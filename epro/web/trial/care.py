@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from epro.base import i18n
 from epro.core.trial import safety as rules
 from epro.models import Patient, User
 from epro.services import access, followup, patients
@@ -56,7 +58,7 @@ def infusion_list(patient_id: int):
     return render_template(
         "trial/infusions.html", patient=patient, rows=rows, unmasked=unmasked, plan=plan,
         next_row=next_row if unmasked and plan else None, form=form,
-        staff_choices=[(u.id, u.display_name or u.username) for u in staff],
+        staff_choices=[(u.id, u.display_name_in(i18n.lang_code(str(get_locale())))) for u in staff],
         flags=infusions.FLAGS, users=_users(rows),
     ), form.status
 

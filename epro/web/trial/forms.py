@@ -14,15 +14,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectChoice, StringField  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice
+from wtforms import BooleanField, SelectChoice, StringField  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice
 from wtforms.validators import Regexp
 
-from epro.core import instruments
+from epro.core import instruments, labels
 from epro.core.protocols import INVESTIGATOR, InfusionPlan, Protocol
 from epro.core.trial import eligibility
 from epro.core.trial import infusion as infusion_rules
 from epro.core.trial import safety as safety_rules
 from epro.models import Screening, Site, User
+from epro.services import disposition
 from epro.services import protocols as app_protocols
 from epro.services.errors import Invalid
 from epro.services.trial import allocation, infusions, safety, screening, studies
@@ -89,7 +90,8 @@ class TrialForm(Form):
 
 class NewStudyForm(TrialForm):
     code = TextField(validators=[CODE_SHAPE], max_len=32, upper=True)
-    name = TextField(max_len=200)
+    name = TextField(max_len=200, required=False)  # blank: the protocol's short title
+    name_zh = TextField(max_len=200, required=False)
     protocol = RadioChoiceField(choices=[])
     sites = CheckboxesField(none_message=_l("Choose at least one site."))
 
@@ -327,3 +329,32 @@ class SymptomReportForm(TrialForm):
 
 class UnblindForm(TrialForm):
     reason = TextField(max_len=1000)
+
+
+# --- the end of a patient's participation -------------------------------------------
+
+
+class DispositionForm(TrialForm):
+    """How the participation ended; the service (:mod:`epro.services.disposition`) checks the rest."""
+
+    kind = RadioChoiceField(choices=[SelectChoice(k, _l(v)) for k, v in labels.DISPOSITIONS.items()])
+    on = DayField()
+    reason = TextField(required=False, max_len=disposition.MAX_REASON)
+    consent_withdrawn = BooleanField()
+    death_event = SelectChoiceField(required=False)
+
+    def __init__(self, *args: Any, patient: Any, events: Sequence[tuple[int, str]] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.death_event.choices = [SelectChoice(str(i), text) for i, text in events]
+
+    def cross_check(self) -> None:
+        if self.kind.errors or self.on.errors:
+            return
+        _attach(self, [e for e in disposition.problems(
+            self.patient, self.kind.data, self.on.data, self.reason.data, bool(self.consent_withdrawn.data),
+            self.chosen_event()) if not self[e.field].errors])
+
+    def chosen_event(self) -> Any:
+        wanted = self.death_event.data
+        return next((ae for ae in disposition.fatal_events(self.patient) if str(ae.id) == wanted), None)
