@@ -158,6 +158,11 @@ def must_have_second_factor(user: User) -> bool:
     """Administrators and unblinded staff (investigators) must sign in with a second factor."""
     if not current_app.config.get("REQUIRE_SECOND_FACTOR", True):
         return False
+    return second_factor_expected(user)
+
+
+def second_factor_expected(user: User) -> bool:
+    """Whether the account's role calls for a second factor (whatever the configuration says)."""
     return user.role in ("admin", "investigator") or user.sees_arms
 
 

@@ -78,7 +78,7 @@ def home():
         "account/home.html", user=user, second_factor_on=credentials.second_factor_on(user),
         required=credentials.must_have_second_factor(user),
         demo_notice=(not current_app.config.get("REQUIRE_SECOND_FACTOR", True)
-                     and (user.role in ("admin", "investigator") or user.sees_arms)),
+                     and credentials.second_factor_expected(user)),
         recovery_left=credentials.recovery_codes_left(user) if credentials.second_factor_on(user) else 0)
 
 
