@@ -19,15 +19,16 @@ SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
              "account.home", "account.change_password", "account.second_factor", "account.disable_second_factor",
              "account.verify"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
-STAFF = {"clinic.patients", "clinic.timeline", "clinic.assess", "clinic.enrol", "clinic.codes", "clinic.record",
-         "clinic.audit_export", "care.caregivers_page",
+#: Pages that change clinical data (or are the form for it): staff who enter data only (epro.core.roles).
+ENTRY = {"clinic.assess", "clinic.enrol", "clinic.codes", "trial.new_screening", "trial.edit_screening",
+         "trial.new_adverse_event", "trial.safety_check", "trial.disposition_form"}
+STAFF = {"clinic.patients", "clinic.timeline", "clinic.record", "clinic.audit_export", "care.caregivers_page",
          # trial conduct: the subject's study, its site's screening, the patient itself
-         "trial.studies_index", "trial.screening_log", "trial.reports", "trial.new_screening",
-         "trial.screening_detail", "trial.edit_screening", "trial.safety_summary", "trial.outcome_summary",
-         "trial.infusion_list", "trial.adverse_events", "trial.new_adverse_event", "trial.safety_check",
-         "trial.disposition_form"}
+         "trial.studies_index", "trial.screening_log", "trial.reports",
+         "trial.screening_detail", "trial.safety_summary", "trial.outcome_summary",
+         "trial.infusion_list", "trial.adverse_events", *ENTRY}
 SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports"}
-MASKED_STUDY = {"trial.unblind"}  # staff of the site, masked studies only (site A)
+MASKED_STUDY = {"trial.unblind"}  # staff of the site who enter data, masked studies only (site A)
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
 ADMIN = {"clinic.admin_home", "trial.new_study",
          "admin.sites_page", "admin.edit_site", "admin.studies_page", "admin.users_page", "admin.user_page",
@@ -40,12 +41,15 @@ POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care
              "api.create_site", "api.create_study", "api.create_user", "api.deactivate_user", "api.reactivate_user",
              "trial.allocate"}  # trial.allocate: tests/trial_web/test_patient_course.py
 
-ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin"]
+ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin",
+         "datamanager", "monitor.a"]
 SEES = {  # which demo subjects each user may see
     "patient.a1": {"A-001"}, "caregiver.a1": {"A-001"}, "clinician.a": {"A-001", "A-002"},
     "investigator.a": {"A-001", "A-002"}, "clinician.b": {"B-001"}, "admin": set(), "anonymous": set(),
+    "datamanager": {"A-001", "A-002", "B-001"}, "monitor.a": {"A-001", "A-002"},
 }
-STAFF_USERS = {"clinician.a", "clinician.b", "investigator.a"}
+ENTERING_USERS = {"clinician.a", "clinician.b", "investigator.a"}
+STAFF_USERS = ENTERING_USERS | {"datamanager", "monitor.a"}  # read the clinic pages
 
 
 def test_every_route_is_classified(app):
@@ -100,10 +104,10 @@ def expected(endpoint, user, subject, api):
         ok = user in ("patient.a1", "caregiver.a1") and (visible or endpoint == "patient.home")
         return {200} if ok else {404}
     if endpoint in STAFF:
-        ok = user in STAFF_USERS and (visible or endpoint in SITE_PAGES)
+        ok = user in (ENTERING_USERS if endpoint in ENTRY else STAFF_USERS) and (visible or endpoint in SITE_PAGES)
         return {200} if ok else {404}
     if endpoint in MASKED_STUDY:
-        return {200} if user in STAFF_USERS and visible and subject.startswith("A-") else {404}
+        return {200} if user in ENTERING_USERS and visible and subject.startswith("A-") else {404}
     if endpoint in UNBLINDED:
         return {200} if user == "investigator.a" and visible else {404}
     if endpoint in ADMIN:
@@ -146,8 +150,11 @@ def test_matrix(app, login, ids, user, db_backend):
 @pytest.mark.parametrize("user,subject,status", [
     ("patient.a1", "B-001", 404), ("caregiver.a1", "B-001", 404), ("clinician.b", "A-001", 404),
     ("admin", "A-001", 404), ("clinician.a", "A-001", 201),
+    # read-only staff see the patient but may submit nothing (as a patient sending nihss: 403)
+    ("datamanager", "A-001", 403), ("datamanager", "B-001", 403), ("monitor.a", "A-001", 403),
+    ("monitor.a", "B-001", 404),
 ])
-def test_post_response_matrix(login, ids, user, subject, status, db_backend):
+def test_post_response_matrix(app, login, ids, user, subject, status, db_backend):
     import uuid
     from datetime import datetime
 
@@ -159,3 +166,8 @@ def test_post_response_matrix(login, ids, user, subject, status, db_backend):
     assert r.status_code == status
     if status == 404:
         assert subject not in r.get_data(as_text=True)
+    if status == 403:
+        assert r.mimetype == "application/problem+json" and r.get_json()["status"] == 403
+    with app.app_context():
+        stored = db.session.get(Response, body["id"])
+        assert (stored is not None) == (status == 201)

@@ -215,6 +215,11 @@ def _load() -> str:
     caregiver = _user("caregiver.a1", "caregiver", locale="zh")
     a1 = db.session.execute(select(Patient).where(Patient.subject_code == "A-001")).scalar_one()
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
+    # Read-only staff, always masked (epro.core.roles): every site, and one site's monitor.
+    _user("datamanager", "data-manager", display_name="Ms. Chen (data manager)", display_name_zh="陈女士（数据管理员）",
+          locale="zh")
+    _user("monitor.a", "monitor", site_id=sites["A"].id, display_name="Mr. Sun (monitor, A)",
+          display_name_zh="孙先生（监查员，A）", locale="zh")
     demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
     return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
 

@@ -9,12 +9,13 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from epro.base.orm import Model
+from epro.core import roles
 from epro.models.study import Arm, Site, Study
 from epro.models.types import UTCDateTime, utcnow
 
 ROLES = ("patient", "caregiver", "clinician", "investigator", "data-manager", "monitor", "admin")
-#: Roles that work with patients' data in the clinic pages (what each may do: epro.services.roles).
-STAFF_ROLES = ("clinician", "investigator", "data-manager", "monitor")
+#: Roles that work with patients' data in the clinic pages (what each may do: epro.core.roles).
+STAFF_ROLES = roles.with_capability("reads_clinical")
 SEXES = ("female", "male")
 #: How a patient's participation ended; None while on study.
 DISPOSITIONS = ("completed", "withdrawn", "lost", "died")
@@ -67,12 +68,18 @@ class User(UserMixin, Model):
         return self.active
 
     @property
+    def can(self) -> roles.Capabilities:
+        """What this account's role may do (epro.core.roles), e.g. ``user.can.enters_data``."""
+        return roles.of(self.role)
+
+    @property
     def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
+        return self.can.reads_clinical
 
     @property
     def sees_arms(self) -> bool:
-        return self.role == "admin" or (self.is_staff and self.unblinded)
+        """Every arm of a masked study (data managers and monitors never, whatever ``unblinded`` says)."""
+        return self.can.sees_arms(self.unblinded)
 
 
 class Patient(Model):

@@ -1,8 +1,9 @@
 """Who may see which patient.  One place, used by every page and endpoint.
 
 Patients see only themselves, caregivers only the patients linked to them,
-clinicians and investigators only patients of their own site.  Anything else
-is "not found", never "forbidden", so existence does not leak.
+clinicians, investigators and monitors only patients of their own site, data
+managers every site's (the scope of each role: ``epro.core.roles``).  Anything
+else is "not found", never "forbidden", so existence does not leak.
 """
 from __future__ import annotations
 
@@ -10,24 +11,27 @@ from flask import abort
 from sqlalchemy import Select, false, select
 
 from epro.base.orm import db
-from epro.core import instruments
+from epro.core import instruments, roles
 from epro.models import CaregiverLink, Patient, User
 from epro.models.types import MAX_ID
 
 #: Who reports an instrument (``Instrument.reporter``) → the roles that may answer it.
-PATIENT_SIDE = ("patient", "caregiver")
+PATIENT_SIDE = roles.with_capability("answers_patient_reported")
 
 
 def visible_patients(user: User) -> Select:
     query = select(Patient)
-    if user.role == "patient":
+    scope = user.can.patients
+    if scope == "self":
         return query.where(Patient.user_id == user.id)
-    if user.role == "caregiver":
+    if scope == "linked":
         linked = select(CaregiverLink.patient_id).where(
             CaregiverLink.caregiver_id == user.id, CaregiverLink.unlinked_at.is_(None))  # an ended link: no access
         return query.where(Patient.id.in_(linked))
-    if user.is_staff and user.site_id is not None:
+    if scope == "site" and user.site_id is not None:
         return query.where(Patient.site_id == user.site_id)
+    if scope == "all":
+        return query
     return query.where(false())
 
 
@@ -41,23 +45,19 @@ def patient_or_404(user: User, patient_id: int) -> Patient:
 
 
 def may_submit(user: User, instrument: str) -> bool:
-    """Patients and caregivers answer patient-reported instruments; staff rate everything.
+    """Patients and caregivers answer patient-reported instruments; staff who enter data rate
+    everything; read-only staff (data manager, monitor) submit nothing.
 
     Decided by the instrument's definition (``reporter``), so a newly registered
     instrument needs no change here.
     """
-    if user.is_staff:
+    can = user.can
+    if can.enters_data:
         return True
-    if user.role in PATIENT_SIDE:
+    if can.answers_patient_reported:
         return instruments.get(instrument).reporter == "patient"
     return False
 
 
 def respondents_for(user: User) -> tuple[str, ...]:
-    if user.role == "patient":
-        return ("patient",)
-    if user.role == "caregiver":
-        return ("caregiver-assisted", "caregiver-proxy")
-    if user.is_staff:
-        return ("clinician",)
-    return ()
+    return user.can.respondents

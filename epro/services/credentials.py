@@ -79,7 +79,7 @@ def may_issue_reset(actor: User, user: User) -> bool:
     """An administrator for any account; site staff for a patient or caregiver of their site."""
     if actor.role == "admin":
         return True
-    if not actor.is_staff or user.role not in ("patient", "caregiver") or actor.site_id is None:
+    if not actor.can.enters_data or user.role not in ("patient", "caregiver") or actor.site_id is None:
         return False
     return actor.site_id in _sites_of(user)
 
@@ -158,7 +158,12 @@ def must_have_second_factor(user: User) -> bool:
     """Administrators and unblinded staff (investigators) must sign in with a second factor."""
     if not current_app.config.get("REQUIRE_SECOND_FACTOR", True):
         return False
-    return user.role in ("admin", "investigator") or (user.is_staff and user.unblinded)
+    return second_factor_expected(user)
+
+
+def second_factor_expected(user: User) -> bool:
+    """Whether the account's role calls for a second factor (whatever the configuration says)."""
+    return user.role in ("admin", "investigator") or user.sees_arms
 
 
 def pending_secret(user: User) -> str:

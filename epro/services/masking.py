@@ -12,6 +12,8 @@ The rule (ICH E6(R3) and the protocols' ``masking`` roles, copied to
 caregivers and masked staff never do.  An open-label study shows arms to its
 staff.  A masked member of staff who recorded an emergency unblinding for one
 patient (ICH E6(R2) 4.7) sees that patient's arm, and only that one.
+Data managers and monitors are always masked, in open-label studies too and
+even if their account were marked unblinded (``epro.core.roles``).
 """
 from __future__ import annotations
 
@@ -92,7 +94,7 @@ class Presenter:
         user = self.viewer
         if user is None:
             return False
-        return user.sees_arms or (user.is_staff and not study.masked)
+        return user.sees_arms or (user.can.sees_open_label_arms and not study.masked)
 
     def sees_allocation_list(self, study: Study) -> bool:
         """The concealed list itself (ICH E9 2.3.1): unblinded staff only, even in an open-label study."""
@@ -100,10 +102,12 @@ class Presenter:
 
     def sees_arm(self, patient: Patient) -> bool:
         """This patient's arm, and everything that reveals it (dose, volume, lot)."""
+        user = self.viewer
+        if user is not None and user.can.sees_own_site and patient.site_id != user.site_id:
+            return False  # an investigator is unblinded for their own site only
         if self.sees_arms_in(patient.study):
             return True
-        user = self.viewer
-        if user is None or not user.is_staff:
+        if user is None or not user.can.unblinds:
             return False
         if patient.id not in self._unblinded:
             self._unblinded[patient.id] = db.session.scalar(
@@ -128,8 +132,11 @@ class Presenter:
         return self._arms[study.id]
 
     def slot_arm(self, study: Study, slot: AllocationSlot) -> ArmView | None:
-        """An allocation slot's arm, for those who may see the concealed list; None for anyone else."""
+        """An allocation slot's arm, for those who may see the concealed list (site staff: their own
+        site's places); None for anyone else."""
         if not self.sees_allocation_list(study):
+            return None
+        if self.viewer is not None and self.viewer.can.sees_own_site and slot.site_id != self.viewer.site_id:
             return None
         known = {a.code: a for a in self.study_arms(study)}
         return known.get(slot.arm_code) or ArmView(slot.arm_code, protocols.Text(slot.arm_code, slot.arm_code))

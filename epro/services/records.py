@@ -36,6 +36,15 @@ class Outdated(RecordError):
     status = 409
 
 
+class NotYours(RecordError):
+    """A role that reads records but does not sign or change them (data manager, monitor)."""
+
+    status = 403
+
+
+READ_ONLY = N_("Your role may read this record but not sign or change it.")
+
+
 def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
@@ -64,7 +73,14 @@ def _changing(action: str, actor: User, reason: str | None = None) -> Iterator[N
         raise Outdated(N_("Someone else changed this record after you opened it. Please look at it again.")) from None
 
 
+def _may_sign(actor: User) -> None:
+    """Only roles that sign may sign, unlock or remove (epro.core.roles); the pages refuse first."""
+    if not actor.can.signs:
+        raise NotYours(READ_ONLY)
+
+
 def sign(response: Response, signer: User, password: str, meaning: str, seen_version) -> Signature:
+    _may_sign(signer)
     if meaning not in MEANINGS:
         raise RecordError(N_("Choose what the signature means."))
     if response.status != "active":
@@ -82,6 +98,7 @@ def sign(response: Response, signer: User, password: str, meaning: str, seen_ver
 
 
 def unlock(response: Response, actor: User, reason: str | None, seen_version) -> None:
+    _may_sign(actor)
     text = _reason(reason)
     _check_version(response, seen_version)
     if not response.locked:
@@ -97,6 +114,7 @@ def unlock(response: Response, actor: User, reason: str | None, seen_version) ->
 
 def remove(response: Response, actor: User, reason: str | None, seen_version) -> None:
     """Take a response out of the record (it stays stored, with the reason)."""
+    _may_sign(actor)
     text = _reason(reason)
     _check_version(response, seen_version)
     if response.locked:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
 from epro.core import instruments, schedule, timeline
-from epro.models import Patient, PatientFlags, User, VisitProgress
+from epro.models import Patient, PatientFlags, Site, User, VisitProgress
 from epro.services import followup
 
 FILTERS = ("all", "due_week", "late", "missed", "alerts", "on_study", "ended")
@@ -88,11 +88,22 @@ def search_clause(text: str):
     return code.like(f"%{escaped}%", escape="\\")
 
 
+def sites_to_filter(user: User) -> list[Site]:
+    """The sites a user who sees every site can narrow the list to; [] for everyone else."""
+    if not user.can.sees_all_sites:
+        return []
+    return list(db.session.scalars(select(Site).order_by(Site.code)))
+
+
 def site_list(user: User, *, page: int, per_page: int, filter_by: str, sort: str,
-              today_for: Callable[[str], date], search: str = "") -> tuple[list[Row], int]:
-    """(rows of one page, total count) for the user's site; *search* narrows by subject code."""
+              today_for: Callable[[str], date], search: str = "",
+              site_code: str | None = None) -> tuple[list[Row], int]:
+    """(rows of one page, total count) for the user's site, or for a data manager every site
+    (or the one named by *site_code*); *search* narrows by subject code."""
     today = today_for(user.site.timezone if user.site else schedule.DEFAULT_TIMEZONE)
-    where = [Patient.site_id == user.site_id]
+    where = [] if user.can.sees_all_sites else [Patient.site_id == user.site_id]
+    if site_code and user.can.sees_all_sites:
+        where.append(Patient.site_id == select(Site.id).where(Site.code == site_code).scalar_subquery())
     clause = filter_clause(filter_by, today)
     if clause is not None:
         where.append(clause)

@@ -78,7 +78,7 @@ def home():
         "account/home.html", user=user, second_factor_on=credentials.second_factor_on(user),
         required=credentials.must_have_second_factor(user),
         demo_notice=(not current_app.config.get("REQUIRE_SECOND_FACTOR", True)
-                     and (user.role in ("admin", "investigator") or (user.is_staff and user.unblinded))),
+                     and credentials.second_factor_expected(user)),
         recovery_left=credentials.recovery_codes_left(user) if credentials.second_factor_on(user) else 0)
 
 
@@ -206,7 +206,7 @@ def issue_reset(username: str):
 @bp.post("/patients/<int:patient_id>/reset")
 def issue_patient_reset(patient_id: int):
     """Site staff issue a reset code for the patient's or a caregiver's account, from the patient's page."""
-    if not _user().is_staff:
+    if not _user().can.enters_data:  # read-only staff issue no codes (epro.core.roles)
         abort(404)
     patient = access.patient_or_404(_user(), patient_id)
     form = IssueResetForm()

@@ -13,7 +13,7 @@ from epro.web.forms import ActivationRequestForm
 
 bp = Blueprint("care", __name__, url_prefix="/clinic")
 
-guards.protect(bp, "staff")
+guards.protect(bp, "staff", writes="data_entry")  # unlinking changes clinical data
 
 
 class UnlinkForm(Form):

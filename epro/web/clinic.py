@@ -24,7 +24,8 @@ from epro.web.messages import field_errors, refusal_message
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
 
 
-guards.protect(bp, "staff")
+# Reading is for all staff; changing clinical data for those who enter it (epro.core.roles).
+guards.protect(bp, "staff", writes="data_entry")
 
 
 @bp.get("/admin")
@@ -42,15 +43,17 @@ def patients():
     per_page = 50
     page = converters.page_number(request.args.get("page"), per_page=per_page)
     q = clinic_list.normalize_search(request.args.get("q"))
+    sites = clinic_list.sites_to_filter(current_user)  # a data manager's list covers every site
+    site = request.args.get("site") if request.args.get("site") in {s.code for s in sites} else None
     rows, total = clinic_list.site_list(
         current_user, page=page, per_page=per_page, filter_by=filter_by, sort=sort,
-        today_for=followup.today_in, search=q,
+        today_for=followup.today_in, search=q, site_code=site,
     )
     pages = max(1, -(-total // per_page))
     return render_template(
         "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
         filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS, q=q,
-        columns=clinic_list.instrument_columns(rows),
+        columns=clinic_list.instrument_columns(rows), sites=sites, site=site,
     )
 
 
@@ -83,6 +86,7 @@ def timeline(patient_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/visits/<visit>/<instrument>", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def assess(patient_id: int, visit: str, instrument: str):
     patient = _patient(patient_id)
     if instrument not in instruments.CODES:
@@ -144,6 +148,7 @@ def assess(patient_id: int, visit: str, instrument: str):
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def enrol():
     form = EnrolPatientForm()
     site_studies = studies.studies_at(current_user.site_id)
@@ -170,6 +175,7 @@ def enrol():
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def codes(patient_id: int):
     patient = _patient(patient_id)
     form = ActivationRequestForm()
@@ -225,6 +231,7 @@ def record(response_id: str):
 
 
 @bp.post("/responses/<response_id>/<action>")
+@guards.audience("signer")
 def change_record(response_id: str, action: str):
     if action not in RECORD_CHANGES:
         abort(404)

@@ -25,7 +25,7 @@ def keepalive():
 @bp.get("/")
 @login_required
 def home():
-    if current_user.role in ("patient", "caregiver"):
+    if current_user.can.answers_patient_reported:
         return redirect(url_for("patient.home"))
     if current_user.is_staff:
         return redirect(url_for("clinic.patients"))

@@ -83,13 +83,16 @@ def stored_lists(study: Study) -> dict[str, list[str]]:
     return dict(lists)
 
 
-def slots(study: Study) -> list[tuple[AllocationSlot, str, str | None]]:
-    """(slot, site code, subject code or None) for every slot (unblinded eyes only)."""
+def slots(study: Study, site_id: int | None = None) -> list[tuple[AllocationSlot, str, str | None]]:
+    """(slot, site code, subject code or None) for every slot, or one site's (unblinded eyes only)."""
+    where = [AllocationSlot.study_id == study.id]
+    if site_id is not None:
+        where.append(AllocationSlot.site_id == site_id)
     return [(slot, site, subject) for slot, site, subject in db.session.execute(
         select(AllocationSlot, Site.code, Patient.subject_code)
         .join(Site, Site.id == AllocationSlot.site_id)
         .outerjoin(Patient, Patient.id == AllocationSlot.patient_id)
-        .where(AllocationSlot.study_id == study.id).order_by(Site.code, AllocationSlot.sequence)
+        .where(*where).order_by(Site.code, AllocationSlot.sequence)
     )]
 
 

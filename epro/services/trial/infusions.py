@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from epro.base.orm import db
-from epro.core import schedule
+from epro.core import roles, schedule
 from epro.core.i18n_marker import N_
 from epro.core.protocols import InfusionPlan
 from epro.core.trial import infusion as rules
@@ -76,9 +76,9 @@ def schedule_of(patient: Patient, viewer: User) -> list[Row]:
 
 
 def staff_choices(patient: Patient) -> list[User]:
-    """Who may be named as having given an infusion: active staff of the patient's site."""
+    """Who may be named as having given an infusion: active staff of the patient's site who enter data."""
     return list(db.session.scalars(
-        select(User).where(User.site_id == patient.site_id, User.role.in_(("clinician", "investigator")),
+        select(User).where(User.site_id == patient.site_id, User.role.in_(roles.with_capability("enters_data")),
                            User.active.is_(True)).order_by(User.username)
     ))
 

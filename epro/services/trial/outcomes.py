@@ -41,10 +41,10 @@ class StudyOutcomes:
     not_randomized: int = 0
 
 
-def study_outcomes(study: Study, site_id: int, masked: bool) -> StudyOutcomes:
-    """Pooled when *masked*, else per arm (groups are arm codes)."""
+def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutcomes:
+    """Pooled when *masked*, else per arm (groups are arm codes); every site if *site_id* is None."""
     patients = list(db.session.scalars(
-        select(Patient).where(Patient.study_id == study.id, Patient.site_id == site_id)
+        select(Patient).where(Patient.study_id == study.id, *([] if site_id is None else [Patient.site_id == site_id]))
         .options(joinedload(Patient.site), joinedload(Patient.arm)).order_by(Patient.id)))
     protocol = protocol_of(study)
     # A randomized study's patient without an arm waits for allocation: no group's, counted apart.

@@ -56,12 +56,17 @@ def report_symptom(patient: Patient, actor: User, *, what: str, since: date, sev
     return report
 
 
-def _pending(site_id: int):
+def _at_site(site_id: int | None) -> list:
+    """The site's patients, or every site's if *site_id* is None (a data manager's view; callers check)."""
+    return [] if site_id is None else [Patient.site_id == site_id]
+
+
+def _pending(site_id: int | None):
     return (select(SymptomReport).join(Patient, Patient.id == SymptomReport.patient_id)
-            .where(Patient.site_id == site_id, SymptomReport.reviewed_at.is_(None)))
+            .where(*_at_site(site_id), SymptomReport.reviewed_at.is_(None)))
 
 
-def pending_reports(site_id: int) -> list[SymptomReport]:
+def pending_reports(site_id: int | None) -> list[SymptomReport]:
     return list(db.session.scalars(
         _pending(site_id).options(joinedload(SymptomReport.patient)).order_by(SymptomReport.created_at)))
 
@@ -160,13 +165,13 @@ def clock(ae: AdverseEvent, now: datetime | None = None) -> rules.SaeClock | Non
     return rules.sae_clock(ae.aware_at, now or datetime.now(UTC), ae.reported_at)
 
 
-def open_sae_clocks(site_id: int, now: datetime | None = None) -> list[tuple[AdverseEvent, rules.SaeClock]]:
+def open_sae_clocks(site_id: int | None, now: datetime | None = None) -> list[tuple[AdverseEvent, rules.SaeClock]]:
     """Serious AEs of the site not yet reported, soonest due first."""
     now = now or datetime.now(UTC)
     rows = db.session.scalars(
         select(AdverseEvent).join(Patient, Patient.id == AdverseEvent.patient_id)
         .options(joinedload(AdverseEvent.patient))
-        .where(Patient.site_id == site_id, AdverseEvent.status == "active", AdverseEvent.reported_at.is_(None))
+        .where(*_at_site(site_id), AdverseEvent.status == "active", AdverseEvent.reported_at.is_(None))
         .order_by(AdverseEvent.aware_at))
     return [(ae, rules.sae_clock(ae.aware_at, now)) for ae in rows if ae.serious]
 
@@ -226,8 +231,9 @@ class StudySafety:
     period_months: int
 
 
-def study_summary(study: Study, site_id: int, masked: bool, period_months: int = 12) -> StudySafety:
-    """Counts and per-patient rates over the safety period for the study's patients at a site.
+def study_summary(study: Study, site_id: int | None, masked: bool, period_months: int = 12) -> StudySafety:
+    """Counts and per-patient rates over the safety period for the study's patients at a site
+    (at every site if *site_id* is None: a data manager's view; callers check who may see it).
 
     Records count from day 0 (the first infusion) to the end of the last visit
     window of the period; a baseline (BL) safety check is before treatment and
@@ -235,7 +241,7 @@ def study_summary(study: Study, site_id: int, masked: bool, period_months: int =
     queries: patients, adverse events, safety checks.
     """
     patients = list(db.session.scalars(
-        select(Patient).where(Patient.study_id == study.id, Patient.site_id == site_id)
+        select(Patient).where(Patient.study_id == study.id, *([] if site_id is None else [Patient.site_id == site_id]))
         .options(joinedload(Patient.arm), joinedload(Patient.site))))
     by_id = {p.id: p for p in patients}
     last_day: dict[Hashable, int] = {}

@@ -92,10 +92,12 @@ def stored_result(protocol: Protocol, s: Screening) -> rules.EligibilityResult:
     return rules.EligibilityResult(s.eligible, failing, tuple(s.missing), ())
 
 
-def log(study: Study, site_id: int) -> tuple[list[Screening], rules.ScreeningLog]:
-    """Every candidate screened for the study at the site (newest first) and the counts."""
+def log(study: Study, site_id: int | None) -> tuple[list[Screening], rules.ScreeningLog]:
+    """Every candidate screened for the study at the site, or at every site if *site_id* is None
+    (a data manager's view; callers check who may see it), newest first, and the counts."""
+    at_site = [] if site_id is None else [Screening.site_id == site_id]
     rows = list(db.session.scalars(
-        select(Screening).where(Screening.study_id == study.id, Screening.site_id == site_id)
+        select(Screening).where(Screening.study_id == study.id, *at_site)
         .order_by(Screening.screened_on.desc(), Screening.screening_code)
     ))
     protocol = protocol_of(study)
@@ -103,7 +105,9 @@ def log(study: Study, site_id: int) -> tuple[list[Screening], rules.ScreeningLog
 
 
 def visible_screening(user: User, screening_id: int) -> Screening | None:
-    """A screening of the user's site, else None."""
+    """A screening of the user's site (of any site for a data manager), else None."""
+    if user.is_staff and user.can.sees_all_sites:
+        return db.session.get(Screening, screening_id)
     if not user.is_staff or user.site_id is None:
         return None
     return db.session.scalar(

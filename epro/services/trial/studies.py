@@ -59,8 +59,17 @@ def studies_at(site_id: int | None) -> list[Study]:
     ))
 
 
+def visible_studies(user: User) -> list[Study]:
+    """The studies a member of staff works on: their site's, or every study for a data manager."""
+    if user.is_staff and user.can.sees_all_sites:
+        return list(db.session.scalars(select(Study).order_by(Study.code)))
+    return studies_at(user.site_id) if user.is_staff else []
+
+
 def visible_study(user: User, study_id: int) -> Study | None:
-    """The study if the user's site takes part in it (staff only), else None."""
+    """The study if the user's site takes part in it (staff only; any study for a data manager), else None."""
+    if user.is_staff and user.can.sees_all_sites:
+        return db.session.get(Study, study_id)
     if not user.is_staff or user.site_id is None:
         return None
     return db.session.scalar(

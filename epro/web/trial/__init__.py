@@ -21,7 +21,8 @@ from epro.web import guards
 
 bp = Blueprint("trial", __name__, url_prefix="/clinic/trial")
 
-guards.protect(bp, "staff")
+# Reading is for all staff; changing clinical data for those who enter it (epro.core.roles).
+guards.protect(bp, "staff", writes="data_entry")
 
 
 def lang() -> str:
@@ -36,7 +37,7 @@ def site_notices() -> dict:
         "reports": safety.pending_count(current_user.site_id),
         "sae_clocks": safety.open_sae_clocks(current_user.site_id),
         "unblindings": unblinding.recent_unblindings(current_user.site_id)
-        if current_user.role == "investigator" else [],
+        if current_user.can.told_of_unblindings else [],
     }
 
 

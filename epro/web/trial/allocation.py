@@ -29,6 +29,9 @@ def allocation_list(study_id: int):
     lists = allocation.stored_lists(study)
     return render_template(
         "trial/allocation.html", study=study, protocol=protocol, form=form,
-        slots=allocation.slots(study), recorded_digest=recorded,
+        # Site staff read their own site's places only (epro.core.roles: an investigator is unblinded for
+        # their own site).
+        slots=allocation.slots(study, current_user.site_id if current_user.can.sees_own_site else None),
+        recorded_digest=recorded,
         unchanged=bool(lists) and randomization.list_digest(lists) == recorded,
     ), form.status

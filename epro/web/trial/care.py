@@ -15,7 +15,7 @@ from epro.models import Patient, User
 from epro.services import access, followup, patients
 from epro.services.errors import Refused
 from epro.services.trial import infusions, safety, unblinding
-from epro.web import converters
+from epro.web import converters, guards
 from epro.web.hooks import presenter, visit_label
 from epro.web.messages import say
 from epro.web.trial import bp
@@ -72,6 +72,7 @@ def _users(rows) -> dict[int, User]:
 
 
 @bp.route("/patients/<int:patient_id>/visits/<visit>/safety", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def safety_check(patient_id: int, visit: str):
     patient = _patient(patient_id)
     planned = followup.find_visit(patient, visit)
@@ -99,6 +100,7 @@ def adverse_events(patient_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/adverse-events/new", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def new_adverse_event(patient_id: int):
     patient = _patient(patient_id)
     report = None
@@ -149,6 +151,7 @@ def adverse_event_reported(event_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/unblind", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def unblind(patient_id: int):
     patient = _patient(patient_id)
     if not patient.study.masked:

@@ -13,10 +13,12 @@ from epro.web.trial import bp
 
 @bp.get("/safety")
 def reports():
-    site_id = current_user.site_id
+    site_id = current_user.site_id  # None: every site, for a data manager only
+    if site_id is None and not current_user.can.sees_all_sites:
+        abort(404)
     return render_template(
         "trial/reports.html", reports=safety.pending_reports(site_id), clocks=safety.open_sae_clocks(site_id),
-        severities=safety.SEVERITIES, reporters=safety.REPORTERS, studies=studies.studies_at(site_id),
+        severities=safety.SEVERITIES, reporters=safety.REPORTERS, studies=studies.visible_studies(current_user),
     )
 
 

@@ -11,6 +11,7 @@ from epro.core.trial import eligibility as rules
 from epro.models import Screening, Study
 from epro.services import followup
 from epro.services.trial import allocation, screening, studies
+from epro.web import guards
 from epro.web.hooks import presenter
 from epro.web.trial import bp
 from epro.web.trial.forms import CRITERION_FIELD, RandomizeForm, screening_form, screening_values
@@ -37,7 +38,7 @@ def _today():
 @bp.get("/screening")
 def screening_log():
     logs = []
-    for study in studies.studies_at(current_user.site_id):
+    for study in studies.visible_studies(current_user):  # a data manager's: every study, every site
         rows, summary = screening.log(study, current_user.site_id)
         logs.append({"study": study, "protocol": studies.protocol_of(study), "rows": rows, "summary": summary})
     return render_template("trial/screening_log.html", logs=logs)
@@ -63,11 +64,13 @@ def _form_page(study: Study, existing: Screening | None):
 
 
 @bp.route("/studies/<int:study_id>/screenings/new", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def new_screening(study_id: int):
     return _form_page(_study(study_id), None)
 
 
 @bp.route("/screenings/<int:screening_id>/edit", methods=["GET", "POST"])
+@guards.audience("data_entry")
 def edit_screening(screening_id: int):
     s = _screening(screening_id)
     if s.patient_id is not None:

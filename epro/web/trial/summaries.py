@@ -37,7 +37,7 @@ def _group_names(study: Study, by_arm: bool) -> dict[str, str]:
 @bp.get("/")
 def studies_index():
     rows = [(s, studies.protocol_of(s), presenter().sees_allocation_list(s))
-            for s in studies.studies_at(current_user.site_id)]
+            for s in studies.visible_studies(current_user)]
     return render_template("trial/studies.html", rows=rows)
 
 
