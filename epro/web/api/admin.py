@@ -196,7 +196,7 @@ def deactivate_user(username: str):
 @login_required
 @admins_only
 @documented("Reactivate an account: its old password is cleared and it gets a new activation code "
-            "(administrators)", {200: (schemas.Invitation, "Reactivated")}, problems=(404, 409),
+            "(administrators)", {200: (schemas.Invitation, "Reactivated")}, problems=(400, 404, 409, 422),
             headers=("X-CSRFToken",))
 def reactivate_user(username: str):
     user = _account_or_404(username)
