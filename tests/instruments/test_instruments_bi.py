@@ -126,3 +126,56 @@ def test_band_boundaries(total, band):
 def test_no_flags_or_warnings():
     result = BI.score(FULL, respondent="caregiver-proxy")
     assert result.flags == frozenset() and result.warnings == ()
+
+
+# ---- level wording per item (Collin & Wade 1988; issue 10 §1) --------------------------------------------------
+
+def _zh_catalog():
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    path = Path(__file__).resolve().parents[2] / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as f:
+        return read_po(f)
+
+
+def _labels(key):
+    from epro.core import instruments
+
+    item = next(i for i in instruments.get("bi").items if i.key == key)
+    return {c.value: c.label for c in item.choices}
+
+
+def test_no_two_barthel_items_share_a_level_label_except_independent_and_unable():
+    from epro.core import instruments
+
+    seen = {}
+    for item in instruments.get("bi").items:
+        for choice in item.choices:
+            seen.setdefault(choice.label, set()).add(item.key)
+    shared = {label: keys for label, keys in seen.items() if len(keys) > 1}
+    assert set(shared) <= {"Independent", "Unable", "Continent; no accidents"}, shared
+    assert "Dependent" not in seen
+
+
+def test_bathing_zero_means_any_help_from_another_person_in_both_languages():
+    zh = _zh_catalog()
+    labels = _labels("bathing")
+    assert "even a little" in labels[0] and "no one there" in labels[5]
+    assert "哪怕只是一点帮助" in zh[labels[0]].string and "不需要任何人在旁帮助" in zh[labels[5]].string
+
+
+def test_dressing_and_toilet_zero_say_a_lot_of_help_or_fully_dependent():
+    zh = _zh_catalog()
+    for key in ("dressing", "toilet_use"):
+        zero = _labels(key)[0]
+        assert "a lot of help" in zero
+        assert "很多帮助" in zh[zero].string
+
+
+def test_mobility_five_is_for_a_patient_who_cannot_walk_but_wheels_45_metres_alone():
+    zh = _zh_catalog()
+    five = _labels("mobility")[5]
+    assert five.startswith("Cannot walk") and "45 metres alone" in five
+    assert zh[five].string.startswith("不能行走") and "轮椅" in zh[five].string and "45米" in zh[five].string

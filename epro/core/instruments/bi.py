@@ -2,7 +2,11 @@
 
 Source: Mahoney FI, Barthel DW. Functional evaluation: the Barthel Index.
 Md State Med J 1965;14:61-65; items in the order of the Chinese national
-form.  Bands (≤40 severe, 41-60 moderate, 61-99 mild dependence, 100
+form.  Level wording after Collin C, Wade DT, Davies S, Horne V. The Barthel
+ADL Index: a reliability study. Int Disabil Stud 1988;10:61-63, which Chinese
+forms follow.  Each item has its own level labels: a shared "Dependent" on the
+two-level bathing item, whose 0 means *any* help from another person, made
+patients who need a little help answer 5.  Bands (≤40 severe, 41-60 moderate, 61-99 mild dependence, 100
 independent) are those used in China.  LOINC total 96761-2; item codes as
 listed in INSTRUMENTS.md.
 
@@ -15,7 +19,6 @@ from epro.core.i18n_marker import N_
 
 from .base import Band, Choice, Instrument, Item
 
-_DEPENDENT = N_("Dependent")
 _INDEPENDENT = N_("Independent")
 _UNABLE = N_("Unable")
 
@@ -45,8 +48,8 @@ INSTRUMENT = Instrument(
             "bathing",
             N_("Bathing"),
             (
-                Choice(0, _DEPENDENT),
-                Choice(5, N_("Independent; bathes or showers without help")),
+                Choice(0, N_("Needs someone's help to bathe or shower, even a little")),
+                Choice(5, N_("Bathes or showers alone, with no one there to help")),
             ),
             loinc="83181-8",
         ),
@@ -63,7 +66,7 @@ INSTRUMENT = Instrument(
             "dressing",
             N_("Dressing"),
             (
-                Choice(0, _DEPENDENT),
+                Choice(0, N_("Needs a lot of help to dress, or is dressed by someone else")),
                 Choice(5, N_("Needs help but can do about half alone")),
                 Choice(10, N_("Independent, including buttons, zips and shoes")),
             ),
@@ -93,7 +96,7 @@ INSTRUMENT = Instrument(
             "toilet_use",
             N_("Toilet use"),
             (
-                Choice(0, _DEPENDENT),
+                Choice(0, N_("Needs a lot of help on the toilet, or cannot use it without someone")),
                 Choice(5, N_("Needs some help, but can do some things alone")),
                 Choice(10, N_("Independent; gets on and off, dresses and wipes alone")),
             ),
@@ -114,8 +117,8 @@ INSTRUMENT = Instrument(
             "mobility",
             N_("Walking on level ground (about 45 metres)"),
             (
-                Choice(0, N_("Cannot walk, or walks less than 45 metres")),
-                Choice(5, N_("Uses a wheelchair independently, including turning corners")),
+                Choice(0, N_("Cannot get about, or less than 45 metres")),
+                Choice(5, N_("Cannot walk, but wheels about 45 metres alone, turning corners too")),
                 Choice(10, N_("Walks with the help of one person")),
                 Choice(15, N_("Independent; may use an aid such as a stick")),
             ),
@@ -138,7 +141,9 @@ INSTRUMENT = Instrument(
     loinc="96761-2",
     source=(
         "Mahoney FI, Barthel DW. Functional evaluation: the Barthel Index. "
-        "Md State Med J 1965;14:61-65. Item order of the Chinese national form."
+        "Md State Med J 1965;14:61-65. Level wording: Collin C, Wade DT, Davies S, Horne V. "
+        "The Barthel ADL Index: a reliability study. Int Disabil Stud 1988;10:61-63. "
+        "Item order of the Chinese national form."
     ),
     bands=(
         Band("severe", N_("Severe dependence"), 0, 40),
