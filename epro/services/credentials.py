@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pyotp
 from flask import current_app
@@ -113,18 +113,9 @@ def issue_reset(user: User, actor: User) -> tuple[str, ActivationCode]:
         raise Refused(N_("You may not issue a reset code for this account."))
     if not user.active or not user.password_hash:
         raise Refused(N_("This account is not active, so its password cannot be reset."))
-    now = datetime.now(UTC)
-    code = "".join(secrets.choice(activation.ALPHABET) for _ in range(activation.LENGTH))
-    hours = int(current_app.config["ACTIVATION_CODE_HOURS"])
     with audit.operation("issue_reset", actor=actor, detail={"username": user.username}):
-        for old in db.session.scalars(select(ActivationCode).where(
-                ActivationCode.user_id == user.id, ActivationCode.purpose == "reset",
-                ActivationCode.used_at.is_(None), ActivationCode.expires_at > now)):
-            old.expires_at = now
-        record = ActivationCode(code_hash=activation.hash_code(code), user_id=user.id, purpose="reset",
-                                role=user.role, created_by_id=actor.id, expires_at=now + timedelta(hours=hours))
-        db.session.add(record)
-        db.session.flush()
+        activation.withdraw_codes(user)  # an older code stops working
+        code, record = activation.issue_for_user(user, "reset", actor)
         # The code's row is a "create"; this says what it is for (and for whom) on the account's trail.
         audit.record("issue_reset", "users", user.id, actor=actor,
                      new={"activation_code": record.id, "expires_at": record.expires_at.isoformat()})

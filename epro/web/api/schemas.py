@@ -22,6 +22,7 @@ from epro.core.i18n_marker import N_
 from epro.core.protocols.model import OneOf
 from epro.models import RESPONDENTS, ROLES
 from epro.services import protocols as services_protocols
+from epro.services import sites, staff
 from epro.services.errors import FieldError
 from epro.services.responses import parse_completed_at
 
@@ -259,6 +260,10 @@ def _admin_field_errors(model: type[BaseModel], exc: ValidationError) -> list[Fi
     return list(errors.values())
 
 
+#: The services' messages are reused for the same fields, so the API and the pages say the same thing.
+BOTH_NAMES = N_("Give the name in Chinese and English.")
+
+
 class BilingualName(BaseModel):
     """A name in both languages; both are required."""
 
@@ -273,11 +278,11 @@ class NewSite(BaseModel):
 
     model_config = ConfigDict(extra="ignore", title="NewSite")
     MESSAGES: ClassVar[dict[str, str]] = {
-        "code": N_("Capital letters, digits and dashes, 1 to 16 characters."),
-        "name": N_("Give the name in Chinese and English."),
-        "name.zh": N_("Please enter the Chinese name."),
-        "name.en": N_("Please enter the English name."),
-        "timezone": N_("Unknown time zone. Use an IANA name such as Asia/Shanghai."),
+        "code": sites.CODE_SHAPE,
+        "name": BOTH_NAMES,
+        "name.zh": sites.NAME_ZH_MISSING,
+        "name.en": sites.NAME_EN_MISSING,
+        "timezone": sites.UNKNOWN_ZONE,
     }
 
     code: Annotated[str, Strict()]
@@ -297,9 +302,9 @@ class NewStudy(BaseModel):
         "protocol": N_("Unknown protocol."),
         "sites": N_("Give a list of site codes."),
         "code": N_("Capital letters, digits and dashes, 2 to 32 characters."),
-        "name": N_("Give the name in Chinese and English."),
-        "name.zh": N_("Please enter the Chinese name."),
-        "name.en": N_("Please enter the English name."),
+        "name": BOTH_NAMES,
+        "name.zh": sites.NAME_ZH_MISSING,
+        "name.en": sites.NAME_EN_MISSING,
     }
 
     protocol: Annotated[str, Strict()]
@@ -315,7 +320,7 @@ class NewStudy(BaseModel):
 if TYPE_CHECKING:
     StaffRole: TypeAlias = str
 else:
-    StaffRole = Literal["clinician", "investigator", "data-manager", "monitor", "admin"]
+    StaffRole = Literal[staff.ROLES]  # the roles an administrator may give, from the one list
 
 
 class NewUser(BaseModel):
@@ -323,12 +328,12 @@ class NewUser(BaseModel):
 
     model_config = ConfigDict(extra="ignore", title="NewUser")
     MESSAGES: ClassVar[dict[str, str]] = {
-        "username": N_("Use 3 to 40 letters, digits, dots, dashes or underscores."),
-        "role": N_("Choose one of: clinician, investigator, data manager, monitor, administrator."),
-        "site": N_("Unknown site."),
-        "display_name": N_("Give the name in Chinese and English."),
-        "display_name.zh": N_("Please enter the Chinese name."),
-        "display_name.en": N_("Please enter the English name."),
+        "username": staff.USERNAME_SHAPE,
+        "role": staff.UNKNOWN_ROLE,
+        "site": staff.UNKNOWN_SITE,
+        "display_name": BOTH_NAMES,
+        "display_name.zh": staff.DISPLAY_ZH_MISSING,
+        "display_name.en": staff.DISPLAY_EN_MISSING,
     }
 
     username: Annotated[str, Strict()]
@@ -346,7 +351,7 @@ class Deactivation(BaseModel):
     """``POST /api/v1/users/{username}/deactivate``: the reason is kept in the audit trail."""
 
     model_config = ConfigDict(extra="ignore", title="Deactivation")
-    MESSAGES: ClassVar[dict[str, str]] = {"reason": N_("Please give a reason for this change.")}
+    MESSAGES: ClassVar[dict[str, str]] = {"reason": staff.REASON_MISSING}
 
     reason: Annotated[str, Strict(), Field(max_length=500)] = "deactivated through the API"
 
