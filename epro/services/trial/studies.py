@@ -85,6 +85,15 @@ def sites_of(study: Study) -> list[Site]:
     ))
 
 
+def study_codes_by_site() -> dict[int, list[str]]:
+    """Every site's study codes, in one query (for the list of sites)."""
+    codes: dict[int, list[str]] = {}
+    for site_id, code in db.session.execute(
+            select(StudySite.site_id, Study.code).join(Study, Study.id == StudySite.study_id).order_by(Study.code)):
+        codes.setdefault(site_id, []).append(code)
+    return codes
+
+
 def site_codes_by_study() -> dict[int, list[str]]:
     """Every study's site codes, in one query (for the list of studies)."""
     codes: dict[int, list[str]] = {}
@@ -168,4 +177,4 @@ def add_site(study: Study, site: Site, actor: User) -> StudySite:
 
 __all__ = ["add_site", "all_studies", "arm_label", "arm_plan", "by_id", "code_problems", "create_by_codes",
            "create_from_protocol", "protocol_arm", "protocol_of",
-           "site_codes_by_study", "sites_of", "studies_at", "visible_study"]
+           "site_codes_by_study", "sites_of", "study_codes_by_site", "studies_at", "visible_study"]
