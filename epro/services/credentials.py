@@ -153,8 +153,9 @@ def must_have_second_factor(user: User) -> bool:
 
 
 def second_factor_expected(user: User) -> bool:
-    """Whether the account's role calls for a second factor (whatever the configuration says)."""
-    return user.role in ("admin", "investigator") or user.sees_arms
+    """Whether the account calls for a second factor (whatever the configuration says): whoever sees arms,
+    i.e. administrators and unblinded staff, by the one capability table (``epro.core.roles``)."""
+    return user.sees_arms
 
 
 def pending_secret(user: User) -> str:
