@@ -6,6 +6,8 @@ catalog is ``zh_Hans``.
 """
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from flask import Flask, g, request, session
@@ -62,7 +64,9 @@ def compile_catalogs() -> None:
 
             with po.open("rb") as f:
                 catalog = read_po(f, locale=po.parent.parent.name)
-            tmp = mo.with_suffix(".mo.tmp")
+            # A name of this process's own: several workers (gunicorn, xdist) may compile at once,
+            # and each then replaces the .mo atomically with a whole file of its own.
+            tmp = mo.with_suffix(f".mo.{os.getpid()}.{threading.get_ident()}.tmp")
             with tmp.open("wb") as f:
                 write_mo(f, catalog)
             tmp.replace(mo)
