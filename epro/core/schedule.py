@@ -11,9 +11,15 @@ Rules kept here, so the web app, the API and the exports agree (CONTRACT.md,
 
 * A visit's dates are site-local calendar dates; a completion moment (UTC) is
   turned into the site's date with :func:`local_date` before any comparison.
-* Nothing is overwritten.  If an instrument is answered twice for one visit, the
-  first complete answer counts (earliest ``completed_at``, then ``received_at``,
-  then ``id``, so every server orders the same way); repeats are kept and shown.
+* Nothing is overwritten.  If an instrument is answered more than once for one
+  visit, one complete answer counts and the others are kept and shown as repeats.
+  Which one counts is the pre-specified rule of :func:`counting_key` (written in
+  :data:`epro.core.endpoints.RULES`): an answer inside the visit's window before
+  one outside it; for patient-reported instruments the patient's own answer
+  before a caregiver's proxy answer; for clinician instruments a signed one
+  before an unsigned one; then, at baseline, the *last* (closest to day 0),
+  at every other visit the *first* (earliest ``completed_at``, then
+  ``received_at``, then ``id``, so every server orders the same way).
 * Answers given after the window are accepted and marked late; a visit whose
   window closed without every instrument done is "missed" (even if some were
   done: :func:`instrument_status` says which).
@@ -29,6 +35,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from epro.core import instruments as _instruments
+from epro.core.instruments.base import PROXY
 from epro.core.labels import VISITS as _NAMED_VISITS
 
 #: The contract's visit codes (CONTRACT.md, "Codes"), the ones with a name of their own.
@@ -145,6 +153,8 @@ class Submission:
     total: int | None
     respondent: str
     flags: frozenset[str] = frozenset()
+    #: Carries a valid (not voided) electronic signature.
+    signed: bool = False
 
     def __post_init__(self) -> None:
         for moment in (self.completed_at, self.received_at):
@@ -160,14 +170,45 @@ def _order(s: Submission) -> tuple[datetime, datetime, str]:
     return (s.completed_at, s.received_at, s.id)
 
 
+def reporter_of(instrument: str) -> str | None:
+    """"patient" or "clinician" for a registered instrument, None for any other code."""
+    try:
+        return _instruments.get(instrument).reporter
+    except _instruments.UnknownInstrument:
+        return None
+
+
+def counting_key(s: Submission, visit: PlannedVisit | None) -> tuple[object, ...]:
+    """Sort key of the answers to one visit and instrument: the smallest counts.
+
+    The rule, in order (each step only breaks ties of the ones before):
+    complete before unfinished; inside the visit's window before outside it;
+    for patient-reported instruments the patient's own answer (alone or
+    helped) before a caregiver's proxy answer; for clinician instruments signed
+    before unsigned; at baseline the last answer first (the assessment closest
+    to day 0), at any other visit the first.  Without *visit* (unknown to the
+    plan) only completeness and time order apply.
+    """
+    reporter = reporter_of(s.instrument)
+    in_window = visit is None or visit.contains(s.completed_on)
+    proxy = reporter == "patient" and s.respondent == PROXY
+    unsigned = reporter == "clinician" and not s.signed
+    if visit is not None and visit.is_baseline:
+        when: tuple[object, ...] = (-s.completed_at.timestamp(), -s.received_at.timestamp(), s.id)
+    else:
+        when = _order(s)
+    return (not s.complete, not in_window, proxy, unsigned, *when)
+
+
 class SubmissionIndex:
-    """Submissions grouped by (visit, instrument), each group first-counting.
+    """Submissions grouped by (visit, instrument), the counting one first in each group.
 
     Built once in linear time so that schedule and timeline questions for one
-    patient never rescan every submission per visit.
+    patient never rescan every submission per visit.  *planned* gives the
+    windows :func:`counting_key` needs; pass the patient's whole plan.
     """
 
-    def __init__(self, submissions: Iterable[Submission]) -> None:
+    def __init__(self, submissions: Iterable[Submission], planned: Iterable[PlannedVisit] = ()) -> None:
         groups: dict[tuple[str, str], list[Submission]] = {}
         by_visit: dict[str, list[str]] = {}
         for s in submissions:
@@ -176,22 +217,25 @@ class SubmissionIndex:
                 groups[key] = []
                 by_visit.setdefault(s.visit, []).append(s.instrument)
             groups[key].append(s)
-        for group in groups.values():
-            group.sort(key=lambda s: (not s.complete, _order(s)))
+        visits = {v.code: v for v in planned}
+        for (visit_code, _), group in groups.items():
+            visit = visits.get(visit_code)
+            group.sort(key=lambda s: counting_key(s, visit))
         self._groups = groups
         self._by_visit = by_visit
 
     @classmethod
-    def of(cls, submissions: Iterable[Submission] | SubmissionIndex) -> SubmissionIndex:
-        """*submissions* indexed, or the index itself if it already is one."""
-        return submissions if isinstance(submissions, SubmissionIndex) else cls(submissions)
+    def of(cls, submissions: Iterable[Submission] | SubmissionIndex,
+           planned: Iterable[PlannedVisit] = ()) -> SubmissionIndex:
+        """*submissions* indexed against *planned*, or the index itself if it already is one."""
+        return submissions if isinstance(submissions, SubmissionIndex) else cls(submissions, planned)
 
     def __iter__(self) -> Iterator[Submission]:
         for group in self._groups.values():
             yield from group
 
     def all(self, visit: str, instrument: str) -> tuple[Submission, ...]:
-        """Every submission: complete ones by completion time (the first counts), then unfinished ones."""
+        """Every submission, the counting one first (:func:`counting_key`), unfinished ones last."""
         return tuple(self._groups.get((visit, instrument), ()))
 
     def counting(self, visit: str, instrument: str) -> Submission | None:
@@ -212,13 +256,13 @@ class SubmissionIndex:
 Submissions = Iterable[Submission] | SubmissionIndex
 
 
-def _index(submissions: Submissions) -> SubmissionIndex:
-    return SubmissionIndex.of(submissions)
+def _index(submissions: Submissions, planned: Iterable[PlannedVisit] = ()) -> SubmissionIndex:
+    return SubmissionIndex.of(submissions, planned)
 
 
-def counting_ids(submissions: Submissions) -> set[str]:
-    """Ids of the submissions that count: the first complete one per (visit, instrument)."""
-    return {s.id for s in _index(submissions).counting_all()}
+def counting_ids(submissions: Submissions, planned: Iterable[PlannedVisit] = ()) -> set[str]:
+    """Ids of the submissions that count: one complete one per (visit, instrument), by :func:`counting_key`."""
+    return {s.id for s in _index(submissions, planned).counting_all()}
 
 
 def ended(visit: PlannedVisit, ended_on: date | None) -> bool:
@@ -234,7 +278,7 @@ def instrument_status(
     ended_on: date | None = None,
 ) -> str:
     """"done", "due" (window open or passed) or "not-due" (window not yet open, or participation ended)."""
-    if _index(submissions).counting(visit.code, instrument) is not None:
+    if _index(submissions, (visit,)).counting(visit.code, instrument) is not None:
         return DONE
     if ended(visit, ended_on):
         return NOT_DUE
@@ -257,7 +301,7 @@ class VisitCounts:
 def visit_counts(
     visit: PlannedVisit, submissions: Submissions, instruments: Sequence[str] | None = None
 ) -> VisitCounts:
-    index = _index(submissions)
+    index = _index(submissions, (visit,))
     wanted = visit.instruments if instruments is None else _restrict(visit, instruments)
     counting = [s for s in (index.counting(visit.code, i) for i in wanted) if s is not None]
     return VisitCounts(
@@ -333,7 +377,8 @@ def agenda(
     """Visits with something left to do among *instruments*.
 
     A visit is due while its window is open.  After it closes, answers are still
-    accepted (and marked late) until the following visit's window opens; from
+    accepted (and marked late) until the following visit's window opens (except
+    at baseline, which must precede the first infusion); from
     then on the old visit is simply missed.  The last visit has no follower, so
     it stays overdue for ``LAST_VISIT_GRACE`` after its window.  Once the
     participation has ended (*ended_on* is today or earlier) nothing is due.
@@ -342,7 +387,7 @@ def agenda(
         return Agenda((), (), None)
     if ended_on is not None:
         planned = [v for v in planned if v.window_start <= ended_on]
-    index = _index(submissions)
+    index = _index(submissions, planned)
     due_now: list[PlannedVisit] = []
     overdue: list[PlannedVisit] = []
     for n, visit in enumerate(planned):
@@ -351,6 +396,9 @@ def agenda(
             continue
         if today <= visit.window_end:
             due_now.append(visit)
+            continue
+        if visit.is_baseline:
+            # A baseline is on or before day 0 (endpoints rule "baseline"): never overdue.
             continue
         if n + 1 < len(planned):
             last_day = planned[n + 1].window_start - timedelta(days=1)

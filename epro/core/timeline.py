@@ -6,7 +6,8 @@ each instrument with its change from baseline, plus the repeats, which are kept
 but never count (see :mod:`epro.core.schedule`).
 
 Alerts compare the latest counting value of an instrument with the previous
-counting value (or, for the GDS-15, with a screening cut-off).  The thresholds
+counting value and with the baseline (or, for the GDS-15, look for a screening
+cut-off being reached).  The thresholds
 are data (:data:`RULES`), each with its source, so a protocol can review them.
 
 Standard library only: this module must import neither Flask nor SQLAlchemy.
@@ -24,6 +25,7 @@ from epro.core.i18n_marker import N_
 from epro.core.schedule import (
     LATE,
     MISSED,
+    ON_TIME,
     OPEN,
     PlannedVisit,
     Submission,
@@ -49,6 +51,20 @@ class Assessment:
     timing: str  # "early", "on_time" or "late" against the visit window
     flags: frozenset[str]
     counts: bool
+    #: Derivation flags (:data:`epro.core.endpoints.RULES`): ``repeat`` (kept, does not count),
+    #: ``outside_window`` (counts for the visit, excluded from visit summaries), ``late_baseline``
+    #: (a baseline after day 0: kept, not used as baseline), ``no_baseline`` (no change computable).
+    analysis_flags: frozenset[str] = frozenset()
+
+    @property
+    def analysed(self) -> bool:
+        """Whether this answer is the visit's value in summaries (counts, inside the window)."""
+        return self.counts and not (self.analysis_flags & EXCLUDED)
+
+
+REPEAT, OUTSIDE_WINDOW, LATE_BASELINE, NO_BASELINE = "repeat", "outside_window", "late_baseline", "no_baseline"
+#: Flags that keep an answer out of visit summaries (it stays on the timeline and in every export).
+EXCLUDED = frozenset({REPEAT, OUTSIDE_WINDOW, LATE_BASELINE})
 
 
 @dataclass(frozen=True)
@@ -90,10 +106,13 @@ class Timeline:
         return scored[-1][1] if scored else None
 
     def baseline(self, instrument: str) -> Assessment | None:
-        """The counting baseline assessment (the protocol's visit at 0 months), if any."""
-        return next(
-            (tv.assessment(instrument) for tv in self.visits if tv.visit.is_baseline), None
-        )
+        """The baseline assessment changes are measured from: the counting one of the
+        protocol's visit at 0 months, if it was on or before day 0 (rule "baseline")."""
+        for tv in self.visits:
+            if tv.visit.is_baseline:
+                a = tv.assessment(instrument)
+                return a if a is not None and a.analysed else None
+        return None
 
 
 def build_timeline(
@@ -106,7 +125,7 @@ def build_timeline(
     the day the patient's participation ended, if it did (visits not done by
     then are "ended", not missed).
     """
-    index = SubmissionIndex.of(submissions)
+    index = SubmissionIndex.of(submissions, planned)
     baseline_totals: dict[str, int | None] = {}
     visits = []
     for visit in planned:
@@ -117,7 +136,8 @@ def build_timeline(
             group = index.all(visit.code, instrument)
             first = index.counting(visit.code, instrument)
             if visit.is_baseline:
-                baseline_totals[instrument] = first.total if first else None
+                in_window = first is not None and visit.contains(first.completed_on)
+                baseline_totals[instrument] = first.total if first and in_window else None
             base = baseline_totals.get(instrument)
             for s in group:
                 a = _assessment(visit, s, base, counts=s is first)
@@ -137,6 +157,16 @@ def build_timeline(
 
 
 def _assessment(visit: PlannedVisit, s: Submission, base: int | None, counts: bool) -> Assessment:
+    when = timing(visit, s.completed_on)
+    flags = set()
+    if not counts:
+        flags.add(REPEAT)
+    if visit.is_baseline and when == LATE:  # timing() and the visit status share the word
+        flags.add(LATE_BASELINE)
+    elif when != ON_TIME:
+        flags.add(OUTSIDE_WINDOW)
+    if base is None and not visit.is_baseline:
+        flags.add(NO_BASELINE)
     change = None if s.total is None or base is None else s.total - base
     return Assessment(
         response_id=s.id,
@@ -146,9 +176,10 @@ def _assessment(visit: PlannedVisit, s: Submission, base: int | None, counts: bo
         respondent=s.respondent,
         completed_at=s.completed_at,
         received_at=s.received_at,
-        timing=timing(visit, s.completed_on),
+        timing=when,
         flags=s.flags,
         counts=counts,
+        analysis_flags=frozenset(flags),
     )
 
 
@@ -160,8 +191,13 @@ class AlertRule:
     """Worsening of *instrument* by at least *threshold* points.
 
     ``worse_when`` is "up" or "down".  A "change" rule compares the latest
-    counting value with the previous one; an "absolute" rule looks at the latest
-    value alone (total ≥ threshold).
+    counting value with the previous one *and* with the baseline, and fires on
+    either (a slow decline of 5 points a visit never crosses a threshold between
+    two visits, but does against baseline).  An "absolute" rule fires when the
+    latest value reaches the threshold from below (or with nothing before): a
+    score that stays at or above it does not fire again at every visit.
+    ``ignore`` holds totals that are not worsening but another path's business
+    (mRS 6 is death: the safety path, not "worse").
     """
 
     code: str
@@ -171,36 +207,45 @@ class AlertRule:
     threshold: int
     message: str
     source: str
+    ignore: frozenset[int] = frozenset()
+
+    def worsening(self, reference: int, current: int) -> int:
+        return current - reference if self.worse_when == "up" else reference - current
 
     def fires(self, previous: int | None, current: int) -> bool:
+        """Whether the step from *previous* (None: nothing before) to *current* fires."""
+        if current in self.ignore:
+            return False
         if self.kind == "absolute":
-            return current >= self.threshold
+            return current >= self.threshold and (previous is None or previous < self.threshold)
         if previous is None:
             return False
-        worsening = current - previous if self.worse_when == "up" else previous - current
-        return worsening >= self.threshold
+        return self.worsening(previous, current) >= self.threshold
 
 
 RULES: tuple[AlertRule, ...] = (
     AlertRule(
-        "bi_drop", "bi", "change", "down", 10,
+        "bi_drop", "bi", "change", "down", 15,
         N_("Barthel Index fell from %(previous)s to %(current)s between %(from_visit)s and %(to_visit)s."),
-        # MCID 9.25 points on the 100-point scale (1.85 on the 20-point form):
-        # Hsieh et al. 2007, Neurorehabil Neural Repair; 10 = next possible step.
-        "Hsieh 2007",
+        # For one patient Collin & Wade 1988 count only a change of more than 2 points on the
+        # 20-point form as probably real: 3 × 5 = 15 on the 100-point form.  (Hsieh 2007's MCID
+        # of 9.25 is a group-mean figure, not a threshold for one patient.)
+        "Collin & Wade 1988",
     ),
     AlertRule(
         "nihss_rise", "nihss", "change", "up", 4,
         N_("NIHSS rose from %(previous)s to %(current)s between %(from_visit)s and %(to_visit)s."),
-        # A change of 4 or more points is a major change: Wityk et al. 1994, Stroke.
-        "Wityk 1994",
+        # A rise of 4 or more is the specific definition of neurological worsening
+        # (Siegler et al. 2013, Stroke; 2 is the sensitive one).
+        "Siegler 2013",
     ),
     AlertRule(
         "mrs_rise", "mrs", "change", "up", 1,
         N_("mRS rose from %(previous)s to %(current)s between %(from_visit)s and %(to_visit)s."),
-        # mRS is ordinal; any one-grade shift is a change in disability level
-        # (the basis of shift analysis in stroke trials).
+        # mRS is ordinal; any one-grade shift is a change in disability level (the basis of shift
+        # analysis in stroke trials).  mRS 6 is death: it goes to the safety path, not here.
         "one mRS grade",
+        ignore=frozenset({6}),
     ),
     AlertRule(
         "mmse_drop", "mmse", "change", "down", 3,
@@ -215,7 +260,8 @@ RULES: tuple[AlertRule, ...] = (
             "GDS-15 score %(current)s at %(to_visit)s is at or above the depression screening cut-off of "
             "%(threshold)s."
         ),
-        # 0-4 normal, >=5 suggests depression: Sheikh & Yesavage 1986.
+        # 0-4 normal, >=5 suggests depression: Sheikh & Yesavage 1986.  Fires when the score
+        # reaches the cut-off, not again while it stays there.
         "Sheikh & Yesavage 1986",
     ),
 )
@@ -232,6 +278,8 @@ class Alert:
     delta: int | None
     threshold: int
     message: str  # msgid; translate, then ``% alert.params()``
+    #: What the latest value was compared with: "previous" visit, "baseline", or None (a level).
+    reference: str | None = None
 
     def params(self) -> dict[str, object]:
         return {
@@ -246,7 +294,7 @@ class Alert:
 
 
 def alerts(timeline: Timeline, rules: Sequence[AlertRule] = RULES) -> tuple[Alert, ...]:
-    """Alerts on the latest counting value of each instrument."""
+    """Alerts on the latest counting value of each instrument (rules: :class:`AlertRule`)."""
     out = []
     cache: dict[str, tuple[tuple[str, Assessment], ...]] = {}
     for rule in rules:
@@ -254,21 +302,32 @@ def alerts(timeline: Timeline, rules: Sequence[AlertRule] = RULES) -> tuple[Aler
         if not scored:
             continue
         to_visit, current = scored[-1][0], _total(scored[-1][1])
-        from_visit, previous = (scored[-2][0], _total(scored[-2][1])) if len(scored) > 1 else (None, None)
-        if rule.fires(previous, current):
-            out.append(
-                Alert(
-                    instrument=rule.instrument,
-                    code=rule.code,
-                    from_visit=from_visit,
-                    to_visit=to_visit,
-                    previous=previous,
-                    current=current,
-                    delta=None if previous is None else current - previous,
-                    threshold=rule.threshold,
-                    message=rule.message,
-                )
+        previous = (scored[-2][0], _total(scored[-2][1])) if len(scored) > 1 else None
+        references: list[tuple[str, tuple[str, int] | None]] = [("previous", previous)]
+        base = timeline.baseline(rule.instrument)
+        if rule.kind == "change" and base is not None and base.total is not None:
+            base_visit = next(tv.visit.code for tv in timeline.visits if tv.visit.is_baseline)
+            if base_visit not in (to_visit, previous and previous[0]):
+                references.append(("baseline", (base_visit, base.total)))
+        firing = [(name, ref) for name, ref in references if rule.fires(ref[1] if ref else None, current)]
+        if not firing:
+            continue
+        # The larger worsening tells more; on a tie, the step from the previous visit.
+        name, ref = max(firing, key=lambda f: (rule.worsening(f[1][1], current) if f[1] else 0, f[0] == "previous"))
+        out.append(
+            Alert(
+                instrument=rule.instrument,
+                code=rule.code,
+                from_visit=ref[0] if ref else None,
+                to_visit=to_visit,
+                previous=ref[1] if ref else None,
+                current=current,
+                delta=current - ref[1] if ref else None,
+                threshold=rule.threshold,
+                message=rule.message,
+                reference=name if rule.kind == "change" else None,
             )
+        )
     return tuple(out)
 
 

@@ -11,12 +11,12 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
 from epro.core import instruments, schedule, timeline
-from epro.models import Patient, PatientFlags, Response, VisitProgress
+from epro.models import Patient, PatientFlags, Response, Signature, VisitProgress
 from epro.services import protocols
 
 
@@ -35,6 +35,11 @@ def patient_today(patient: Patient) -> date:
 def ended_on(patient: Patient) -> date | None:
     """The day the patient's participation ended (disposition recorded), else None."""
     return patient.disposition_on if patient.disposition else None
+
+
+def died_on(patient: Patient) -> date | None:
+    """The date of death, for a patient whose participation ended by death."""
+    return patient.disposition_on if patient.disposition == "died" else None
 
 
 def contactable(patient: Patient) -> bool:
@@ -95,21 +100,28 @@ def submissions_by_patient(patients: list[Patient]) -> dict[int, list[schedule.S
     result: dict[int, list[schedule.Submission]] = defaultdict(list)
     if not patients:
         return result
+    # Which answer counts prefers a signed clinician assessment (schedule.counting_key).
+    signed = exists().where(Signature.response_id == Response.id, Signature.voided_at.is_(None))
     rows = db.session.execute(
         select(
             Response.id, Response.patient_id, Response.visit_code, Response.instrument,
             Response.completed_at, Response.received_at, Response.total, Response.respondent,
-            Response.flags,
+            Response.flags, signed,
         ).where(Response.patient_id.in_(list(tz_of)), Response.status == "active")
         .order_by(Response.completed_at)
     )
-    for rid, pid, visit, instrument, completed_at, received_at, total, respondent, flags in rows:
+    for rid, pid, visit, instrument, completed_at, received_at, total, respondent, flags, is_signed in rows:
         result[pid].append(schedule.Submission(
             id=rid, visit=visit, instrument=instrument, completed_at=completed_at,
             received_at=received_at, completed_on=schedule.local_date(completed_at, tz_of[pid]),
-            total=total, respondent=respondent, flags=frozenset(flags or ()),
+            total=total, respondent=respondent, flags=frozenset(flags or ()), signed=bool(is_signed),
         ))
     return result
+
+
+def counting_ids(patient: Patient) -> set[str]:
+    """Ids of the patient's responses that count (schedule.counting_key, with the patient's windows)."""
+    return schedule.counting_ids(submissions_for(patient), planned_visits(patient))
 
 
 def submissions_for(patient: Patient) -> list[schedule.Submission]:
@@ -146,7 +158,7 @@ def refresh_progress(patient_ids: list[int]) -> None:
     progress_rows, flag_rows = [], []
     for patient in patients:
         planned = plans[patient.id]
-        index = schedule.SubmissionIndex(subs[patient.id])
+        index = schedule.SubmissionIndex(subs[patient.id], planned)
         for visit in planned:
             counts = schedule.visit_counts(visit, index)
             progress_rows.append(dict(

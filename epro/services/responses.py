@@ -29,6 +29,10 @@ from epro.services import access, audit, followup
 from epro.services.errors import FieldError, Invalid
 
 PARTICIPATION_ENDED = N_("The participation in the study ended on %(date)s: no new answers are taken for this visit.")
+BASELINE_CLOSED = N_(
+    "The baseline questionnaires are answered on or before the day of the first treatment (%(date)s); "
+    "this one can no longer be answered. The next visit's questionnaires will open in time."
+)
 
 #: How far in the future a device clock may be before we call the time wrong.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -147,6 +151,12 @@ def submit(
         except ValueError:
             errors.append(FieldError("completed_at", N_("Must be a date and time (RFC 3339).")))
             completed = now
+
+    # Rule "baseline" (epro.core.endpoints): a baseline is on or before day 0.  A patient-reported
+    # one after it could never be the baseline, so it is refused; a clinician's is kept and flagged.
+    if (planned is not None and planned.is_baseline and respondent in RESPONDENTS and respondent != "clinician"
+            and schedule.local_date(completed, patient.site.timezone) > patient.day0):
+        errors.append(FieldError("visit", BASELINE_CLOSED, {"date": patient.day0}))
 
     if not isinstance(answers, dict):
         errors.append(FieldError("answers", N_("Must be an object of answers.")))

@@ -458,6 +458,22 @@ class Outcome(_Record):
     placeholder: Flag = False
 
 
+#: What the endpoints do with an instrument at visits after a patient's death (rule "death"):
+#: "missing" (flagged "died"), or "worst" (the instrument's worst total, flagged "died").
+AFTER_DEATH = ("missing", "worst")
+
+
+@dataclass(frozen=True, config=_CONFIG)
+class Analysis(_Record):
+    """Pre-specified analysis settings (epro.core.endpoints); every one has a default.
+
+    ``after_death`` applies to every instrument but the mRS, which is 6 at every
+    visit after death whatever this says.
+    """
+
+    after_death: Annotated[str, OneOf(AFTER_DEATH)] = "missing"
+
+
 @dataclass(frozen=True, config=_CONFIG)
 class Protocol(_Record):
     code: Annotated[str, Strict(), Field(pattern=CODE_PATTERN)]
@@ -474,6 +490,7 @@ class Protocol(_Record):
     primary_outcomes: Annotated[tuple[Outcome, ...], NonEmpty]
     secondary_outcomes: tuple[Outcome, ...]
     notes: Text | None = None
+    analysis: Analysis = Analysis()
 
     @model_validator(mode="after")
     def _consistent(self) -> Protocol:

@@ -1,20 +1,22 @@
 """Outcome summaries of a study: change from baseline per visit, and the mRS distribution.
 
 Both protocols' secondary outcomes (:mod:`epro.core.trial.outcomes` has the
-statistics).  Only counting responses are used (the first complete answer per
-visit, :mod:`epro.core.schedule`).  Loads in a fixed number of queries however many
+statistics).  The values are the endpoints' (:mod:`epro.core.endpoints`): the
+answer that counts per visit, inside its window, mRS 6 after death; proxy GDS
+and NIHSS with untestable items are summarised apart (rule "separate").  Loads in a fixed number of queries however many
 patients: one for the patients, one for all their responses.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
-from epro.core import timeline
+from epro.core import endpoints, timeline
+from epro.core.exports.records import VisitValue
 from epro.core.trial import outcomes as stats
 from epro.models import Patient, Study
 from epro.services import followup
@@ -39,6 +41,8 @@ class StudyOutcomes:
     mrs: dict[str, dict[str, tuple[int, ...]]]  # group → visit → counts of mRS 0..6
     #: Patients registered "not yet randomized": in no group until allocated, counted apart.
     not_randomized: int = 0
+    #: Changes reported apart (rule "separate"): instrument → "proxy"/"untestable" → group → visit → Stats.
+    separate: dict[str, dict[str, dict[str, dict[str, stats.Stats]]]] = field(default_factory=dict)
 
 
 def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutcomes:
@@ -53,12 +57,17 @@ def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutc
     subs = followup.submissions_by_patient(patients)
     visits = tuple(v.code for v in protocol.visits)
     measured = outcome_instruments(protocol)
-    totals: dict[str, dict[int, dict[str, int | None]]] = {code: {} for code in measured}
     plans = followup.plans_for(patients)
+    values: list[VisitValue] = []
     for p in patients:
         tl = timeline.build_timeline(plans[p.id], subs[p.id], followup.patient_today(p), followup.ended_on(p))
-        for code in measured:
-            totals[code][p.id] = dict(tl.series(code))
+        values.extend(endpoints.visit_values(p.subject_code, tl, died_on=followup.died_on(p),
+                                             after_death=protocol.analysis.after_death))
+    main, apart = endpoints.split_for_summary(values)
+    pid_of = {p.subject_code: p.id for p in patients}
+    totals: dict[str, dict[int, dict[str, int | None]]] = {
+        code: {p.id: main.get(code, {}).get(p.subject_code, {}) for p in patients} for code in measured
+    }
     arm_of = {p.id: (p.arm.code if p.arm else NO_ARM) for p in patients}
     groups: dict[str, list[int]] = defaultdict(list)
     for p in patients:
@@ -73,4 +82,17 @@ def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutc
         group: stats.mrs_distribution({v: [totals["mrs"][pid].get(v) for pid in members] for v in visits})
         for group, members in groups.items()
     } if "mrs" in totals else {}
-    return StudyOutcomes(visits, {g: len(m) for g, m in groups.items()}, changes, mrs, len(waiting))
+    group_of = {pid: g for g, members in groups.items() for pid in members}
+    separate: dict[str, dict[str, dict[str, dict[str, stats.Stats]]]] = {}
+    for name, by_instrument in apart.items():
+        for code, these in by_instrument.items():
+            if code not in measured:
+                continue
+            by_group: dict[str, list[VisitValue]] = defaultdict(list)
+            for v in these:
+                by_group[group_of[pid_of[v.subject_code]]].append(v)
+            separate.setdefault(code, {})[name] = {
+                g: {visit: stats.describe(ch) for visit, ch in endpoints.changes_by_visit(vs).items()}
+                for g, vs in by_group.items()
+            }
+    return StudyOutcomes(visits, {g: len(m) for g, m in groups.items()}, changes, mrs, len(waiting), separate)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from pydantic import ValidationError
 
 from epro.base import i18n
-from epro.core import instruments, schedule
+from epro.core import instruments
 from epro.services import access, followup, patients, responses
 from epro.services import protocols as app_protocols
 from epro.web.api import schemas, serializers
@@ -71,7 +71,7 @@ def patient_schedule(patient_id: int):
 def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
     rows = patients.active_responses(p)
-    counting = schedule.counting_ids(followup.submissions_for(p))
+    counting = followup.counting_ids(p)
     return jsonify(responses=[serializers.response(r, counts=r.id in counting, viewer=current_user) for r in rows])
 
 
@@ -124,7 +124,7 @@ def create_response():
         return problem(403, _("Not allowed"), _("You may not submit this questionnaire."))
     except responses.Conflict:
         return problem(409, _("Conflict"), _("A different response was already stored with this id."))
-    counting = schedule.counting_ids(followup.submissions_for(p))
+    counting = followup.counting_ids(p)
     body_out = serializers.response(outcome.response, counts=outcome.response.id in counting,
                                     viewer=current_user)
     status = 201 if outcome.created else 200

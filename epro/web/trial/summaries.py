@@ -70,5 +70,7 @@ def outcome_summary(study_id: int):
     return render_template(
         "trial/outcome_summary.html", study=study, protocol=studies.protocol_of(study), result=result,
         names=names, by_arm=by_arm, charts=charts, instrument=instrument,
+        apart_names={"proxy": _("answered by a caregiver for the patient (proxy)"),
+                     "untestable": _("totals containing untestable items (UN)")},
         follow_up=[v for v in result.visits if v != stats.BASELINE],
     )
