@@ -345,7 +345,8 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
             if test.key not in r.answers:
                 continue
             value = r.answers[test.key]
-            row: dict[str, Any] = dict(base, **{f"{d}TESTCD": test.testcd, f"{d}TEST": test.test, f"{d}ORRES": str(value)})
+            row: dict[str, Any] = dict(base)
+            row.update({f"{d}TESTCD": test.testcd, f"{d}TEST": test.test, f"{d}ORRES": str(value)})
             if value == instruments.UN:
                 row.update({f"{d}STRESC": instruments.UN, f"{d}STRESN": None})
                 untestable.append((row, test.testcd))
