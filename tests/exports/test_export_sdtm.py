@@ -32,18 +32,18 @@ def _written(tmp_path_factory: pytest.TempPathFactory, export: StudyExport, name
 
 
 @pytest.fixture(scope="module")
-def masked(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dict[str, int]]:
+def masked(tmp_path_factory: pytest.TempPathFactory) -> Written:
     return _written(tmp_path_factory, sample_study(unblinded=False), "masked")
 
 
 @pytest.fixture(scope="module")
-def unblinded(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, dict[str, int]]:
+def unblinded(tmp_path_factory: pytest.TempPathFactory) -> Written:
     return _written(tmp_path_factory, sample_study(unblinded=True), "unblinded")
 
 
 @pytest.fixture(params=["masked", "unblinded"])
-def written(request: pytest.FixtureRequest) -> tuple[pathlib.Path, dict[str, int]]:
-    result: tuple[pathlib.Path, dict[str, int]] = request.getfixturevalue(request.param)
+def written(request: pytest.FixtureRequest) -> Written:
+    result: Written = request.getfixturevalue(request.param)
     return result
 
 
@@ -60,7 +60,7 @@ def _stems(out: pathlib.Path) -> list[str]:
     return sorted(p.stem for p in out.glob("*.xpt"))
 
 
-def test_every_dataset_is_written_twice_and_counted(written: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_every_dataset_is_written_twice_and_counted(written: Written) -> None:
     out, counts = written
     stems = _stems(out)
     assert set(CORE) <= set(stems)
@@ -71,7 +71,7 @@ def test_every_dataset_is_written_twice_and_counted(written: tuple[pathlib.Path,
     assert set(counts) == {f"{s}.{ext}" for s in stems for ext in ("xpt", "json")} | {"sdtm_codes.json"}
 
 
-def test_xpt_files_are_version_5_with_table_names_and_labels(written: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_xpt_files_are_version_5_with_table_names_and_labels(written: Written) -> None:
     out, _counts = written
     for stem in _stems(out):
         header = (out / f"{stem}.xpt").read_bytes()[:80]
@@ -88,7 +88,7 @@ def test_xpt_files_are_version_5_with_table_names_and_labels(written: tuple[path
 
 
 def test_dataset_json_files_validate_against_the_official_schema(
-        written: tuple[pathlib.Path, dict[str, int]]) -> None:
+        written: Written) -> None:
     out, _counts = written
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     validator = jsonschema.Draft201909Validator(schema, format_checker=jsonschema.FormatChecker())
@@ -115,7 +115,7 @@ def _same(value: Any, cell: Any, kind: str) -> bool:
     return cell == ("" if value is None else value)
 
 
-def test_json_rows_match_the_xpt_content(written: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_json_rows_match_the_xpt_content(written: Written) -> None:
     out, _counts = written
     for stem in _stems(out):
         frame, _meta = _xpt(out, stem)
@@ -130,7 +130,7 @@ def test_json_rows_match_the_xpt_content(written: tuple[pathlib.Path, dict[str, 
                     assert isinstance(value, int)
 
 
-def test_every_file_is_ascii(written: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_every_file_is_ascii(written: Written) -> None:
     out, _counts = written
     for path in out.glob("*.json"):
         assert path.read_bytes().isascii(), path.name
@@ -146,7 +146,7 @@ def _rows(out: pathlib.Path, stem: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in document["rows"]]
 
 
-def test_gds_items_use_the_cdisc_category_and_codes(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_gds_items_use_the_cdisc_category_and_codes(masked: Written) -> None:
     out, _counts = masked
     export = sample_study()
     gds = [r for r in export.responses if r.instrument == "gds15"]
@@ -162,7 +162,7 @@ def test_gds_items_use_the_cdisc_category_and_codes(masked: tuple[pathlib.Path, 
     assert {row["QSTESTCD"] for row in totals} == {"XGDS02TS"} and len(totals) == len(gds)
 
 
-def test_item_rows_equal_the_item_answers_of_the_sample(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_item_rows_equal_the_item_answers_of_the_sample(masked: Written) -> None:
     out, _counts = masked
     export = sample_study()
     for domain in codes.DOMAINS:
@@ -177,7 +177,7 @@ def test_item_rows_equal_the_item_answers_of_the_sample(masked: tuple[pathlib.Pa
     ) == export.counts()["items"]
 
 
-def test_one_total_per_response_equals_the_sum_of_its_items(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_one_total_per_response_equals_the_sum_of_its_items(masked: Written) -> None:
     out, _counts = masked
     export = sample_study()
     checked = 0
@@ -201,7 +201,7 @@ def test_one_total_per_response_equals_the_sum_of_its_items(masked: tuple[pathli
     assert checked == sum(1 for r in export.responses if r.instrument != "mrs")
 
 
-def test_nihss_un_item_is_kept_unscored_and_flagged(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_nihss_un_item_is_kept_unscored_and_flagged(masked: Written) -> None:
     out, _counts = masked
     export = sample_study()
     response = next(r for r in export.responses if instruments.UN in r.answers.values())
@@ -220,7 +220,7 @@ def test_nihss_un_item_is_kept_unscored_and_flagged(masked: tuple[pathlib.Path, 
     assert xrow["QSORRES"] == "UN" and math.isnan(xrow["QSSTRESN"])
 
 
-def test_respondent_and_proxy_are_kept(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_respondent_and_proxy_are_kept(masked: Written) -> None:
     out, _counts = masked
     export = sample_study()
     proxy = next(r for r in export.responses if r.respondent == "caregiver-proxy")
@@ -234,7 +234,7 @@ def test_respondent_and_proxy_are_kept(masked: tuple[pathlib.Path, dict[str, int
     assert {row["RSEVAL"] for row in _rows(out, "rs") if row["RSGRPID"] == clinician.response_id} == {"INVESTIGATOR"}
 
 
-def test_baseline_flag_marks_the_baseline_response_that_counts(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_baseline_flag_marks_the_baseline_response_that_counts(masked: Written) -> None:
     out, _counts = masked
     for domain in codes.DOMAINS:
         rows = _rows(out, domain.lower())
@@ -255,7 +255,7 @@ def test_a_response_that_does_not_count_gets_no_baseline_flag(tmp_path: pathlib.
     assert supp[(first.response_id, "COUNTS")] == "N" and supp[(first.response_id, "ANLFLAGS")] == "repeat"
 
 
-def test_dm_identifiers_and_dates(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_dm_identifiers_and_dates(masked: Written) -> None:
     out, _counts = masked
     dm = _rows(out, "dm")
     assert [row["USUBJID"] for row in dm] == ["MSC-RCT-A-A-001", "MSC-RCT-A-A-002"]
@@ -274,7 +274,7 @@ _ARM_PATTERNS = (rb"\bHIGH\b", rb"\bLOW\b", rb"High dose", rb"Low dose", rb"LOT-
                  rb"50\.0", rb"EXDOSE", rb"EXVOL", rb"EXLOT", rb"EXCELLS", rb"ARMCD", rb"\bARM\b")
 
 
-def test_a_masked_export_contains_no_arm_dose_or_volume(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_a_masked_export_contains_no_arm_dose_or_volume(masked: Written) -> None:
     out, _counts = masked
     files = list(out.iterdir())
     assert len(files) > 10
@@ -290,13 +290,13 @@ def test_a_masked_export_contains_no_arm_dose_or_volume(masked: tuple[pathlib.Pa
     assert not (out / "suppex.xpt").exists()
 
 
-def test_the_arm_patterns_would_be_found(unblinded: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_the_arm_patterns_would_be_found(unblinded: Written) -> None:
     out, _counts = unblinded
     found = {pattern for path in out.iterdir() for pattern in _ARM_PATTERNS if re.search(pattern, path.read_bytes())}
     assert {rb"\bHIGH\b", rb"\bLOW\b", rb"High dose", rb"LOT-1", rb"cells/kg", rb"EXDOSE", rb"EXVOL"} <= found
 
 
-def test_an_unblinded_export_has_arms_doses_and_volumes(unblinded: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_an_unblinded_export_has_arms_doses_and_volumes(unblinded: Written) -> None:
     out, _counts = unblinded
     dm = _rows(out, "dm")
     assert [(row["ARMCD"], row["ARM"], row["ACTARMCD"]) for row in dm] == [
@@ -333,7 +333,7 @@ def test_split_text_never_cuts_an_escape() -> None:
     assert all(len(p) <= 20 for p in pieces) and all(p.count("\\") * 6 == len(p) for p in pieces[1:])
 
 
-def test_the_metadata_says_which_codes_are_sponsor_defined(masked: tuple[pathlib.Path, dict[str, int]]) -> None:
+def test_the_metadata_says_which_codes_are_sponsor_defined(masked: Written) -> None:
     out, counts = masked
     meta = json.loads((out / "sdtm_codes.json").read_text(encoding="utf-8"))
     assert "sponsor-defined" in meta["convention"] and meta["unblinded"] is False
@@ -356,3 +356,11 @@ def test_an_empty_study_still_writes_every_core_dataset(tmp_path: pathlib.Path) 
         jsonschema.Draft201909Validator(schema).validate(_json(tmp_path, stem))
         frame, meta = _xpt(tmp_path, stem)
         assert meta.table_name == stem.upper() and len(frame) == 0
+
+
+def test_an_instrument_without_codes_is_refused_not_dropped(tmp_path: pathlib.Path) -> None:
+    export = sample_study()
+    odd = dataclasses.replace(export.responses[0], instrument="toy")
+    with pytest.raises(sdtm.MissingCodes, match="toy"):
+        sdtm.write(dataclasses.replace(export, responses=(odd, *export.responses[1:])), tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -18,7 +18,9 @@ Conventions (INSTRUMENTS.md, "Codes in exports"):
 * The one exception: the optional GDS long form keeps its stored keys
   ``GDS0101``…``GDS0130``, which follow the numbering of the confirmed short form
   (``GDS02``); they are *not* confirmed and are marked so.
-* Categories (``--CAT``) other than ``GDS SHORT FORM`` are sponsor-defined too.
+* Categories (``--CAT``) other than ``GDS SHORT FORM`` are sponsor-defined too,
+  and so is the wording of every test label (``--TEST``): the GDS labels follow the
+  CDISC "GDS02-…" pattern but were not checked against the CT's test names.
 * Domains: patient-reported and clinician-rated questionnaires go to QS (GDS,
   Barthel, NIHSS); the mRS is a clinical classification and goes to RS; the
   MMSE is a functional test in CDISC and goes to FT (its CDISC codes come with

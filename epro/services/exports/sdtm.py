@@ -8,6 +8,12 @@ name → number of rows (of test codes for ``sdtm_codes.json``).
 
 Datasets (SDTMIG 3.3 variable names):
 
+Identifiers: USUBJID is study-site-subject (``MSC-RCT-A-A-001``); a subject
+code that already starts with its site code and a hyphen (``A-001`` at site
+``A``) is not prefixed twice.  SUBJID is the subject code; --SEQ numbers the
+rows of each subject from 1.  VISITNUM is the visit's position in the
+protocol's schedule (BL = 1), VISIT "BASELINE" or "MONTH n".
+
 * ``dm`` one row per subject.  RFSTDTC is day 0 (the first infusion),
   BRTHDTC the birth year (only the year is collected), DTHDTC/DTHFL from the
   death date.  ARMCD/ARM/ACTARMCD/ACTARM are written **only** in an unblinded
@@ -328,7 +334,7 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
         (r for r in st.export.responses if r.instrument in wanted),
         key=lambda r: (st.subject_order(r.subject_code), r.completed_at, r.response_id),
     )
-    untestable: list[tuple[dict[str, Any], str]] = []
+    untestable: list[dict[str, Any]] = []
     for r in responses:
         table = codes.for_instrument(r.instrument)
         inst = instruments.get(r.instrument)
@@ -349,7 +355,7 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
             row.update({f"{d}TESTCD": test.testcd, f"{d}TEST": test.test, f"{d}ORRES": str(value)})
             if value == instruments.UN:
                 row.update({f"{d}STRESC": instruments.UN, f"{d}STRESN": None})
-                untestable.append((row, test.testcd))
+                untestable.append(row)
             else:
                 item = inst.item(test.key)
                 parsed = item.parse(value)
@@ -376,7 +382,7 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
         if r.analysis_flags:
             supp.rows.append(_qual(study, d, usubjid, idvar, r.response_id, "ANLFLAGS", "Derivation Flags",
                                    ";".join(r.analysis_flags), "DERIVED"))
-    for row, _testcd in untestable:
+    for row in untestable:
         supp.rows.append(_qual(study, d, row["USUBJID"], f"{d}SEQ", row[f"{d}SEQ"], "UNTEST",
                                "Item Untestable (NIHSS UN)", "Y"))
     return main, supp
@@ -656,8 +662,19 @@ def metadata(export: StudyExport) -> dict[str, Any]:
     }
 
 
+class MissingCodes(ValueError):
+    """Responses of an instrument that has no SDTM codes in :mod:`epro.core.exports.codes`."""
+
+
 def datasets(export: StudyExport) -> list[Dataset]:
-    """Every dataset of the export, in file order (SUPP-- datasets only when they have rows)."""
+    """Every dataset of the export, in file order (SUPP-- datasets only when they have rows).
+
+    Raises :class:`MissingCodes` rather than leave out the answers of an
+    instrument that the codes table does not know (e.g. one registered later).
+    """
+    unknown = sorted({r.instrument for r in export.responses} - set(codes.TABLE))
+    if unknown:
+        raise MissingCodes(f"no SDTM codes for instrument(s) {', '.join(unknown)}: add them to epro.core.exports.codes")
     st = _Study(export)
     out = [_dm(st)]
     for domain in codes.DOMAINS:
