@@ -1,0 +1,1 @@
+"""Export writers: each turns one :class:`epro.core.exports.records.StudyExport` into files."""
