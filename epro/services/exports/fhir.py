@@ -41,6 +41,7 @@ Standard library only (``json``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import re
@@ -266,10 +267,8 @@ class _Writer:
                 continue
             value = response.answers[item.key]
             coding: dict[str, Any] = {"system": codesystem_url(inst.code, item.key), "code": str(value)}
-            try:
+            with contextlib.suppress(KeyError):  # a stored value the definition no longer allows: code only
                 coding["display"] = item.choice(value).label
-            except KeyError:
-                pass
             items.append({"linkId": item.key, "answer": [{"valueCoding": coding}]})
         if response.total is not None:
             items.append({"linkId": TOTAL_LINK_ID, "answer": [{"valueInteger": response.total}]})

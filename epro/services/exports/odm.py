@@ -396,6 +396,11 @@ class _Writer:
             self._audit(parent, response.entered_by, site, response.completed_at, None,
                         f"responses/{response.response_id}")
 
+    def _derived_audit(self, group: ET.Element, response: ResponseRecord) -> None:
+        """Derived values (score, counts, flags) are epro's, computed when the export was made."""
+        self._audit(group, SYSTEM_USER, self.sites.get(response.subject_code), self.export.generated_at, None,
+                    f"derived/responses/{response.response_id}")
+
     def _items(self, group: ET.Element, oid_prefix: str, values: Sequence[tuple[str, object]]) -> None:
         for key, value in values:
             if value is None or value == ():
@@ -449,9 +454,11 @@ class _Writer:
             if key not in inst.keys:
                 _el(group, "ItemData", {"ItemOID": _item_oid(inst.code, key), "Value": _text(value)})
         score = _el(form, "ItemGroupData", {"ItemGroupOID": f"{_group_oid(inst.code)}.SCORE"})
+        self._derived_audit(score, response)
         self._items(score, f"IT.{inst.code.upper()}", [("TOTAL", response.total),
                                                          ("CHANGE", response.change_from_baseline)])
         meta = _el(form, "ItemGroupData", {"ItemGroupOID": "IG.RESPONSE"})
+        self._derived_audit(meta, response)
         self._items(meta, "IT.RESPONSE", [
             ("RESPONSE_ID", response.response_id), ("RESPONDENT", response.respondent),
             ("COUNTS", response.counts), ("FLAGS", response.flags), ("ANALYSIS_FLAGS", response.analysis_flags),
