@@ -197,3 +197,18 @@ def test_an_unblinded_file_has_the_arms_and_doses(tmp_path):
             for d in root.iterfind(".//odm:SubjectData", NS)}
     assert arms == {s.subject_code: s.arm_code for s in export.subjects}
     assert 'Value="50.0"' in text and "LOT-1" in text
+
+
+def test_a_response_outside_the_plan_gets_an_unscheduled_event(tmp_path, schema):
+    export = sample_study()
+    extra = dataclasses.replace(export.responses[0], response_id="00000000-0000-4000-8000-888888888888",
+                                visit="U1")
+    export = dataclasses.replace(export, responses=(*export.responses, extra))
+    _, _, path, root = _write(tmp_path, export)
+    assert schema.is_valid(str(path))
+    event = root.find(".//odm:StudyEventDef[@OID='SE.U1']", NS)
+    assert event.get("Type") == "Unscheduled"
+    assert [r.get("FormOID") for r in event.iterfind("odm:FormRef", NS)] == [f"F.{extra.instrument.upper()}"]
+    defined = {e.get("OID") for e in root.iterfind(".//odm:StudyEventDef", NS)}
+    assert {e.get("StudyEventOID") for e in root.iterfind(".//odm:StudyEventData", NS)} <= defined
+    assert _forms(root)[extra.response_id][1] == "SE.U1"

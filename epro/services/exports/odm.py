@@ -104,7 +104,9 @@ _EX_UNBLINDED_ITEMS = tuple((key.upper(), key, kind) for key, kind in (
 
 
 def _q(tag: str) -> str:
-    return f"{{{NS}}}{tag}"
+    # Tags stay unqualified and the root declares the default namespace itself (``xmlns``): the
+    # file reads as ODM-namespaced, without ET.register_namespace's process-wide prefix table.
+    return tag
 
 
 def _el(parent: ET.Element, tag: str, attrs: Mapping[str, Any] | None = None, text: str | None = None) -> ET.Element:
@@ -179,9 +181,9 @@ class _Writer:
 
     # --- document -----------------------------------------------------------------------------
     def document(self) -> ET.ElementTree:
-        ET.register_namespace("", NS)
         export = self.export
         root = ET.Element(_q("ODM"), {
+            "xmlns": NS,
             "FileType": "Snapshot",
             "FileOID": f"EPRO.{export.study_code}.{export.generated_at.strftime('%Y%m%dT%H%M%SZ')}",
             "CreationDateTime": export.generated_at.isoformat(),
@@ -216,9 +218,17 @@ class _Writer:
         })
         protocol = _el(mdv, "Protocol")
         _translated(protocol, "Description", self.rules_text())
-        events = [v.code for v in export.visits]
+        # Responses may name a visit or an instrument the plan does not (an unscheduled visit, a
+        # protocol amended since): they get an unscheduled event or an optional form reference.
+        answered: dict[str, list[str]] = defaultdict(list)
+        for response in export.responses:
+            answered[response.visit].append(response.instrument)
+        planned = {v.code for v in export.visits}
+        extra = [code for code in answered if code not in planned]
+        events = [v.code for v in export.visits] + extra
         for n, code in enumerate(events, start=1):
-            _el(protocol, "StudyEventRef", {"StudyEventOID": f"SE.{code}", "OrderNumber": n, "Mandatory": "Yes"})
+            _el(protocol, "StudyEventRef", {"StudyEventOID": f"SE.{code}", "OrderNumber": n,
+                                            "Mandatory": "Yes" if code in planned else "No"})
         _el(protocol, "StudyEventRef", {"StudyEventOID": SUBJECT_EVENT, "OrderNumber": len(events) + 1,
                                         "Mandatory": "Yes"})
         for visit in export.visits:
@@ -226,8 +236,13 @@ class _Writer:
             event = _el(mdv, "StudyEventDef", {"OID": f"SE.{visit.code}", "Name": en, "Repeating": "No",
                                                "Type": "Scheduled"})
             _translated(event, "Description", *self.texts.window(visit))
-            for n, code in enumerate(visit.instruments, start=1):
-                _el(event, "FormRef", {"FormOID": _form_oid(code), "OrderNumber": n, "Mandatory": "Yes"})
+            self._form_refs(event, visit.instruments, answered.get(visit.code, ()))
+        for code in extra:
+            en, zh = self.texts.visit(code)
+            event = _el(mdv, "StudyEventDef", {"OID": f"SE.{code}", "Name": en, "Repeating": "No",
+                                               "Type": "Unscheduled"})
+            _translated(event, "Description", en, zh)
+            self._form_refs(event, (), answered[code])
         event = _el(mdv, "StudyEventDef", {"OID": SUBJECT_EVENT, "Name": "Subject", "Repeating": "No",
                                            "Type": "Common"})
         _translated(event, "Description", *self.texts.label("subject"))
@@ -237,6 +252,12 @@ class _Writer:
         self.groups(mdv)
         self.items(mdv)
         self.codelist_defs(mdv)
+
+    def _form_refs(self, event: ET.Element, planned: Sequence[str], answered: Iterable[str]) -> None:
+        codes = list(dict.fromkeys([*planned, *answered]))
+        for n, code in enumerate(codes, start=1):
+            _el(event, "FormRef", {"FormOID": _form_oid(code), "OrderNumber": n,
+                                   "Mandatory": "Yes" if code in planned else "No"})
 
     def forms(self, mdv: ET.Element) -> None:
         for inst in self.used:
