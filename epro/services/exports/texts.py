@@ -78,7 +78,7 @@ LABELS: Mapping[str, str] = {
 
 
 #: A visit's window, in the ODM's StudyEventDef descriptions.
-WINDOW = N_("%(visit)s: %(months)s months after day 0, window %(before)s days before to %(after)s days after")
+WINDOW = N_("%(visit)s: month %(months)s after day 0, window %(before)s days before to %(after)s days after")
 BASELINE_WINDOW = N_("%(visit)s: on or before day 0, window %(before)s days before to %(after)s days after")
 
 
