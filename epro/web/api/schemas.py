@@ -206,6 +206,11 @@ class Assessment(BaseModel):
     received_at: datetime
     timing: str = Field(description='"early", "on_time" or "late" against the visit window')
     flags: list[str]
+    analysis_flags: list[str] = Field(
+        default_factory=list,
+        description='Derivation flags (the rules on the Data page): "outside_window", "late_baseline", '
+                    '"no_baseline"; a flagged answer stays on the timeline but is left out of visit summaries '
+                    '(except "no_baseline").')
 
 
 class TimelineVisit(BaseModel):

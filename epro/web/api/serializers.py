@@ -90,6 +90,7 @@ def timeline(p: Patient, tl: Timeline, viewer: User, lang: str | None = None) ->
                         "received_at": a.received_at.isoformat(),
                         "timing": a.timing,
                         "flags": sorted(a.flags),
+                        "analysis_flags": sorted(a.analysis_flags),
                     }
                     for a in tv.assessments
                 ],
