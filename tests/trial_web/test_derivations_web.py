@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-NIHSS_0 = {k: 0 for k in ("nihss_1a", "nihss_1b", "nihss_1c", "nihss_2", "nihss_3", "nihss_4", "nihss_5a",
-                          "nihss_5b", "nihss_6a", "nihss_6b", "nihss_7", "nihss_8", "nihss_9", "nihss_10",
-                          "nihss_11")}
+from epro.core import instruments
+
+NIHSS_0 = dict.fromkeys(instruments.get("nihss").keys(), 0)
 GDS_ALL_NO = {f"GDS02{n:02d}": "NO" for n in range(1, 16)}  # total 5: the five "NO"-scored items
 GDS_OWN = {**GDS_ALL_NO, "GDS0201": "YES", "GDS0205": "YES", "GDS0207": "YES"}  # total 2
 
