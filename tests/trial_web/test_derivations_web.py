@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from epro.core import instruments
 
-NIHSS_0 = dict.fromkeys(instruments.get("nihss").keys(), 0)
+NIHSS_0 = dict.fromkeys(instruments.get("nihss").keys, 0)
 GDS_ALL_NO = {f"GDS02{n:02d}": "NO" for n in range(1, 16)}  # total 5: the five "NO"-scored items
 GDS_OWN = {**GDS_ALL_NO, "GDS0201": "YES", "GDS0205": "YES", "GDS0207": "YES"}  # total 2
 
