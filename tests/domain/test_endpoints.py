@@ -14,7 +14,7 @@ import pytest
 
 from epro.core import endpoints, instruments, protocols
 from epro.core import timeline as tl
-from epro.core.schedule import Submission, counting_ids, local_date, plan
+from epro.core.schedule import Submission, agenda, counting_ids, local_date, plan
 from epro.core.trial import outcomes as stats
 
 DAY0 = date(2026, 1, 15)
@@ -100,6 +100,10 @@ def test_rule_baseline() -> None:
                     sub("M1", "nihss", 8, respondent="clinician"))
     assert counting(both, "BL", "nihss").total == 12
     assert counting(both, "M1", "nihss").change_from_baseline == -4
+    # After day 0 a missing baseline is never on a patient's to-do list (it would be refused).
+    after = agenda(PLAN, [], DAY0 + timedelta(days=1), ("bi", "gds15"))
+    assert "BL" not in {v.code for v in after.due_now + after.overdue}
+    assert "BL" in {v.code for v in agenda(PLAN, [], DAY0, ("bi", "gds15")).due_now}
 
 
 def test_rule_which_counts() -> None:

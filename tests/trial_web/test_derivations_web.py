@@ -94,6 +94,9 @@ def test_rule_separate_a_proxy_gds_is_reported_apart_on_the_outcome_summary(logi
         assert heading in html
         table = html.split('data-instrument="gds15" data-apart="proxy">')[1].split("</table>")[0]
         assert 'data-visit="M3" data-n="1"' in table
+        assert 'data-rule="separate"' in html  # the rules document is on the page, in the reader's language
+    assert "单独报告" in login("clinician.a").get(f"/clinic/trial/studies/{study_id}/outcomes?lang=zh").get_data(
+        as_text=True)
     # … and the main table's M3 leaves it out.
     main = html.split('<table data-instrument="gds15">')[1].split("</table>")[0]
     assert 'data-visit="M3" data-n="0"' in main

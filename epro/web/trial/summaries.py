@@ -10,6 +10,7 @@ from flask import abort, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from epro.core import endpoints
 from epro.core.instruments import get as instrument
 from epro.core.trial import outcomes as stats
 from epro.core.trial import safety as rules
@@ -70,6 +71,7 @@ def outcome_summary(study_id: int):
     return render_template(
         "trial/outcome_summary.html", study=study, protocol=studies.protocol_of(study), result=result,
         names=names, by_arm=by_arm, charts=charts, instrument=instrument,
+        derivation_rules=endpoints.rules(_),
         apart_names={"proxy": _("answered by a caregiver for the patient (proxy)"),
                      "untestable": _("totals containing untestable items (UN)")},
         follow_up=[v for v in result.visits if v != stats.BASELINE],
