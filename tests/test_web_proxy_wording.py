@@ -154,3 +154,10 @@ def test_clinician_nihss_form_shows_the_rater_rules(login, ids):
         assert 'aria-describedby="help-nihss_1b"' in page
         for key in ("nihss_1a", "nihss_7", "nihss_8", "nihss_9"):
             assert f'id="help-{key}"' in page, key
+
+
+def test_the_caregivers_home_page_speaks_of_the_patients_mood(login, ids):
+    caregiver = login("caregiver.a1").get("/me?lang=zh").get_data(as_text=True)
+    assert "患者的心情 — 15个问题" in caregiver and "您的心情" not in caregiver
+    patient = login("patient.a1").get("/me?lang=zh").get_data(as_text=True)
+    assert "您的心情 — 15个问题" in patient and "患者的心情" not in patient

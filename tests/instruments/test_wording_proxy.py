@@ -126,3 +126,10 @@ def test_wording_does_not_change_keys_or_scoring(code):
     assert proxy.total == own.total and proxy.answers == own.answers
     assert ("proxy" in proxy.flags) is definition.self_report_only
     assert "proxy" not in own.flags
+
+
+def test_the_caregivers_to_do_line_is_about_the_patient(zh):
+    gds = instruments.get("gds15")
+    assert gds.task_hint == "Your mood — 15 questions" and zh(gds.task_hint).startswith("您的心情")
+    assert gds.caregiver_task_hint == "The patient's mood — 15 questions"
+    assert zh(gds.caregiver_task_hint) == "患者的心情 — 15个问题"

@@ -302,6 +302,8 @@ class Instrument:
     task_hint: str = ""
     #: The instructions for a caregiver answering for the patient (a msgid, or "": the same).
     proxy_instructions: str = ""
+    #: The to-do line a caregiver reads, about the patient (a msgid, or "": ``task_hint``).
+    caregiver_task_hint: str = ""
 
     def __post_init__(self) -> None:
         if self.reporter not in ("patient", "clinician"):

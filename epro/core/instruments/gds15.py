@@ -134,6 +134,7 @@ INSTRUMENT = GeriatricDepressionScale(
     short_name="GDS-15",
     reporter="patient",
     task_hint=N_("Your mood — 15 questions"),
+    caregiver_task_hint=N_("The patient's mood — 15 questions"),
     instructions=INSTRUCTIONS,
     proxy_instructions=PROXY_INSTRUCTIONS,
     items=tuple(
