@@ -82,8 +82,9 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
         values.pop(CHOOSE_RESPONDENT)
         if values.get("respondent") not in respondents:
             values.pop("respondent", None)
-            errors["respondent"] = _("Please choose who is answering.")
-            status = 422
+            if len(respondents) > 1:
+                errors["respondent"] = _("Please choose who is answering.")
+                status = 422
     elif request.method == "POST":
         respondent = values.get("respondent") or (respondents[0] if len(respondents) == 1 else None)
         answers = {item.key: values.get(item.key) for item in definition.items}
