@@ -86,7 +86,7 @@ def test_unknown_zxcvbn_message_falls_back_to_the_general_one():
 def test_login_page_says_how_to_get_a_reset_code(client):
     assert "Ask your clinic or administrator for a reset code." in client.get("/login?lang=en").get_data(
         as_text=True)
-    assert "请向您的诊所或管理员索取重置码" in client.get("/login?lang=zh").get_data(as_text=True)
+    assert "请向您就诊的医院或管理员索取重置码" in client.get("/login?lang=zh").get_data(as_text=True)
 
 
 # --- change password -----------------------------------------------------------------------------

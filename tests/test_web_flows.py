@@ -70,10 +70,10 @@ def test_caregiver_must_choose_how_and_proxy_is_marked(app, login, ids):
     assert "A-001" in home and 'data-instrument="gds15" data-visit="M3"' in home
     url = f"/patients/{ids['A-001']}/visits/M3/gds15?lang=en"
     page = s.get(url).get_data(as_text=True)
-    assert "How are you answering?" in page
+    assert "Who is answering these questions?" in page
     rid = form_id(page)
     r = s.post(url, data={**GDS_YES_ALL, "response_id": rid})
-    assert r.status_code == 422 and "Please choose how you are answering." in r.get_data(as_text=True)
+    assert r.status_code == 422 and "Please choose who is answering." in r.get_data(as_text=True)
     r = s.post(url, data={**GDS_YES_ALL, "response_id": rid, "respondent": "caregiver-proxy"})
     assert r.status_code == 302
     (row,) = stored(app, ids["A-001"], "gds15")

@@ -51,13 +51,15 @@ def instrument_name(code: str) -> str:
     return gettext(instruments.get(code).name)
 
 
-def instrument_hint(code: str) -> str:
-    """The instrument's line on the patient's to-do list, translated ("" if it has none)."""
+def instrument_hint(code: str, caregiver: bool = False) -> str:
+    """The instrument's line on the patient's (or, about the patient, the caregiver's) to-do list,
+    translated ("" if it has none)."""
     from flask_babel import gettext
 
     from epro.core import instruments
 
-    hint = instruments.get(code).task_hint
+    definition = instruments.get(code)
+    hint = (caregiver and definition.caregiver_task_hint) or definition.task_hint
     return gettext(hint) if hint else ""
 
 

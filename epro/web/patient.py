@@ -21,6 +21,11 @@ from epro.web.messages import field_errors
 bp = Blueprint("patient", __name__)
 guards.protect(bp, "patient_side")
 
+#: The button of the plain form (no JavaScript) that applies the respondent
+#: chosen first, so the questions are worded for who answers them (the
+#: patient: "you"; a caregiver answering for the patient: "he or she").
+CHOOSE_RESPONDENT = "choose_respondent"
+
 
 def home_entries(patient: Patient) -> dict:
     """What is due for *patient*: the patient-reported instruments of the protocol's visits."""
@@ -69,8 +74,18 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
     respondents = access.respondents_for(current_user)
     errors: dict[str, str] = {}
     values = dict(request.form) if request.method == "POST" else {}
+    if request.method == "GET" and request.args.get("respondent") in respondents:
+        values["respondent"] = request.args["respondent"]
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and values.get(CHOOSE_RESPONDENT):
+        # Without JavaScript: the respondent was chosen first; show the questions in that voice.
+        values.pop(CHOOSE_RESPONDENT)
+        if values.get("respondent") not in respondents:
+            values.pop("respondent", None)
+            if len(respondents) > 1:
+                errors["respondent"] = _("Please choose who is answering.")
+                status = 422
+    elif request.method == "POST":
         respondent = values.get("respondent") or (respondents[0] if len(respondents) == 1 else None)
         answers = {item.key: values.get(item.key) for item in definition.items}
         answers = {k: v for k, v in answers.items() if v not in (None, "")}
@@ -83,7 +98,7 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
         except responses.Invalid as exc:
             errors = field_errors(exc.errors)
             if "respondent" in errors and not values.get("respondent"):
-                errors["respondent"] = _("Please choose how you are answering.")
+                errors["respondent"] = _("Please choose who is answering.")
             status = 422
         except responses.Conflict:
             errors["form"] = _("These answers were already sent with different content. Please reload the page.")
@@ -93,9 +108,14 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
             return redirect(url_for("patient.done", patient_id=patient.id, response_id=outcome.response.id))
     values.setdefault("response_id", str(uuid.uuid4()))
     today = followup.patient_today(patient)
+    chosen = values.get("respondent") if values.get("respondent") in respondents else None
+    if chosen is None and len(respondents) == 1:
+        chosen = respondents[0]
     return render_template(
         "patient/questionnaire.html",
         patient=patient, visit=planned, definition=definition, respondents=respondents,
+        voice=instruments.voice_for(chosen), respondent_pending=chosen is None and len(respondents) > 1,
+        choose_respondent=CHOOSE_RESPONDENT,
         values=values, errors=errors, late=today > planned.window_end,
         ended=not followup.takes_answers(patient, planned, today),
         draft_key=f"epro:draft:{current_user.id}:{patient.id}:{visit}:{instrument}",

@@ -7,7 +7,11 @@
    - "send" puts the answers in the outbox on this phone (outbox.js) first, then
      tries to send them: on success the confirmation page, without a signal a
      clear "saved on this phone" state. Without IndexedDB (or without this
-     file) the plain form post does the job. */
+     file) the plain form post does the job;
+   - the questions follow who answers them: a caregiver answering for the
+     patient reads them about the patient ("he or she"), anyone else in the
+     patient's own voice. Both wordings come with the page (data-voice-self,
+     data-voice-proxy), so this works offline too. */
 (function () {
   "use strict";
   var form = document.getElementById("questionnaire");
@@ -59,6 +63,15 @@
     var b = document.createElement("button");
     b.type = "button"; b.textContent = label; b.className = cls; return b;
   }
+  // The wording of every question and of the instructions for the respondent chosen now.
+  function applyVoice() {
+    var chosen = form.querySelector('input[name="respondent"]:checked');
+    var voice = chosen ? chosen.getAttribute("data-voice") || "self" : "self";
+    document.querySelectorAll("[data-voice-self][data-voice-proxy]").forEach(function (el) {
+      var text = el.getAttribute("data-voice-" + voice);
+      if (text !== null && el.textContent !== text) el.textContent = text;
+    });
+  }
   function answered(fs) { return !!fs.querySelector("input:checked"); }
   function firstUnanswered() {
     for (var i = 0; i < steps.length; i++) if (!answered(steps[i])) return i;
@@ -109,7 +122,11 @@
     if (backToReview || current === steps.length - 1) { showReview(); return; }
     show(current + 1); focusHeading(steps[current]);
   });
-  form.addEventListener("change", function () { message.hidden = true; save(); });
+  form.addEventListener("change", function (ev) {
+    message.hidden = true;
+    if (ev.target && ev.target.name === "respondent") applyVoice();
+    save();
+  });
   var sending = false;
   form.addEventListener("submit", function (ev) {
     if (sending) { ev.preventDefault(); return; } // a double tap
@@ -204,6 +221,7 @@
   }
 
   restore();
+  applyVoice();
   freshIdIfUsed();
   if (hasServerErrors) {
     var bad = firstUnanswered();

@@ -25,7 +25,7 @@ def test_totp_setup_and_two_step_sign_in(page_for, anon_page, live_server):
 
     other = anon_page(lang="zh")
     other.goto("/login?lang=zh")
-    assert "请向您的诊所或管理员索取重置码" in other.inner_text("#forgot-password")
+    assert "请向您就诊的医院或管理员索取重置码" in other.inner_text("#forgot-password")
     other.fill("input[name=username]", "clinician.b")
     other.fill("input[name=password]", PASSWORD)
     other.click("main form button[type=submit]")

@@ -36,9 +36,11 @@ def shown_strings():
     texts = set(_MESSAGES.values()) | {_NOT_A_MAPPING}
     for inst in all_instruments():
         texts |= {inst.name, inst.instructions}
+        texts |= {inst.proxy_instructions} - {""}
         texts |= {band.label for band in inst.bands}
         for item in inst.items:
             texts.add(item.text)
+            texts |= {item.ask, item.proxy} - {""}
             if item.help:
                 texts.add(item.help)
             texts |= {choice.label for choice in item.choices if not choice.label.isdigit()}

@@ -12,7 +12,9 @@ from contextlib import contextmanager
 
 from . import bi, gds15, gds30, mmse, mrs, nihss
 from .base import (
+    PROXY_VOICE,
     RESPONDENTS,
+    SELF_VOICE,
     UN,
     Band,
     Choice,
@@ -23,12 +25,15 @@ from .base import (
     ScoreResult,
     ScoreWarning,
     UnknownRespondent,
+    voice_for,
 )
 
 __all__ = [
     "CODES",
     "CORE_CODES",
+    "PROXY_VOICE",
     "RESPONDENTS",
+    "SELF_VOICE",
     "UN",
     "Band",
     "Choice",
@@ -46,6 +51,7 @@ __all__ = [
     "registered",
     "reported_by",
     "unregister",
+    "voice_for",
 ]
 
 

@@ -23,6 +23,17 @@ from epro.core.i18n_marker import N_
 RESPONDENTS = ("patient", "caregiver-assisted", "caregiver-proxy", "clinician")
 PROXY = "caregiver-proxy"
 
+#: The two voices of a patient-reported questionnaire: the patient's own
+#: ("you"; also when a caregiver only helps the patient answer) and a
+#: caregiver's answering *for* the patient ("he or she").
+SELF_VOICE = "self"
+PROXY_VOICE = "proxy"
+
+
+def voice_for(respondent: str | None) -> str:
+    """The voice the questions speak in for *respondent*: proxy only for ``caregiver-proxy``."""
+    return PROXY_VOICE if respondent == PROXY else SELF_VOICE
+
 #: The answer kept for an untestable NIHSS item; it scores 0 but is stored as is.
 UN = "UN"
 YES = "YES"
@@ -73,13 +84,23 @@ class Choice:
 
 @dataclass(frozen=True)
 class Item:
-    """One question (patient-reported) or one rated item (clinician)."""
+    """One question (patient-reported) or one rated item (clinician).
+
+    ``text`` is the item's name or question (clinician pages show it).  A
+    patient-reported item may word its question twice: ``ask`` in the
+    patient's own voice ("you"; defaults to ``text``) and ``proxy`` about the
+    patient, for a caregiver answering for him or her (defaults to the
+    patient's wording).  Only the wording differs: keys, choices and scoring
+    are the same in both voices.
+    """
 
     key: str
     text: str
     choices: tuple[Choice, ...]
     help: str = ""
     loinc: str = ""
+    ask: str = ""
+    proxy: str = ""
 
     def __post_init__(self) -> None:
         values = self.allowed_values
@@ -90,6 +111,11 @@ class Item:
         for value in values:
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise ValueError(f"item {self.key!r}: value {value!r} must be an int or a str")
+
+    def wording(self, voice: str = SELF_VOICE) -> str:
+        """The msgid of the question in *voice* (:data:`SELF_VOICE` or :data:`PROXY_VOICE`)."""
+        own = self.ask or self.text
+        return (self.proxy or own) if voice == PROXY_VOICE else own
 
     @property
     def allowed_values(self) -> tuple[int | str, ...]:
@@ -274,6 +300,10 @@ class Instrument:
     optional: bool = False
     #: One line under the instrument's name on the patient's to-do list (a msgid, or "").
     task_hint: str = ""
+    #: The instructions for a caregiver answering for the patient (a msgid, or "": the same).
+    proxy_instructions: str = ""
+    #: The to-do line a caregiver reads, about the patient (a msgid, or "": ``task_hint``).
+    caregiver_task_hint: str = ""
 
     def __post_init__(self) -> None:
         if self.reporter not in ("patient", "clinician"):
@@ -292,6 +322,17 @@ class Instrument:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(item.key for item in self.items)
+
+    def instructions_in(self, voice: str = SELF_VOICE) -> str:
+        """The msgid of the instructions in *voice* (:data:`SELF_VOICE` or :data:`PROXY_VOICE`)."""
+        if voice == PROXY_VOICE and self.proxy_instructions:
+            return self.proxy_instructions
+        return self.instructions
+
+    @property
+    def has_proxy_wording(self) -> bool:
+        """Whether any text reads differently for a caregiver answering for the patient."""
+        return bool(self.proxy_instructions) or any(item.proxy for item in self.items)
 
     def item(self, key: str) -> Item:
         for item in self.items:

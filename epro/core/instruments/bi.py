@@ -10,6 +10,14 @@ patients who need a little help answer 5.  Bands (≤40 severe, 41-60 moderate, 
 independent) are those used in China.  LOINC total 96761-2; item codes as
 listed in INSTRUMENTS.md.
 
+Patients read each item as a plain question in their own voice (``ask``:
+"you", 您) and a caregiver answering for the patient reads it about the
+patient (``proxy``: "he or she", 他/她); clinicians see the short item names
+(``text``: 修饰, 床椅转移).  Jargon is explained on the patient's screen:
+grooming is personal hygiene (washing the face, combing the hair, brushing
+the teeth, shaving; 个人卫生), transfers are moving from bed to chair and back
+(从床上移到椅子上再回到床上).
+
 Only the original levels are valid.  12 (a level of Shah's *Modified* Barthel
 Index) or any other in-between value is an error, never rounded.  The
 20-point Collin & Wade version is this total divided by 5.
@@ -29,9 +37,12 @@ INSTRUMENT = Instrument(
     reporter="patient",
     task_hint=N_("Daily activities — 10 questions"),
     instructions=N_(
-        "For each activity, choose what the patient actually does now, not what they "
-        "might be able to do. Using aids such as a walking stick still counts as doing "
-        "it alone."
+        "For each activity, choose what you actually do now, not what you might be able "
+        "to do. Using aids such as a walking stick still counts as doing it alone."
+    ),
+    proxy_instructions=N_(
+        "For each activity, choose what the patient actually does now, not what he or she "
+        "might be able to do. Using aids such as a walking stick still counts as doing it alone."
     ),
     items=(
         Item(
@@ -42,6 +53,8 @@ INSTRUMENT = Instrument(
                 Choice(5, N_("Needs help, e.g. cutting up food, or needs a special diet")),
                 Choice(10, N_("Independent; eats without help")),
             ),
+            ask=N_("Eating: how do you manage your meals?"),
+            proxy=N_("Eating: how does he or she manage his or her meals?"),
             loinc="83184-2",
         ),
         Item(
@@ -51,6 +64,8 @@ INSTRUMENT = Instrument(
                 Choice(0, N_("Needs someone's help to bathe or shower, even a little")),
                 Choice(5, N_("Bathes or showers alone, with no one there to help")),
             ),
+            ask=N_("Bathing: how do you wash yourself in the bath or shower?"),
+            proxy=N_("Bathing: how does he or she wash in the bath or shower?"),
             loinc="83181-8",
         ),
         Item(
@@ -59,6 +74,14 @@ INSTRUMENT = Instrument(
             (
                 Choice(0, N_("Needs help with personal care")),
                 Choice(5, N_("Independent; washes face, combs hair, brushes teeth, shaves")),
+            ),
+            ask=N_(
+                "Personal hygiene (washing your face, combing your hair, brushing your teeth, shaving): "
+                "can you do it yourself?"
+            ),
+            proxy=N_(
+                "Personal hygiene (washing the face, combing the hair, brushing the teeth, shaving): "
+                "can he or she do it alone?"
             ),
             loinc="96767-9",
         ),
@@ -70,6 +93,8 @@ INSTRUMENT = Instrument(
                 Choice(5, N_("Needs help but can do about half alone")),
                 Choice(10, N_("Independent, including buttons, zips and shoes")),
             ),
+            ask=N_("Getting dressed: how do you put on and take off your clothes?"),
+            proxy=N_("Getting dressed: how does he or she put on and take off his or her clothes?"),
             loinc="83182-6",
         ),
         Item(
@@ -80,6 +105,8 @@ INSTRUMENT = Instrument(
                 Choice(5, N_("Occasional accident (about once a week)")),
                 Choice(10, N_("Continent; no accidents")),
             ),
+            ask=N_("Bowel control: can you hold your stools until you reach the toilet?"),
+            proxy=N_("Bowel control: can he or she hold his or her stools until reaching the toilet?"),
             loinc="96759-6",
         ),
         Item(
@@ -90,6 +117,8 @@ INSTRUMENT = Instrument(
                 Choice(5, N_("Occasional accident (at most once a day)")),
                 Choice(10, N_("Continent; no accidents")),
             ),
+            ask=N_("Bladder control: can you hold your urine until you reach the toilet?"),
+            proxy=N_("Bladder control: can he or she hold his or her urine until reaching the toilet?"),
             loinc="96760-4",
         ),
         Item(
@@ -100,6 +129,8 @@ INSTRUMENT = Instrument(
                 Choice(5, N_("Needs some help, but can do some things alone")),
                 Choice(10, N_("Independent; gets on and off, dresses and wipes alone")),
             ),
+            ask=N_("Using the toilet: how do you manage on the toilet?"),
+            proxy=N_("Using the toilet: how does he or she manage on the toilet?"),
             loinc="83183-4",
         ),
         Item(
@@ -111,6 +142,8 @@ INSTRUMENT = Instrument(
                 Choice(10, N_("Needs minor help (a little help or reminders)")),
                 Choice(15, _INDEPENDENT),
             ),
+            ask=N_("Moving from your bed to a chair and back to bed: how do you manage?"),
+            proxy=N_("Moving from the bed to a chair and back to bed: how does he or she manage?"),
             loinc="83185-9",
         ),
         Item(
@@ -122,6 +155,8 @@ INSTRUMENT = Instrument(
                 Choice(10, N_("Walks with the help of one person")),
                 Choice(15, N_("Independent; may use an aid such as a stick")),
             ),
+            ask=N_("Walking on level ground (about 45 metres): how do you get about?"),
+            proxy=N_("Walking on level ground (about 45 metres): how does he or she get about?"),
             loinc="83186-7",
         ),
         Item(
@@ -132,6 +167,8 @@ INSTRUMENT = Instrument(
                 Choice(5, N_("Needs help or supervision")),
                 Choice(10, _INDEPENDENT),
             ),
+            ask=N_("Going up and down stairs: how do you manage stairs?"),
+            proxy=N_("Going up and down stairs: how does he or she manage stairs?"),
             loinc="96758-8",
         ),
     ),

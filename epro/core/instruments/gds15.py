@@ -10,7 +10,10 @@ Each item scores 1 for the depressive answer: "NO" on items 1, 5, 7, 11 and 13,
 "YES" on the others.  0-4 is read as normal, 5 or more suggests depression,
 10 or more almost always means depression.  The GDS is a self-report: a
 caregiver answering *for* the patient (``caregiver-proxy``) is not the
-validated measure, so such a score carries the flag ``proxy``.
+validated measure, so such a score carries the flag ``proxy``, and the
+caregiver reads every question about the patient ("Is he or she basically
+satisfied with his or her life?"; 他/她), the same questions in the third
+person; keys and scoring do not change.
 """
 
 from dataclasses import dataclass
@@ -20,6 +23,13 @@ from epro.core.i18n_marker import N_
 from .base import NO, YES, Band, Choice, Instrument, Item
 
 INSTRUCTIONS = N_("Choose the best answer for how you have felt over the past week.")
+#: For a caregiver answering *for* the patient (``caregiver-proxy``): every
+#: text speaks of the patient ("he or she", 他/她), so the answer is about the
+#: patient, not the caregiver.  The score stays flagged ``proxy``.
+PROXY_INSTRUCTIONS = N_(
+    "You are answering for the patient. Choose the best answer for how he or she has felt "
+    "over the past week."
+)
 _YES_LABEL = N_("Yes")
 _NO_LABEL = N_("No")
 
@@ -58,13 +68,46 @@ LONG_FORM_QUESTIONS = (
     N_("Is it easy for you to make decisions?"),
     N_("Is your mind as clear as it used to be?"),
 )
+#: The same 30 questions about the patient, for a caregiver answering for him or her.
+LONG_FORM_PROXY_QUESTIONS = (
+    N_("Is he or she basically satisfied with his or her life?"),
+    N_("Has he or she dropped many of his or her activities and interests?"),
+    N_("Does he or she feel that his or her life is empty?"),
+    N_("Does he or she often get bored?"),
+    N_("Is he or she hopeful about the future?"),
+    N_("Is he or she bothered by thoughts he or she can't get out of his or her head?"),
+    N_("Is he or she in good spirits most of the time?"),
+    N_("Is he or she afraid that something bad is going to happen to him or her?"),
+    N_("Does he or she feel happy most of the time?"),
+    N_("Does he or she often feel helpless?"),
+    N_("Does he or she often get restless and fidgety?"),
+    N_("Does he or she prefer to stay at home, rather than going out and doing new things?"),
+    N_("Does he or she frequently worry about the future?"),
+    N_("Does he or she feel he or she has more problems with memory than most?"),
+    N_("Does he or she think it is wonderful to be alive now?"),
+    N_("Does he or she often feel downhearted and blue?"),
+    N_("Does he or she feel pretty worthless the way he or she is now?"),
+    N_("Does he or she worry a lot about the past?"),
+    N_("Does he or she find life very exciting?"),
+    N_("Is it hard for him or her to get started on new projects?"),
+    N_("Does he or she feel full of energy?"),
+    N_("Does he or she feel that his or her situation is hopeless?"),
+    N_("Does he or she think that most people are better off than he or she is?"),
+    N_("Does he or she frequently get upset over little things?"),
+    N_("Does he or she frequently feel like crying?"),
+    N_("Does he or she have trouble concentrating?"),
+    N_("Does he or she enjoy getting up in the morning?"),
+    N_("Does he or she prefer to avoid social gatherings?"),
+    N_("Is it easy for him or her to make decisions?"),
+    N_("Is his or her mind as clear as it used to be?"),
+)
 SHORT_FORM_ITEMS = (1, 2, 3, 4, 7, 8, 9, 10, 12, 14, 15, 17, 21, 22, 23)
 #: Short-form items where "NO" is the depressive answer.
 REVERSED = frozenset({1, 5, 7, 11, 13})
 
 
-def yes_no_item(key: str, text: str, reversed_: bool) -> Item:
-    """A yes/no item scoring 1 for the depressive answer."""
+def yes_no_item(key: str, text: str, reversed_: bool, proxy: str = "") -> Item:
+    """A yes/no item scoring 1 for the depressive answer; *proxy* asks the same about the patient."""
     return Item(
         key,
         text,
@@ -72,6 +115,7 @@ def yes_no_item(key: str, text: str, reversed_: bool) -> Item:
             Choice(YES, _YES_LABEL, points=0 if reversed_ else 1),
             Choice(NO, _NO_LABEL, points=1 if reversed_ else 0),
         ),
+        proxy=proxy,
     )
 
 
@@ -90,9 +134,14 @@ INSTRUMENT = GeriatricDepressionScale(
     short_name="GDS-15",
     reporter="patient",
     task_hint=N_("Your mood — 15 questions"),
+    caregiver_task_hint=N_("The patient's mood — 15 questions"),
     instructions=INSTRUCTIONS,
+    proxy_instructions=PROXY_INSTRUCTIONS,
     items=tuple(
-        yes_no_item(f"GDS02{number:02d}", LONG_FORM_QUESTIONS[long_number - 1], number in REVERSED)
+        yes_no_item(
+            f"GDS02{number:02d}", LONG_FORM_QUESTIONS[long_number - 1], number in REVERSED,
+            proxy=LONG_FORM_PROXY_QUESTIONS[long_number - 1],
+        )
         for number, long_number in enumerate(SHORT_FORM_ITEMS, start=1)
     ),
     min_total=0,

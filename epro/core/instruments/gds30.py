@@ -11,7 +11,14 @@ severe depression.  A self-report, like the short form (see ``gds15``).
 from epro.core.i18n_marker import N_
 
 from .base import Band
-from .gds15 import INSTRUCTIONS, LONG_FORM_QUESTIONS, GeriatricDepressionScale, yes_no_item
+from .gds15 import (
+    INSTRUCTIONS,
+    LONG_FORM_PROXY_QUESTIONS,
+    LONG_FORM_QUESTIONS,
+    PROXY_INSTRUCTIONS,
+    GeriatricDepressionScale,
+    yes_no_item,
+)
 
 REVERSED = frozenset({1, 5, 7, 9, 15, 19, 21, 27, 29, 30})
 
@@ -21,9 +28,12 @@ INSTRUMENT = GeriatricDepressionScale(
     short_name="GDS-30",
     reporter="patient",
     instructions=INSTRUCTIONS,
+    proxy_instructions=PROXY_INSTRUCTIONS,
     items=tuple(
-        yes_no_item(f"GDS01{number:02d}", text, number in REVERSED)
-        for number, text in enumerate(LONG_FORM_QUESTIONS, start=1)
+        yes_no_item(f"GDS01{number:02d}", text, number in REVERSED, proxy=proxy)
+        for number, (text, proxy) in enumerate(
+            zip(LONG_FORM_QUESTIONS, LONG_FORM_PROXY_QUESTIONS, strict=True), start=1
+        )
     ),
     min_total=0,
     max_total=30,

@@ -10,10 +10,16 @@ the result carries the flag ``contains_un``.  LOINC panel 70182-1, total
 72089-6.  Bands: 0 none, 1-4 minor, 5-15 moderate, 16-20 moderate to severe,
 21-42 severe.
 
-Rules of the NINDS instructions checked here (warned about, never applied to
-the answers): a patient in coma (1a = 3) scores 2 on sensory (8) and 3 on best
-language (9); ataxia (7) is scored absent when the patient cannot understand
-(coma) or is paralysed (no movement in any limb).
+Rules of the NINDS instructions shown to the rater as help text: 1b scores 1
+for a patient who cannot speak because of intubation, orotracheal trauma,
+severe dysarthria or a language barrier (2 for aphasia or stupor); 1c uses
+the non-paretic hand, also when the task is shown (pantomime); 9 level 1
+keeps "without significant limitation on ideas expressed"; the coma and
+ataxia rules below are shown on items 1a, 7, 8 and 9.  Rules checked here
+(warned about, never applied to the answers): a patient in coma (1a = 3)
+scores 2 on sensory (8) and 3 on best language (9); ataxia (7) is scored
+absent when the patient cannot understand (coma) or is paralysed (no
+movement in any limb).
 """
 
 from epro.core.i18n_marker import N_
@@ -88,6 +94,10 @@ INSTRUMENT = StrokeScale(
                 Choice(2, N_("Not alert; requires repeated stimulation")),
                 Choice(3, N_("Unresponsive or responds only with reflexes")),
             ),
+            help=N_(
+                "If 1a = 3 (coma): score sensory (item 8) as 2, best language (item 9) as 3 "
+                "and limb ataxia (item 7) as 0."
+            ),
             loinc="70184-7",
         ),
         Item(
@@ -98,7 +108,11 @@ INSTRUMENT = StrokeScale(
                 Choice(1, N_("Answers one question correctly")),
                 Choice(2, N_("Answers neither question correctly")),
             ),
-            help=N_("Aphasic or stuporous patients who do not understand the questions score 2."),
+            help=N_(
+                "A patient who cannot speak because of intubation, orotracheal trauma, severe "
+                "dysarthria, a language barrier or any other problem not due to aphasia scores 1. "
+                "Aphasic or stuporous patients who do not understand the questions score 2."
+            ),
             loinc="70185-4",
         ),
         Item(
@@ -108,6 +122,11 @@ INSTRUMENT = StrokeScale(
                 Choice(0, N_("Performs both tasks correctly")),
                 Choice(1, N_("Performs one task correctly")),
                 Choice(2, N_("Performs neither task correctly")),
+            ),
+            help=N_(
+                "Use the non-paretic hand. If the patient does not respond to the command, show "
+                "the task (pantomime) and score what he or she does; if the hands cannot be used, "
+                "give another one-step command."
             ),
             loinc="70186-2",
         ),
@@ -177,7 +196,10 @@ INSTRUMENT = StrokeScale(
             N_("9. Best language"),
             (
                 Choice(0, N_("No aphasia; normal")),
-                Choice(1, N_("Mild-to-moderate aphasia; some obvious loss of fluency or comprehension")),
+                Choice(1, N_(
+                    "Mild-to-moderate aphasia; some obvious loss of fluency or comprehension, "
+                    "without significant limitation on ideas expressed or form of expression"
+                )),
                 Choice(2, N_("Severe aphasia; all communication is through fragmentary expression")),
                 Choice(3, N_("Mute, global aphasia; no usable speech or auditory comprehension")),
             ),
