@@ -194,3 +194,12 @@ def test_every_shipped_instrument_makes_a_valid_questionnaire():
     assert urls == {fhir.questionnaire_url(c) for c in instruments.CODES}
     Bundle.model_validate(data)
     assert check_bundle(data) == []
+
+
+def test_the_derivation_rules_travel_with_the_bundle(tmp_path):
+    export, counts, _, data = _write(tmp_path)
+    (basic,) = resources(data, "Basic")
+    assert counts["Basic"] == 1 and basic["code"]["coding"][0]["code"] == "derivation-rules"
+    rules = [{e["url"]: next(v for k, v in e.items() if k.startswith("value")) for e in ext["extension"]}
+             for ext in basic["extension"]]
+    assert [(r["code"], r["text"]) for r in rules] == [(r.code, r.text) for r in export.rules]

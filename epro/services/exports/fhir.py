@@ -275,6 +275,25 @@ class _Writer:
         resource["item"] = items
         self.add(urn, resource)
 
+    def rules(self) -> None:
+        """The derivation rules the export applied (epro.core.endpoints), as one Basic resource:
+        a Bundle carries no extensions of its own, and the rules explain every response in it."""
+        urn = _urn(self.export.study_code, "derivation-rules")
+        self.add(urn, {
+            "resourceType": "Basic",
+            "id": _fhir_id(urn),
+            "code": {"coding": [{"system": codesystem_url("epro", "resource"), "code": "derivation-rules"}],
+                     "text": "Derivation rules"},
+            "extension": [
+                {"url": extension_url("derivation-rule"), "extension": [
+                    {"url": "code", "valueCode": rule.code},
+                    {"url": "title", "valueString": rule.title},
+                    {"url": "text", "valueString": rule.text},
+                ]}
+                for rule in self.export.rules
+            ],
+        })
+
     def bundle(self) -> dict[str, Any]:
         export = self.export
         for code in self.codes():
@@ -286,6 +305,7 @@ class _Writer:
                 raise ValueError(f"response {response.response_id} is of subject {response.subject_code!r}, "
                                  "who is not in the export")
             self.response(response)
+        self.rules()
         return {
             "resourceType": "Bundle",
             "id": _fhir_id(_urn(export.study_code, "bundle", export.generated_at.isoformat())),
