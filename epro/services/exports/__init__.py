@@ -40,6 +40,7 @@ UNKNOWN_STUDY = N_("There is no study %(study)s.")
 UNKNOWN_FORMAT = N_("Unknown export format %(format)s: choose one of %(formats)s.")
 NOT_UNBLINDED = N_("Only unblinded staff may export arms and doses: this export must be masked.")
 NO_EXPORTS = N_("Your role does not export data.")
+NOT_INSTALLED = N_("The %(format)s export is not available in this installation.")
 
 
 class ExportRefused(Refused):
@@ -79,7 +80,12 @@ def writer(fmt: str) -> Any:
     """The writer module of *fmt* (imported now, not before)."""
     if fmt not in WRITERS:
         raise ExportRefused(UNKNOWN_FORMAT, format=fmt, formats=", ".join(FORMATS))
-    return importlib.import_module(WRITERS[fmt])
+    try:
+        return importlib.import_module(WRITERS[fmt])
+    except ModuleNotFoundError as exc:
+        if exc.name != WRITERS[fmt]:
+            raise  # the writer is there but needs something missing: a real error
+        raise ExportRefused(NOT_INSTALLED, format=fmt) from None
 
 
 def run(study_code: str, fmt: str, out_dir: Path, *, actor: User | None, unblinded: bool,

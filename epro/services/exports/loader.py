@@ -125,7 +125,7 @@ def _usernames(user_ids: list[int | None]) -> dict[int, str]:
     wanted = {i for i in user_ids if i is not None}
     if not wanted:
         return {}
-    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(wanted))).tuples().all())
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
 
 
 @functools.cache
@@ -168,7 +168,7 @@ def _audit_events(study: Study) -> list[tuple[AuditEvent, int]]:
         select(AuditEvent, owners.c.pid)
         .join(owners, and_(AuditEvent.table_name == owners.c.t, AuditEvent.record_id == owners.c.rid))
         .order_by(AuditEvent.at, AuditEvent.id))
-    return [(e, pid) for e, pid in rows.tuples()]
+    return [(e, pid) for e, pid in rows]
 
 
 # --- records ----------------------------------------------------------------------------------
