@@ -46,7 +46,8 @@ BLINDING = ("masked", "unblinded")
 
 class ExportForm(Form):
     study = SelectChoiceField(choices=[])
-    format = SelectChoiceField(choices=[SelectChoice(f, _l(FORMAT_LABELS[f])) for f in exports.FORMATS])
+    format = SelectChoiceField(choices=[SelectChoice(f, _l(FORMAT_LABELS[f])) for f in exports.FORMATS],
+                               default="csv")
     #: Both values are accepted here; the service refuses "unblinded" to masked eyes (a clear message).
     blinding = RadioChoiceField(choices=[SelectChoice("masked", _l("Masked export")),
                                          SelectChoice("unblinded", _l("Unblinded export"))], default="masked")
