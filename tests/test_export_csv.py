@@ -257,3 +257,14 @@ def test_the_loader_needs_the_same_number_of_queries_for_more_patients(app, db_b
         db.session.expire_all()
         many, more = queries()
     assert more > subjects and many == few, (few, many)
+
+
+def test_a_study_with_no_subject_yet_still_gives_a_valid_package(tmp_path):
+    import dataclasses
+
+    empty = dataclasses.replace(sample_study(), subjects=(), responses=(), visit_values=(), adverse_events=(),
+                                infusions=(), audit=())
+    counts = csv_files.write(empty, tmp_path)
+    assert counts["responses_long.csv"] == counts["visits_wide.csv"] == 0
+    _valid(tmp_path)
+    assert _read(tmp_path / "visits_wide.csv") == []
