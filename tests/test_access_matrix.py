@@ -33,6 +33,9 @@ UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site onl
 ADMIN = {"clinic.admin_home", "trial.new_study",
          "admin.sites_page", "admin.edit_site", "admin.studies_page", "admin.users_page", "admin.user_page",
          "admin.log_page", "api.list_sites", "api.list_users"}
+#: The Data page: whoever exports (data managers, statisticians); masked or unblinded is its own test
+#: (tests/test_data_page.py).
+EXPORTS = {"data.page"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
 POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care.unlink",  # own tests
              "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
@@ -42,19 +45,23 @@ POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care
              "trial.allocate"}  # trial.allocate: tests/trial_web/test_patient_course.py
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin",
-         "datamanager", "monitor.a"]
+         "datamanager", "monitor.a", "statistician"]
 SEES = {  # which demo subjects each user may see
     "patient.a1": {"A-001"}, "caregiver.a1": {"A-001"}, "clinician.a": {"A-001", "A-002"},
     "investigator.a": {"A-001", "A-002"}, "clinician.b": {"B-001"}, "admin": set(), "anonymous": set(),
     "datamanager": {"A-001", "A-002", "B-001"}, "monitor.a": {"A-001", "A-002"},
+    # every site's data, for exports (and the read-only patient API); no clinic page
+    "statistician": {"A-001", "A-002", "B-001"},
 }
+EXPORTERS = {"datamanager", "statistician"}
 ENTERING_USERS = {"clinician.a", "clinician.b", "investigator.a"}
 STAFF_USERS = ENTERING_USERS | {"datamanager", "monitor.a"}  # read the clinic pages
 
 
 def test_every_route_is_classified(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
-    known = PUBLIC | SIGNED_IN | PATIENT_SIDE | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT | POST_ONLY
+    known = (PUBLIC | SIGNED_IN | PATIENT_SIDE | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT | POST_ONLY
+             | EXPORTS)
     assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
 
 
@@ -112,6 +119,8 @@ def expected(endpoint, user, subject, api):
         return {200} if user == "investigator.a" and visible else {404}
     if endpoint in ADMIN:
         return {200} if user == "admin" else {404}
+    if endpoint in EXPORTS:
+        return {200} if user in EXPORTERS else {404}
     if endpoint in API_PATIENT:
         return {200} if visible else {404}
     raise AssertionError(endpoint)

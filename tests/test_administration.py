@@ -190,6 +190,7 @@ def test_api_invites_a_clinician_who_activates_and_signs_in(app, login):
     ({"role": "clinician", "site": None}, "site", 422),
     ({"role": "monitor"}, "site", 422),
     ({"role": "data-manager", "site": "A"}, "site", 422),
+    ({"role": "statistician", "site": "A"}, "site", 422),
     ({"role": "clinician", "site": "Z"}, "site", 422),
     ({"role": "clinician", "site": "A", "username": "x"}, "username", 422),
     ({"role": "clinician", "site": "A", "display_name": {"en": "Dr. X"}}, "display_name.zh", 422),
@@ -227,6 +228,19 @@ def test_investigator_and_data_manager_invitations(app, login):
         assert people["investigator.b"].unblinded and people["investigator.b"].site.code == "B"
         assert not people["dm.two"].unblinded and people["dm.two"].site_id is None
         assert people["dm.two"].password_hash is None
+
+
+def test_a_statistician_is_invited_unblinded_at_no_site(app, login):
+    admin = login("admin")
+    page = admin.get("/admin/users?lang=en").get_data(as_text=True)
+    assert '<option value="statistician"' in page and "Statistician (unblinded)" in page
+    assert "统计师（非盲）" in admin.get("/admin/users?lang=zh").get_data(as_text=True)
+    r = api(admin, "/api/v1/users", {"username": "stat.two", "role": "statistician", "site": None,
+                                      "display_name": {"zh": "统计师二", "en": "Statistician two"}})
+    assert r.status_code == 201 and r.get_json()["role"] == "statistician"
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "stat.two"))
+        assert user.unblinded and user.site_id is None and user.password_hash is None
 
 
 def test_deactivation_ends_an_open_session_at_once(app, login):

@@ -78,6 +78,7 @@ def pages_for(ids_):
         "investigator.a": [f"/clinic/trial/patients/{a1}/infusions"],
         "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new", "/admin/sites", "/admin/studies", "/admin/users",
                   "/admin/log"],
+        "datamanager": ["/data/"], "statistician": ["/data/"],
     }
 
 

@@ -53,8 +53,8 @@ def test_capability_table_covers_every_role_and_nothing_else():
         for name, rule in guards.AUDIENCES.items():  # every audience answers for every role
             assert rule(user) in (True, False), (role, name)
         assert caps.read_only == (caps.reads_clinical and not caps.enters_data)
-        # Whoever enters or reads clinical data has a patient scope; nobody else sees a patient.
-        assert (caps.patients != "none") == (caps.reads_clinical or caps.answers_patient_reported)
+        # Whoever enters, reads or exports clinical data has a patient scope; nobody else sees a patient.
+        assert (caps.patients != "none") == (caps.reads_clinical or caps.answers_patient_reported or caps.exports)
 
 
 def test_the_table_says_what_the_brief_says():
@@ -69,6 +69,10 @@ def test_the_table_says_what_the_brief_says():
         assert caps.enters_data and caps.signs and caps.sees_own_site and not caps.sees_arms(False)
     assert inv.sees_arms(True) and inv.told_of_unblindings and not clin.told_of_unblindings
     assert admin.administers and admin.sees_arms(False) and admin.patients == "none"
+    stat = roles.of("statistician")  # every site's data, for exports only; unblinded if the account is
+    assert stat.sees_all_sites and stat.exports and not stat.reads_clinical and not stat.enters_data
+    assert stat.sees_arms(True) and not stat.sees_arms(False) and not stat.raises_queries
+    assert roles.with_capability("exports") == ("data-manager", "statistician")
     assert roles.with_capability("enters_data") == ("clinician", "investigator")
     assert roles.with_capability("answers_patient_reported") == ("patient", "caregiver")
     with pytest.raises(KeyError):

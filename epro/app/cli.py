@@ -100,6 +100,33 @@ def create_admin_command(username: str) -> None:
     click.echo(f"Administrator {user.username} created. Sign in at /login and create sites, studies and staff.")
 
 
+@cli.command("export")
+@click.option("--study", "study_code", required=True, help="The study's code, e.g. IT-HMSC.")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "sdtm", "odm", "fhir"]),
+              help="csv, sdtm, odm or fhir.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="The directory to write into (created if needed).")
+@click.option("--unblinded", is_flag=True, help="Include arms, doses, volumes and lots (default: masked).")
+def export_command(study_code: str, fmt: str, out_dir: str, unblinded: bool) -> None:
+    """Write one study's data in one format, masked unless --unblinded; audited like every export."""
+    from pathlib import Path
+
+    from epro.services import exports
+    from epro.services.unit_of_work import unit_of_work
+
+    try:
+        with unit_of_work():
+            result = exports.run(study_code, fmt, Path(out_dir), actor=None, unblinded=unblinded)
+    except exports.ExportRefused as exc:
+        raise click.ClickException(exc.message % exc.params if exc.params else exc.message) from None
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
+    click.echo(f"{'Unblinded' if unblinded else 'Masked'} {fmt} export of {study_code} written to {out_dir}:")
+    for path in result.files:
+        click.echo(f"  {path.name}: {result.counts.get(path.name, 0)} rows")
+
+
 def warn_without_admin(app) -> None:
     """A production start on a database with no administrator says how to create one."""
     from epro.services import accounts

@@ -220,6 +220,9 @@ def _load() -> str:
           locale="zh")
     _user("monitor.a", "monitor", site_id=sites["A"].id, display_name="Mr. Sun (monitor, A)",
           display_name_zh="孙先生（监查员，A）", locale="zh")
+    # Exports only, every site; unblinded: the trial statistician's unblinded analysis files.
+    _user("statistician", "statistician", display_name="Dr. Liu (statistician, unblinded)",
+          display_name_zh="刘博士（统计师，非盲）", unblinded=True, locale="zh")
     demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
     return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
 

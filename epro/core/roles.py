@@ -12,6 +12,8 @@ comes out.  Code that needs to know whether someone may do something asks
   exports, completion reports, the data-query overview (raises queries).
 - monitor: one site, always masked, read-only; raises and closes data queries
   and marks source-data verification.
+- statistician: every site's data, for exports only (no clinic pages); an unblinded
+  account (``User.unblinded``) may export arms and doses, a masked one masked data only.
 - admin: users, sites and studies; sees arms (as the study set-up needs), no patients.
 - patient, caregiver: answer patient-reported questionnaires for themselves or
   the patients linked to them.
@@ -46,7 +48,7 @@ class Capabilities:
     sees_open_label_arms: bool = False
     #: Is told of the site's emergency unblindings.
     told_of_unblindings: bool = False
-    #: Masked data exports and completion reports.
+    #: Data exports (masked; unblinded too for an account that sees arms) and completion reports.
     exports: bool = False
     #: Raises data queries (and sees the data-query overview).
     raises_queries: bool = False
@@ -91,6 +93,7 @@ TABLE: dict[str, Capabilities] = {
     "investigator": replace(_SITE_STAFF, told_of_unblindings=True),
     "data-manager": Capabilities(patients="all", reads_clinical=True, exports=True, raises_queries=True),
     "monitor": Capabilities(patients="site", reads_clinical=True, raises_queries=True, verifies_source=True),
+    "statistician": Capabilities(patients="all", exports=True, may_be_unblinded=True),
     "admin": Capabilities(sees_arms_always=True, administers=True),
 }
 

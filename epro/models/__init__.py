@@ -1,5 +1,6 @@
 """The database models, one module per idea, re-exported here."""
 from epro.models.audit import AuditEvent
+from epro.models.exports import Export
 from epro.models.people import DISPOSITIONS, ROLES, ActivationCode, CaregiverLink, Patient, RecoveryCode, User
 from epro.models.progress import PatientFlags, VisitProgress
 from epro.models.responses import RESPONDENTS, Response, Signature
@@ -19,6 +20,6 @@ __all__ = [
     "AdverseEvent", "AllocationSlot", "Infusion", "SafetyCheck", "Screening", "StudySite", "SymptomReport",
     "Unblinding",
     "DISPOSITIONS", "ROLES", "RESPONDENTS", "RateCounter", "RecoveryCode", "SignInLock",
-    "ActivationCode", "Arm", "AuditEvent", "CaregiverLink",
+    "ActivationCode", "Arm", "AuditEvent", "CaregiverLink", "Export",
     "Patient", "PatientFlags", "Response", "Signature", "Site", "Study", "User", "VisitProgress",
 ]

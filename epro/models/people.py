@@ -13,7 +13,7 @@ from epro.core import roles
 from epro.models.study import Arm, Site, Study
 from epro.models.types import UTCDateTime, utcnow
 
-ROLES = ("patient", "caregiver", "clinician", "investigator", "data-manager", "monitor", "admin")
+ROLES = ("patient", "caregiver", "clinician", "investigator", "data-manager", "monitor", "statistician", "admin")
 #: Roles that work with patients' data in the clinic pages (what each may do: epro.core.roles).
 STAFF_ROLES = roles.with_capability("reads_clinical")
 SEXES = ("female", "male")

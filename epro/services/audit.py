@@ -92,7 +92,9 @@ AUDITED: dict[str, Rule] = {
     "arms": Rule(),
     "sites": Rule(),
 }
-NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags", "sign_in_locks", "rate_counters"})
+#: ``exports`` is a log of its own (insert only); each export writes one ``export`` event (services.exports).
+NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags", "sign_in_locks", "rate_counters",
+                         "exports"})
 
 
 @dataclass

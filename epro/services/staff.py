@@ -23,8 +23,8 @@ from epro.services import sites as site_service
 from epro.services.errors import FieldError, Refused, check
 
 #: The roles an administrator may give (patients and caregivers come by their clinic's codes).
-ROLES = ("clinician", "investigator", "data-manager", "monitor", "admin")
-#: Roles that work at one site; the others (data-manager, admin) work across sites.
+ROLES = ("clinician", "investigator", "data-manager", "monitor", "statistician", "admin")
+#: Roles that work at one site; the others (data-manager, statistician, admin) work across sites.
 SITE_ROLES = ("clinician", "investigator", "monitor")
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{3,40}$")
 MAX_NAME = 120
@@ -33,7 +33,9 @@ Status = Literal["active", "waiting", "deactivated"]
 
 USERNAME_SHAPE = N_("Use 3 to 40 letters, digits, dots, dashes or underscores.")
 USERNAME_TAKEN = N_("This username is taken.")
-UNKNOWN_ROLE = N_("Choose one of: clinician, investigator, data manager, monitor, administrator.")
+UNKNOWN_ROLE = N_("Choose one of: clinician, investigator, data manager, monitor, statistician, administrator.")
+#: Roles whose new accounts are unblinded (they exist to see arms); everyone else starts masked.
+UNBLINDED_ROLES = ("investigator", "statistician")
 SITE_NEEDED = N_("This role works at one site: choose it.")
 NO_SITE = N_("This role works across sites: leave the site empty.")
 UNKNOWN_SITE = N_("Unknown site.")
@@ -117,7 +119,7 @@ def invite(username: str, role: str, site_code: str | None, display_en: str, dis
     check(errors)
     with audit.operation("invite", actor=actor, names_inserts=True):
         user = User(username=username, role=role, site_id=site.id if site else None, display_name=display_en,
-                    display_name_zh=display_zh, password_hash=None, unblinded=role == "investigator", active=True)
+                    display_name_zh=display_zh, password_hash=None, unblinded=role in UNBLINDED_ROLES, active=True)
         db.session.add(user)
         db.session.flush()
         code, _record = activation.issue_for_user(user, "staff", actor)

@@ -14,7 +14,8 @@ from epro.web.fields import Form, SelectChoiceField, TextField, service_check
 
 #: How each role an administrator gives is called on the pages.
 ROLE_LABELS = {"clinician": N_("Clinician"), "investigator": N_("Investigator (unblinded)"),
-               "data-manager": N_("Data manager"), "monitor": N_("Monitor"), "admin": N_("Administrator")}
+               "data-manager": N_("Data manager"), "monitor": N_("Monitor"),
+               "statistician": N_("Statistician (unblinded)"), "admin": N_("Administrator")}
 
 
 class SiteNamesForm(Form):

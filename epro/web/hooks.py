@@ -97,7 +97,7 @@ def register(app: Flask) -> None:
         """Staff sessions end after STAFF_IDLE_MINUTES without a request (21 CFR 11.300(d) spirit)."""
         if is_background_request():
             return None  # static files, the worker script, the manifest: the browser's, not the person's
-        if not current_user.is_authenticated or not current_user.is_staff:
+        if not current_user.is_authenticated or not (current_user.is_staff or current_user.can.exports):
             return None
         now = time.time()
         limit = int(app.config["STAFF_IDLE_MINUTES"]) * 60

@@ -29,4 +29,6 @@ def home():
         return redirect(url_for("patient.home"))
     if current_user.is_staff:
         return redirect(url_for("clinic.patients"))
+    if current_user.can.exports:  # exports only (statisticians)
+        return redirect(url_for("data.page"))
     return redirect(url_for("clinic.admin_home"))
