@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, render_template
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice
@@ -80,7 +80,7 @@ def page():
     if answer is not None:
         return answer
     return render_template(
-        "data/page.html", form=form, history=exports.history(), rules=endpoints.RULES,
+        "data/page.html", form=form, history=exports.history(), rules=endpoints.rules(gettext),
         may_unblind=exports.may_unblind(current_user),
         study_choices=[(s.code, f"{s.code} · {s.name_in(_lang())}") for s in studies],
         format_choices=[(f, FORMAT_LABELS[f]) for f in exports.FORMATS],

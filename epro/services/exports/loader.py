@@ -73,7 +73,8 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
         tl = timeline.build_timeline(plans[p.id], submissions[p.id], _today(p.site.timezone, now),
                                      followup.ended_on(p))
         derived.update(endpoints.response_derivations(tl))
-        values.extend(endpoints.visit_values(p.subject_code, tl))
+        values.extend(endpoints.visit_values(p.subject_code, tl, died_on=followup.died_on(p),
+                                             after_death=protocol.analysis.after_death))
 
     fatal = {e.patient_id: e for e in events if e.outcome == "fatal"}
     subjects = tuple(_subject(p, unblinded, fatal.get(p.id)) for p in patients)
@@ -95,7 +96,7 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
         visit_values=tuple(values),
         adverse_events=tuple(_adverse_event(e, by_id[e.patient_id]) for e in events),
         infusions=tuple(_infusion(i, by_id[i.patient_id], unblinded) for i in infusions),
-        audit=audit_records, rules=tuple(endpoints.RULES),
+        audit=audit_records, rules=endpoints.rules(),
         arms={a.code: a.label for a in study.arms} if unblinded else {},
     )
 
@@ -122,10 +123,24 @@ def _signatures(ids: list[int]) -> dict[str, Signature]:
 
 
 def _usernames(user_ids: list[int | None]) -> dict[int, str]:
+    """Who did what, as exports name them: staff by username; patients and caregivers by a
+    pseudonym (``patient:<subject code>``, ``caregiver:<account number>``), since a patient's
+    chosen username may be a name or a phone number and exports leave the site."""
     wanted = {i for i in user_ids if i is not None}
     if not wanted:
         return {}
-    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
+    rows = db.session.execute(
+        select(User.id, User.username, User.role, Patient.subject_code)
+        .outerjoin(Patient, Patient.user_id == User.id).where(User.id.in_(wanted))).all()
+    names = {}
+    for uid, username, role, subject in rows:
+        if role == "patient":
+            names[uid] = f"patient:{subject or uid}"
+        elif role == "caregiver":
+            names[uid] = f"caregiver:{uid}"
+        else:
+            names[uid] = username
+    return names
 
 
 @functools.cache
