@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from flask import Flask, flash, g, redirect, request, session, url_for
-from flask_babel import format_date, format_datetime, get_locale, gettext
+from flask_babel import format_date, format_datetime, format_number, get_locale, gettext
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
@@ -137,6 +137,7 @@ def register(app: Flask) -> None:
             "csrf_token_value": generate_csrf,
             "format_date": format_date,
             "format_datetime": format_datetime,
+            "format_number": format_number,
             "static_url": static_url,
             "switch_lang_url": switch_lang_url,
             "instrument_name": instrument_name,
