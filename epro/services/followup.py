@@ -7,6 +7,7 @@ patients and one for their responses.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,9 @@ from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
-from epro.core import instruments, schedule, timeline
+from epro.core import endpoints, instruments, schedule, timeline
+from epro.core.exports.records import VisitValue
+from epro.core.protocols import Protocol
 from epro.models import Patient, PatientFlags, Response, Signature, VisitProgress
 from epro.services import protocols
 
@@ -126,6 +129,21 @@ def counting_ids(patient: Patient) -> set[str]:
 
 def submissions_for(patient: Patient) -> list[schedule.Submission]:
     return submissions_by_patient([patient])[patient.id]
+
+
+def timelines_for(
+    patients: list[Patient], today_of: Callable[[Patient], date] = patient_today
+) -> dict[int, timeline.Timeline]:
+    """Patient id → timeline, for many patients in two queries (plans from each protocol read once)."""
+    plans = plans_for(patients)
+    subs = submissions_by_patient(patients)
+    return {p.id: timeline.build_timeline(plans[p.id], subs[p.id], today_of(p), ended_on(p)) for p in patients}
+
+
+def endpoint_values(patient: Patient, tl: timeline.Timeline, protocol: Protocol) -> tuple[VisitValue, ...]:
+    """The patient's endpoint values (epro.core.endpoints), with the death date and the protocol's setting."""
+    return endpoints.visit_values(patient.subject_code, tl, died_on=died_on(patient),
+                                  after_death=protocol.analysis.after_death)
 
 
 def timeline_for(patient: Patient) -> timeline.Timeline:

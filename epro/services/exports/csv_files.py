@@ -18,20 +18,17 @@ name without it.  A masked export has no arm column at all.
 """
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from babel.messages.pofile import read_po
-
 from epro.base import csvfile
-from epro.base.i18n import TRANSLATIONS
 from epro.core import instruments
 from epro.core.exports import records as r
 from epro.core.i18n_marker import N_
+from epro.services.exports import texts
 
 LONG = "responses_long.csv"
 WIDE = "visits_wide.csv"
@@ -70,16 +67,9 @@ T_I_RESPONDENT = N_("%(instrument)s respondent")
 T_I_FLAGS = N_("%(instrument)s flags")
 
 
-@functools.cache
-def _zh_catalog() -> dict[str, str]:
-    with (TRANSLATIONS / "zh_Hans" / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalog = read_po(f, locale="zh_Hans")
-    return {m.id: m.string for m in catalog if isinstance(m.id, str) and m.id and isinstance(m.string, str)}
-
-
 def zh(msgid: str, **params: Any) -> str:
     """The Chinese text of an English message id (the msgid itself if it has none)."""
-    text = _zh_catalog().get(msgid) or msgid
+    text = texts.bilingual().zh(msgid) or msgid
     return text % params if params else text
 
 

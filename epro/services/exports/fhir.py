@@ -54,7 +54,7 @@ from epro.core.exports.records import ResponseRecord, StudyExport, Subject
 from epro.core.instruments import Instrument, Item
 from epro.core.instruments.base import PROXY
 
-from .texts import Bilingual, confirmed_loinc
+from .texts import bilingual, confirmed_loinc
 
 FILENAME = "bundle.json"
 #: epro's namespace for canonical URLs, code systems, identifiers and extensions.  ``.invalid``
@@ -109,7 +109,7 @@ def _name(short_name: str) -> str:
 class _Writer:
     def __init__(self, export: StudyExport) -> None:
         self.export = export
-        self.texts = Bilingual()
+        self.texts = bilingual()
         self.entries: list[dict[str, Any]] = []
         self.practitioners: dict[str, str] = {}
         self.caregivers: dict[str, str] = {}

@@ -24,7 +24,7 @@ from sqlalchemy import String, and_, cast, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import Model, db
-from epro.core import endpoints, schedule, timeline
+from epro.core import endpoints, schedule
 from epro.core.exports import records as r
 from epro.models import AdverseEvent, AuditEvent, Infusion, Patient, Response, Signature, Study, User
 from epro.services import followup, patient_trail, protocols
@@ -65,16 +65,12 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
         [x.entered_by_id for x in responses] + [x.rater_id for x in responses]
         + [s.signer_id for s in signatures.values()] + [e.user_id for e, _pid in trail])
 
-    plans = followup.plans_for(patients)
-    submissions = followup.submissions_by_patient(patients)
+    timelines = followup.timelines_for(patients, lambda p: _today(p.site.timezone, now))
     derived: dict[str, endpoints.Derived] = {}
     values: list[r.VisitValue] = []
     for p in patients:
-        tl = timeline.build_timeline(plans[p.id], submissions[p.id], _today(p.site.timezone, now),
-                                     followup.ended_on(p))
-        derived.update(endpoints.response_derivations(tl))
-        values.extend(endpoints.visit_values(p.subject_code, tl, died_on=followup.died_on(p),
-                                             after_death=protocol.analysis.after_death))
+        derived.update(endpoints.response_derivations(timelines[p.id]))
+        values.extend(followup.endpoint_values(p, timelines[p.id], protocol))
 
     fatal = {e.patient_id: e for e in events if e.outcome == "fatal"}
     subjects = tuple(_subject(p, unblinded, fatal.get(p.id)) for p in patients)

@@ -52,7 +52,7 @@ from epro.core import instruments
 from epro.core.exports.records import AuditRecord, ResponseRecord, StudyExport, Subject
 from epro.core.instruments import Instrument, Item
 
-from .texts import Bilingual, confirmed_loinc
+from .texts import bilingual, confirmed_loinc
 
 FILENAME = "odm.xml"
 NS = "http://www.cdisc.org/ns/odm/v1.3"
@@ -161,7 +161,7 @@ def _data_type(item: Item) -> str:
 class _Writer:
     def __init__(self, export: StudyExport) -> None:
         self.export = export
-        self.texts = Bilingual()
+        self.texts = bilingual()
         self.study_oid = f"ST.{export.study_code}"
         self.mdv_oid = f"MDV.{export.protocol}"
         self.used = [instruments.get(code) for code in self._instrument_codes()]

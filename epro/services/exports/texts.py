@@ -11,6 +11,7 @@ public source; the instrument module still carries them, and
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from babel import support
@@ -85,6 +86,12 @@ BASELINE_WINDOW = N_("%(visit)s: on or before day 0, window %(before)s days befo
 def confirmed_loinc(code: str | None) -> str | None:
     """*code* if it is a LOINC code INSTRUMENTS.md confirms, else None."""
     return code if code and code not in UNCONFIRMED_LOINC else None
+
+
+@functools.cache
+def bilingual() -> Bilingual:
+    """The one :class:`Bilingual` of this process (the catalog is read once)."""
+    return Bilingual()
 
 
 class Bilingual:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
-from epro.core import endpoints, timeline
+from epro.core import endpoints
 from epro.core.exports.records import VisitValue
 from epro.core.trial import outcomes as stats
 from epro.models import Patient, Study
@@ -54,15 +54,12 @@ def study_outcomes(study: Study, site_id: int | None, masked: bool) -> StudyOutc
     # A randomized study's patient without an arm waits for allocation: no group's, counted apart.
     waiting = [p for p in patients if p.arm_id is None] if protocol.randomized else []
     patients = [p for p in patients if p not in waiting]
-    subs = followup.submissions_by_patient(patients)
     visits = tuple(v.code for v in protocol.visits)
     measured = outcome_instruments(protocol)
-    plans = followup.plans_for(patients)
+    timelines = followup.timelines_for(patients)
     values: list[VisitValue] = []
     for p in patients:
-        tl = timeline.build_timeline(plans[p.id], subs[p.id], followup.patient_today(p), followup.ended_on(p))
-        values.extend(endpoints.visit_values(p.subject_code, tl, died_on=followup.died_on(p),
-                                             after_death=protocol.analysis.after_death))
+        values.extend(followup.endpoint_values(p, timelines[p.id], protocol))
     main, apart = endpoints.split_for_summary(values)
     pid_of = {p.subject_code: p.id for p in patients}
     totals: dict[str, dict[int, dict[str, int | None]]] = {
