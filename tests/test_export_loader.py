@@ -55,7 +55,6 @@ def test_derivations_and_visit_values_are_the_endpoints_own(app, db_backend):
         patient = db.session.scalar(select(Patient).where(Patient.subject_code == "A-001"))
         plans = followup.plans_for([patient])
         from epro.core import timeline
-
         from epro.services.exports.loader import _today
 
         # The export's "today" is that of its moment (NOW), as the loader reads it.
