@@ -7,12 +7,13 @@ patients and one for their responses.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import Select, delete, exists, insert, select
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
@@ -96,6 +97,31 @@ def protocol_instruments(patient: Patient, reporter: str | None = None) -> tuple
     return tuple(seen) if reporter is None else instruments.reported_by(reporter, seen)
 
 
+def submission_query(patient_ids: list[int], *extra: Any) -> Select[*tuple[Any, ...]]:
+    """The active responses of these patients, scoring columns first (what :func:`submission`
+    reads), then any *extra* columns, oldest first (completed, received, id)."""
+    # Which answer counts prefers a signed clinician assessment (schedule.counting_key).
+    signed = exists().where(Signature.response_id == Response.id, Signature.voided_at.is_(None))
+    return (
+        select(
+            Response.id, Response.patient_id, Response.visit_code, Response.instrument,
+            Response.completed_at, Response.received_at, Response.total, Response.respondent,
+            Response.flags, signed, *extra,
+        ).where(Response.patient_id.in_(patient_ids), Response.status == "active")
+        .order_by(Response.patient_id, Response.completed_at, Response.received_at, Response.id)
+    )
+
+
+def submission(row: Sequence[Any], tz: str) -> schedule.Submission:
+    """The :class:`schedule.Submission` of a row of :func:`submission_query`."""
+    rid, _pid, visit, instrument, completed_at, received_at, total, respondent, flags, is_signed = row[:10]
+    return schedule.Submission(
+        id=rid, visit=visit, instrument=instrument, completed_at=completed_at,
+        received_at=received_at, completed_on=schedule.local_date(completed_at, tz),
+        total=total, respondent=respondent, flags=frozenset(flags or ()), signed=bool(is_signed),
+    )
+
+
 def submissions_by_patient(patients: list[Patient]) -> dict[int, list[schedule.Submission]]:
     """Active responses of many patients in one query, scoring columns only
     (no answers, no ORM objects): cheap enough for thousands of patients."""
@@ -103,22 +129,8 @@ def submissions_by_patient(patients: list[Patient]) -> dict[int, list[schedule.S
     result: dict[int, list[schedule.Submission]] = defaultdict(list)
     if not patients:
         return result
-    # Which answer counts prefers a signed clinician assessment (schedule.counting_key).
-    signed = exists().where(Signature.response_id == Response.id, Signature.voided_at.is_(None))
-    rows = db.session.execute(
-        select(
-            Response.id, Response.patient_id, Response.visit_code, Response.instrument,
-            Response.completed_at, Response.received_at, Response.total, Response.respondent,
-            Response.flags, signed,
-        ).where(Response.patient_id.in_(list(tz_of)), Response.status == "active")
-        .order_by(Response.completed_at)
-    )
-    for rid, pid, visit, instrument, completed_at, received_at, total, respondent, flags, is_signed in rows:
-        result[pid].append(schedule.Submission(
-            id=rid, visit=visit, instrument=instrument, completed_at=completed_at,
-            received_at=received_at, completed_on=schedule.local_date(completed_at, tz_of[pid]),
-            total=total, respondent=respondent, flags=frozenset(flags or ()), signed=bool(is_signed),
-        ))
+    for row in db.session.execute(submission_query(list(tz_of))):
+        result[row[1]].append(submission(row, tz_of[row[1]]))
     return result
 
 
@@ -132,12 +144,17 @@ def submissions_for(patient: Patient) -> list[schedule.Submission]:
 
 
 def timelines_for(
-    patients: list[Patient], today_of: Callable[[Patient], date] = patient_today
+    patients: list[Patient], today_of: Callable[[Patient], date] = patient_today,
+    submissions: Mapping[int, list[schedule.Submission]] | None = None,
 ) -> dict[int, timeline.Timeline]:
-    """Patient id → timeline, for many patients in two queries (plans from each protocol read once)."""
+    """Patient id → timeline, for many patients in two queries (plans from each protocol read once).
+
+    *submissions* (patient id → :func:`submission` list) saves the query when the caller
+    has read the responses already (the export loader reads them with their answers)."""
     plans = plans_for(patients)
-    subs = submissions_by_patient(patients)
-    return {p.id: timeline.build_timeline(plans[p.id], subs[p.id], today_of(p), ended_on(p)) for p in patients}
+    subs = submissions if submissions is not None else submissions_by_patient(patients)
+    return {p.id: timeline.build_timeline(plans[p.id], subs.get(p.id, []), today_of(p), ended_on(p))
+            for p in patients}
 
 
 def endpoint_values(patient: Patient, tl: timeline.Timeline, protocol: Protocol) -> tuple[VisitValue, ...]:

@@ -89,7 +89,7 @@ def test_every_response_and_every_answer_is_present(tmp_path):
     assert "proxy" in forms[proxy.response_id][6]["IT.RESPONSE.FLAGS"].split()
 
 
-def test_every_item_value_and_form_has_an_audit_record_of_known_users_and_sites(tmp_path):
+def test_every_form_and_derived_group_has_an_audit_record_of_known_users_and_sites(tmp_path):
     _, _, _, root = _write(tmp_path)
     users = {u.get("OID") for u in root.iterfind(".//odm:AdminData/odm:User", NS)}
     sites = {loc.get("OID") for loc in root.iterfind(".//odm:AdminData/odm:Location", NS)}
@@ -99,9 +99,13 @@ def test_every_item_value_and_form_has_an_audit_record_of_known_users_and_sites(
                if g.get("ItemGroupOID") in {f"IG.{c.upper()}" for c in sample_study().instruments}
                for i in g.iterfind("odm:ItemData", NS)]
     assert len(answers) == sum(len(r.answers) for r in sample_study().responses)
+    # No item of the sample was changed after entry: its form's record applies to it.
+    assert not [i for i in answers if i.find("odm:AuditRecord", NS) is not None]
     derived = [g for g in root.iterfind(".//odm:FormData/odm:ItemGroupData", NS)
                if g.get("ItemGroupOID").endswith((".SCORE", "RESPONSE"))]
-    for element in [*answers, *derived, *root.iterfind(".//odm:FormData", NS)]:
+    forms = root.findall(".//odm:FormData", NS)
+    assert forms and derived
+    for element in [*derived, *forms]:
         record = element.find("odm:AuditRecord", NS)
         assert record is not None, element.attrib
         assert record.find("odm:UserRef", NS).get("UserOID") in users
@@ -130,6 +134,10 @@ def test_the_audit_trail_reasons_and_repeats(tmp_path, schema):
                 and f.find("odm:ItemGroupData[@ItemGroupOID='IG.RESPONSE']/odm:ItemData"
                            "[@ItemOID='IT.RESPONSE.RESPONSE_ID']", NS).get("Value") == target.response_id)
     assert item.findtext("odm:AuditRecord/odm:ReasonForChange", namespaces=NS) == "transcription error"
+    assert item.find("odm:AuditRecord/odm:UserRef", NS).get("UserOID") == "USR.clinician.a"
+    # Only the changed item carries a record of its own; its neighbours keep the form's.
+    siblings = [i for i in item_group_of(root, item).iterfind("odm:ItemData", NS) if i is not item]
+    assert siblings and all(i.find("odm:AuditRecord", NS) is None for i in siblings)
     trail = root.findall(".//odm:ClinicalData/odm:AuditRecords/odm:AuditRecord", NS)
     assert len(trail) == len(export.audit) == counts["audit_records"]
     comments = [c.text for c in root.iterfind(".//odm:ClinicalData/odm:Annotations//odm:Comment", NS)]
@@ -212,3 +220,7 @@ def test_a_response_outside_the_plan_gets_an_unscheduled_event(tmp_path, schema)
     defined = {e.get("OID") for e in root.iterfind(".//odm:StudyEventDef", NS)}
     assert {e.get("StudyEventOID") for e in root.iterfind(".//odm:StudyEventData", NS)} <= defined
     assert _forms(root)[extra.response_id][1] == "SE.U1"
+
+
+def item_group_of(root, item):
+    return next(g for g in root.iterfind(".//odm:ItemGroupData", NS) if any(i is item for i in g))

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, and_, cast, literal, select, union_all
+from sqlalchemy import Row, String, and_, cast, literal, select, union_all
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import Model, db
@@ -52,7 +52,12 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
     ids = [p.id for p in patients]
     by_id = {p.id: p for p in patients}
 
-    responses = _responses(ids)
+    rows = _responses(ids)
+    tz_of = {p.id: p.site.timezone for p in patients}
+    loaded = [(row, followup.submission(row, tz_of[row.patient_id])) for row in rows]
+    submissions: dict[int, list[schedule.Submission]] = {pid: [] for pid in ids}
+    for row, sub in loaded:
+        submissions[row.patient_id].append(sub)
     signatures = _signatures(ids)
     events = list(db.session.scalars(
         select(AdverseEvent).where(AdverseEvent.patient_id.in_(ids), AdverseEvent.status == "active")
@@ -62,10 +67,10 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
         .order_by(Infusion.patient_id, Infusion.number, Infusion.id))) if ids else []
     trail = _audit_events(study) if ids else []
     names = _usernames(
-        [x.entered_by_id for x in responses] + [x.rater_id for x in responses]
-        + [s.signer_id for s in signatures.values()] + [e.user_id for e, _pid in trail])
+        [row.entered_by_id for row in rows] + [row.rater_id for row in rows]
+        + [signer for signer, _at in signatures.values()] + [e.user_id for e, _pid in trail])
 
-    timelines = followup.timelines_for(patients, lambda p: _today(p.site.timezone, now))
+    timelines = followup.timelines_for(patients, lambda p: _today(p.site.timezone, now), submissions)
     derived: dict[str, endpoints.Derived] = {}
     values: list[r.VisitValue] = []
     for p in patients:
@@ -74,8 +79,9 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
 
     fatal = {e.patient_id: e for e in events if e.outcome == "fatal"}
     subjects = tuple(_subject(p, unblinded, fatal.get(p.id)) for p in patients)
-    response_records = tuple(_response(x, by_id[x.patient_id], derived.get(x.id), names, signatures.get(x.id))
-                             for x in responses)
+    response_records = tuple(
+        _response(row, sub, by_id[row.patient_id], derived.get(sub.id), names, signatures.get(sub.id))
+        for row, sub in loaded)
     presenter = Presenter(None)  # nobody: every arm-revealing value masked
     audit_records = tuple(
         _audit(e, by_id.get(pid), names, None if unblinded else presenter) for e, pid in trail
@@ -99,23 +105,25 @@ def load(study: Study, *, unblinded: bool, actor_name: str, now: datetime) -> r.
 
 # --- queries ----------------------------------------------------------------------------------
 
-def _responses(ids: list[int]) -> list[Response]:
+def _responses(ids: list[int]) -> list[Row[Any]]:
+    """The responses as rows (no ORM objects: 40,000 of them cost seconds): the scoring
+    columns of :func:`followup.submission_query`, then the answers and who entered them."""
     if not ids:
         return []
-    return list(db.session.scalars(
-        select(Response).where(Response.patient_id.in_(ids), Response.status == "active")
-        .order_by(Response.patient_id, Response.completed_at, Response.received_at, Response.id)))
+    return list(db.session.execute(followup.submission_query(
+        ids, Response.answers, Response.entered_by_id, Response.rater_id, Response.version)))
 
 
-def _signatures(ids: list[int]) -> dict[str, Signature]:
-    """The latest signature not voided of each response (the one that locks it)."""
+def _signatures(ids: list[int]) -> dict[str, tuple[int, datetime]]:
+    """Signer and time of the latest signature not voided of each response (the one that locks it)."""
     if not ids:
         return {}
-    rows = db.session.scalars(
-        select(Signature).join(Response, Response.id == Signature.response_id)
+    rows = db.session.execute(
+        select(Signature.response_id, Signature.signer_id, Signature.signed_at)
+        .join(Response, Response.id == Signature.response_id)
         .where(Response.patient_id.in_(ids), Response.status == "active", Signature.voided_at.is_(None))
         .order_by(Signature.signed_at, Signature.id))
-    return {s.response_id: s for s in rows}
+    return {rid: (signer, at) for rid, signer, at in rows}
 
 
 def _usernames(user_ids: list[int | None]) -> dict[int, str]:
@@ -199,21 +207,20 @@ def _subject(p: Patient, unblinded: bool, fatal: AdverseEvent | None) -> r.Subje
     )
 
 
-def _response(x: Response, p: Patient, d: endpoints.Derived | None, names: dict[int, str],
-              signature: Signature | None) -> r.ResponseRecord:
-    completed_on = schedule.local_date(x.completed_at, p.site.timezone)
+def _response(row: Row[Any], sub: schedule.Submission, p: Patient, d: endpoints.Derived | None,
+              names: dict[int, str], signature: tuple[int, datetime] | None) -> r.ResponseRecord:
     return r.ResponseRecord(
-        response_id=x.id, subject_code=p.subject_code, visit=x.visit_code, instrument=x.instrument,
-        respondent=x.respondent, completed_at=x.completed_at, received_at=x.received_at,
-        completed_on=completed_on, study_day=r.study_day(completed_on, p.day0), answers=dict(x.answers),
-        total=x.total, flags=tuple(sorted(x.flags or ())),
+        response_id=sub.id, subject_code=p.subject_code, visit=sub.visit, instrument=sub.instrument,
+        respondent=sub.respondent, completed_at=sub.completed_at, received_at=sub.received_at,
+        completed_on=sub.completed_on, study_day=r.study_day(sub.completed_on, p.day0), answers=row.answers,
+        total=sub.total, flags=tuple(sorted(sub.flags)),
         # A visit the protocol does not plan has no place on the timeline: it never counts.
         counts=d.counts if d else False, analysis_flags=d.flags if d else ("unplanned",),
         change_from_baseline=d.change_from_baseline if d else None,
-        entered_by=names.get(x.entered_by_id) if x.entered_by_id else None,
-        rater=names.get(x.rater_id) if x.rater_id else None,
-        signed_by=names.get(signature.signer_id) if signature else None,
-        signed_at=signature.signed_at if signature else None, version=x.version,
+        entered_by=names.get(row.entered_by_id) if row.entered_by_id else None,
+        rater=names.get(row.rater_id) if row.rater_id else None,
+        signed_by=names.get(signature[0]) if signature else None,
+        signed_at=signature[1] if signature else None, version=row.version,
     )
 
 

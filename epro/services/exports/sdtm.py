@@ -67,28 +67,28 @@ BRTHDTC is a ``string``), missing values are null, numbers are JSON numbers.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import pathlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-import pyreadstat
-
 import epro
 from epro.core import instruments
 from epro.core.exports import codes
 from epro.core.exports.records import ResponseRecord, StudyExport, Subject, study_day
+from epro.services.exports import xpt
 
 DATASET_JSON_VERSION = "1.1.0"
 SDTMIG = "3.3"
-XPT_TEXT_LIMIT = 200
+XPT_TEXT_LIMIT = xpt.TEXT_LIMIT
 
 #: Respondent code → SDTM --EVAL (CDISC "Evaluator" terms).
 EVALUATOR = {
@@ -166,8 +166,11 @@ class Dataset:
 
 # --- text -----------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=65536)  # the same test names and codes on every row
 def ascii_text(value: str) -> str:
     """*value* as ASCII: NFKC-normalised, other characters as ``\\uXXXX`` escapes."""
+    if value.isascii():  # NFKC leaves ASCII as it is
+        return value
     return unicodedata.normalize("NFKC", value).encode("ascii", "backslashreplace").decode("ascii")
 
 
@@ -216,6 +219,7 @@ class _Study:
         baseline = [plan.code for plan in export.visits if plan.months == 0]
         self.baseline = baseline[0] if baseline else "BL"
 
+    @functools.cache  # noqa: B019 (one _Study per export, dropped with it)
     def usubjid(self, subject_code: str) -> str:
         subject = self.subjects[subject_code]
         if subject_code.startswith(f"{subject.site_code}-"):
@@ -335,9 +339,19 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
         key=lambda r: (st.subject_order(r.subject_code), r.completed_at, r.response_id),
     )
     untestable: list[dict[str, Any]] = []
+    points_of: dict[tuple[str, str, Any], int | None] = {}  # (instrument, item, answer) → points
+
+    def points(instrument: str, key: str, value: Any) -> int | None:
+        found = points_of.get((instrument, key, value), -1)
+        if found == -1:
+            item = instruments.get(instrument).item(key)
+            parsed = item.parse(value)
+            found = points_of[(instrument, key, value)] = item.choice(parsed).score if parsed is not None else None
+        return found
+
+    stresc, stresn, testcd, test_name, orres = f"{d}STRESC", f"{d}STRESN", f"{d}TESTCD", f"{d}TEST", f"{d}ORRES"
     for r in responses:
         table = codes.for_instrument(r.instrument)
-        inst = instruments.get(r.instrument)
         subject = st.subjects[r.subject_code]
         base: dict[str, Any] = {
             "STUDYID": st.export.study_code, "DOMAIN": d, "USUBJID": st.usubjid(r.subject_code),
@@ -351,22 +365,20 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
             if test.key not in r.answers:
                 continue
             value = r.answers[test.key]
-            row: dict[str, Any] = dict(base)
-            row.update({f"{d}TESTCD": test.testcd, f"{d}TEST": test.test, f"{d}ORRES": str(value)})
             if value == instruments.UN:
-                row.update({f"{d}STRESC": instruments.UN, f"{d}STRESN": None})
+                row = {**base, testcd: test.testcd, test_name: test.test, orres: instruments.UN,
+                       stresc: instruments.UN, stresn: None}
                 untestable.append(row)
             else:
-                item = inst.item(test.key)
-                parsed = item.parse(value)
-                points = item.choice(parsed).score if parsed is not None else None
-                row.update({f"{d}STRESC": None if points is None else str(points), f"{d}STRESN": points})
+                score = points(r.instrument, test.key, value)
+                row = {**base, testcd: test.testcd, test_name: test.test, orres: str(value),
+                       stresc: None if score is None else str(score), stresn: score}
             main.rows.append(row)
         if table.total is not None and r.total is not None:
-            main.rows.append(dict(base, **{
-                f"{d}TESTCD": table.total.testcd, f"{d}TEST": table.total.test, f"{d}ORRES": str(r.total),
-                f"{d}STRESC": str(r.total), f"{d}STRESN": r.total, f"{d}DRVFL": "Y",
-            }))
+            main.rows.append({
+                **base, testcd: table.total.testcd, test_name: table.total.test, orres: str(r.total),
+                stresc: str(r.total), stresn: r.total, f"{d}DRVFL": "Y",
+            })
     _number(main.rows, d)
     study = st.export.study_code
     for r in responses:
@@ -553,7 +565,10 @@ def _sv(st: _Study) -> Dataset:
     return sv
 
 
-# --- writing --------------------------------------------------------------------------------------
+# --- writing ------------------------------------------------------------------------------------
+
+_NUMERIC = ("integer", "float")
+
 
 def _check(dataset: Dataset) -> None:
     if len(dataset.name) > 8 or len(dataset.label) > 40:
@@ -561,59 +576,64 @@ def _check(dataset: Dataset) -> None:
     for var in dataset.variables:
         if len(var.name) > 8 or len(var.label) > 40 or not var.label.isascii():
             raise ValueError(f"{dataset.name}.{var.name}: name or label too long for XPT v5")
-    for row in dataset.rows:
-        for var in dataset.variables:
-            value = row.get(var.name)
-            if isinstance(value, str) and len(value) > XPT_TEXT_LIMIT:
-                raise ValueError(f"{dataset.name}.{var.name}: value longer than {XPT_TEXT_LIMIT} characters")
 
 
-def _cells(dataset: Dataset) -> list[list[Any]]:
-    """The rows as lists in variable order, text ASCII-safe, missing as None."""
-    out: list[list[Any]] = []
-    for row in dataset.rows:
-        values: list[Any] = []
-        for var in dataset.variables:
-            value: Any = _clean(row.get(var.name))
-            if var.kind == "integer" and value is not None:
-                value = int(value)
-            elif var.kind == "float" and value is not None:
-                value = float(value)
-            values.append(value)
-        out.append(values)
-    return out
+def _column(var: Var, values: Sequence[Any]) -> Sequence[Any]:
+    """One variable's values, text ASCII-safe (:func:`ascii_text`), numbers as int or float,
+    missing as None; *values* itself when it is all that already (checked at C speed)."""
+    kinds = set(map(type, values))
+    if var.kind == "integer":
+        return values if kinds <= {int, type(None)} else [None if v is None else int(v) for v in values]
+    if var.kind == "float":
+        return values if kinds <= {float, type(None)} else [None if v is None else float(v) for v in values]
+    if kinds <= {str, type(None)} and "".join(filter(None, values)).isascii():
+        return values
+    return [_clean(v) for v in values]
 
 
-def _write_xpt(dataset: Dataset, cells: list[list[Any]], path: pathlib.Path) -> None:
-    columns: dict[str, pd.Series[Any]] = {}
-    for n, var in enumerate(dataset.variables):
-        values = [row[n] for row in cells]
-        if var.kind in ("integer", "float"):
-            columns[var.name] = pd.Series([math.nan if v is None else float(v) for v in values], dtype="float64")
-        else:
-            columns[var.name] = pd.Series(["" if v is None else v for v in values], dtype=object)
-    frame = pd.DataFrame(columns, columns=[var.name for var in dataset.variables])
-    pyreadstat.write_xport(
-        frame, str(path), file_label=dataset.label, column_labels=[var.label for var in dataset.variables],
-        table_name=dataset.name, file_format_version=5,
-    )
+def _columns(dataset: Dataset) -> tuple[list[Sequence[Any]], list[int | None], list[tuple[Any, ...]]]:
+    """The values column by column (in variable order), each text column's length (longest
+    value, at least 1; None for numbers) and the same values row by row: measured once."""
+    names = [var.name for var in dataset.variables]
+    try:  # every row has every variable (the large findings datasets): at C speed
+        rows = list(map(operator.itemgetter(*names), dataset.rows)) if len(names) > 1 else \
+            [(row[names[0]],) for row in dataset.rows]
+    except KeyError:
+        rows = [tuple(row.get(name) for name in names) for row in dataset.rows]
+    raw = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    columns = [_column(var, values) for var, values in zip(dataset.variables, raw, strict=True)]
+    if any(c is not r for c, r in zip(columns, raw, strict=True)):
+        rows = list(zip(*columns, strict=True))
+    lengths: list[int | None] = []
+    for var, values in zip(dataset.variables, columns, strict=True):
+        if var.kind in _NUMERIC:
+            lengths.append(None)
+            continue
+        length = max(map(len, filter(None, values)), default=1)
+        if length > XPT_TEXT_LIMIT:
+            raise ValueError(f"{dataset.name}.{var.name}: value longer than {XPT_TEXT_LIMIT} characters")
+        lengths.append(length)
+    return columns, lengths, rows
 
 
-def _length(var: Var, values: Iterable[Any]) -> int | None:
-    if var.kind not in ("text", "date", "datetime"):
-        return None
-    return max([1, *(len(v) for v in values if isinstance(v, str))])
+def _write_xpt(dataset: Dataset, columns: list[Sequence[Any]], lengths: list[int | None], path: pathlib.Path,
+               created: datetime) -> None:
+    xpt.write(path, dataset.name, dataset.label, [
+        xpt.Column(var.name, var.label, var.kind in _NUMERIC, values, width=length)
+        for var, values, length in zip(dataset.variables, columns, lengths, strict=True)
+    ], created=created)
 
 
-def dataset_json(export: StudyExport, dataset: Dataset, cells: list[list[Any]]) -> dict[str, Any]:
-    """The Dataset-JSON 1.1 document of *dataset* (attributes in the specification's order)."""
+def dataset_json(export: StudyExport, dataset: Dataset, rows: list[tuple[Any, ...]],
+                 lengths: list[int | None]) -> dict[str, Any]:
+    """The Dataset-JSON 1.1 document of *dataset* (attributes in the specification's order);
+    *rows* and *lengths* from :func:`_columns`."""
     columns: list[dict[str, Any]] = []
-    for n, var in enumerate(dataset.variables):
+    for var, length in zip(dataset.variables, lengths, strict=True):
         column: dict[str, Any] = {
             "itemOID": f"IT.{dataset.name}.{var.name}", "name": var.name, "label": var.label,
             "dataType": _DATA_TYPE[var.kind],
         }
-        length = _length(var, (row[n] for row in cells))
         if length is not None:
             column["length"] = length
         if var.key is not None:
@@ -628,11 +648,11 @@ def dataset_json(export: StudyExport, dataset: Dataset, cells: list[list[Any]]) 
         "studyOID": export.study_code,
         "metaDataVersionOID": f"MDV.{export.study_code}.SDTMIG.{SDTMIG}",
         "itemGroupOID": f"IG.{dataset.name}",
-        "records": len(cells),
+        "records": len(dataset.rows),
         "name": dataset.name,
         "label": dataset.label,
         "columns": columns,
-        "rows": cells,
+        "rows": rows,  # tuples: JSON arrays
     }
 
 
@@ -692,13 +712,13 @@ def write(export: StudyExport, out: pathlib.Path) -> dict[str, int]:
     written: dict[str, int] = {}
     for dataset in datasets(export):
         _check(dataset)
-        cells = _cells(dataset)
-        _write_xpt(dataset, cells, out / f"{dataset.file_stem}.xpt")
-        document = dataset_json(export, dataset, cells)
+        columns, lengths, rows = _columns(dataset)
+        _write_xpt(dataset, columns, lengths, out / f"{dataset.file_stem}.xpt", export.generated_at)
+        document = dataset_json(export, dataset, rows, lengths)
         (out / f"{dataset.file_stem}.json").write_text(json.dumps(document, ensure_ascii=False, indent=None),
                                                        encoding="utf-8")
-        written[f"{dataset.file_stem}.xpt"] = len(cells)
-        written[f"{dataset.file_stem}.json"] = len(cells)
+        written[f"{dataset.file_stem}.xpt"] = len(dataset.rows)
+        written[f"{dataset.file_stem}.json"] = len(dataset.rows)
     meta = metadata(export)
     (out / "sdtm_codes.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     written["sdtm_codes.json"] = sum(len(i["tests"]) for i in meta["instruments"])
