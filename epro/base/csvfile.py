@@ -21,16 +21,35 @@ BOM = "\ufeff"
 
 def safe_cell(value: Any) -> Any:
     """The value as a spreadsheet will read it safely: text that looks like a formula is quoted."""
-    if value is None:
-        return ""
+    convert = _BY_TYPE.get(type(value))  # the common types at once (exports write millions of cells)
+    if convert is not None:
+        return convert(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    text = str(value)
+    return _safe_text(str(value))
+
+
+def _safe_text(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_BY_TYPE: dict[type, Any] = {
+    type(None): lambda _value: "",
+    bool: lambda value: "true" if value else "false",
+    int: _same,
+    float: _same,
+    str: _safe_text,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+}
 
 
 def write(stream: IO[str], header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True) -> int:
@@ -38,10 +57,10 @@ def write(stream: IO[str], header: Sequence[str], rows: Iterable[Sequence[Any]],
     if bom:
         stream.write(BOM)
     writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
+    writer.writerow(list(map(safe_cell, header)))
     count = 0
     for row in rows:
-        writer.writerow([safe_cell(v) for v in row])
+        writer.writerow(list(map(safe_cell, row)))
         count += 1
     return count
 

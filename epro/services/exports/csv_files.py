@@ -120,15 +120,22 @@ LONG_COLUMNS = ("subject_code", "visit", "instrument", "response_id", "responden
 
 
 def _long_rows(export: r.StudyExport) -> Iterator[list[Any]]:
+    points: dict[tuple[str, str, Any], int | None] = {}
     for x in export.responses:
         inst = _known(x.instrument)
-        keys = [k for k in (inst.keys if inst else ()) if k in x.answers] + sorted(
-            k for k in x.answers if inst is None or k not in inst.keys)
+        known = inst.keys if inst else ()
+        keys = [k for k in known if k in x.answers] + sorted(k for k in x.answers if k not in known)
+        response = [x.subject_code, x.visit, x.instrument, x.response_id, x.respondent, _utc(x.completed_at),
+                    x.completed_on, x.study_day, x.counts, x.total, _flags(x.flags), _flags(x.analysis_flags)]
         for key in keys:
             value = x.answers[key]
-            yield [x.subject_code, x.visit, x.instrument, x.response_id, x.respondent, _utc(x.completed_at),
-                   x.completed_on, x.study_day, x.counts, x.total, _flags(x.flags), _flags(x.analysis_flags),
-                   key, value, _item_score(x.instrument, key, value)]
+            try:
+                score = points[(x.instrument, key, value)]
+            except KeyError:
+                score = points[(x.instrument, key, value)] = _item_score(x.instrument, key, value)
+            except TypeError:  # an answer that is not a plain value (never valid): scored as it is
+                score = _item_score(x.instrument, key, value)
+            yield [*response, key, value, score]
 
 
 def _long_schema(export: r.StudyExport) -> dict[str, Any]:
