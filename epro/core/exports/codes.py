@@ -202,3 +202,51 @@ def for_instrument(code: str) -> InstrumentCodes:
 
 def in_domain(domain: str) -> tuple[InstrumentCodes, ...]:
     return tuple(codes for codes in TABLE.values() if codes.domain == domain)
+
+
+# --- terms of the other domains -----------------------------------------------------------------
+# epro's stored codes → the CDISC Controlled Terminology submission values the SDTM export writes
+# (EVAL, DSDECOD, AEREL, AEACN, AEOUT; the ICH E2A seriousness criteria as AE variables).  A stored
+# code without a term here is written upper-cased as it is.
+
+#: Respondent code → SDTM --EVAL (CDISC "Evaluator" terms).
+EVALUATOR = {
+    "patient": "STUDY SUBJECT",
+    "caregiver-assisted": "STUDY SUBJECT",
+    "caregiver-proxy": "CAREGIVER",
+    "clinician": "INVESTIGATOR",
+}
+#: Disposition → (DSDECOD, DSTERM).
+DISPOSITION = {
+    "completed": ("COMPLETED", "Completed the study"),
+    "withdrawn": ("WITHDRAWAL BY SUBJECT", "Withdrawn"),
+    "lost": ("LOST TO FOLLOW-UP", "Lost to follow-up"),
+    "died": ("DEATH", "Died"),
+}
+#: epro relatedness → AEREL.
+RELATEDNESS = {
+    "not_related": "NOT RELATED", "unrelated": "NOT RELATED", "unlikely": "UNLIKELY RELATED",
+    "possible": "POSSIBLY RELATED", "probable": "PROBABLY RELATED", "definite": "RELATED",
+}
+#: epro action taken → AEACN.
+ACTION = {
+    "dose_not_changed": "DOSE NOT CHANGED", "none": "DOSE NOT CHANGED", "drug_interrupted": "DRUG INTERRUPTED",
+    "drug_withdrawn": "DRUG WITHDRAWN", "not_applicable": "NOT APPLICABLE", "unknown": "UNKNOWN",
+}
+#: epro outcome → AEOUT.
+OUTCOME = {
+    "recovered": "RECOVERED/RESOLVED", "recovering": "RECOVERING/RESOLVING",
+    "not_recovered": "NOT RECOVERED/NOT RESOLVED", "recovered_with_sequelae": "RECOVERED/RESOLVED WITH SEQUELAE",
+    "fatal": "FATAL", "unknown": "UNKNOWN",
+}
+#: ICH E2A seriousness criterion → SDTM AE variable.
+SERIOUS = {
+    "death": "AESDTH", "life_threatening": "AESLIFE", "hospitalization": "AESHOSP",
+    "disability": "AESDISAB", "congenital_anomaly": "AESCONG", "important_medical_event": "AESMIE",
+}
+#: SDTM AE seriousness variable → its label.
+SERIOUS_LABELS = {
+    "AESDTH": "Results in Death", "AESLIFE": "Is Life Threatening",
+    "AESHOSP": "Requires or Prolongs Hospitalization", "AESDISAB": "Persist or Signif Disability/Incapacity",
+    "AESCONG": "Congenital Anomaly or Birth Defect", "AESMIE": "Other Medically Important Serious Event",
+}

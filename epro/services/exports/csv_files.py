@@ -27,7 +27,6 @@ from typing import Any
 from epro.base import csvfile
 from epro.core import instruments
 from epro.core.exports import records as r
-from epro.core.i18n_marker import N_
 from epro.services.exports import texts
 
 LONG = "responses_long.csv"
@@ -42,30 +41,6 @@ SPONSOR_CODES = (
     "CDISC code was confirmed for them); GDS-15 items use the CDISC QSTESTCD codes GDS0201-GDS0215 "
     "(QSCAT GDS SHORT FORM) with answers YES/NO. The GDS total code is sponsor-defined too."
 )
-
-# Column titles (English message ids; the Chinese label is read from the zh catalog).
-T_SUBJECT = N_("Subject code")
-T_SITE = N_("Site")
-T_ARM = N_("Arm")
-T_VISIT = N_("Visit")
-T_INSTRUMENT = N_("Instrument")
-T_RESPONSE = N_("Response id")
-T_RESPONDENT = N_("Respondent")
-T_COMPLETED_AT = N_("Completed at (UTC)")
-T_COMPLETED_ON = N_("Completed on (site date)")
-T_STUDY_DAY = N_("Study day")
-T_COUNTS = N_("Counts for its visit")
-T_TOTAL = N_("Total")
-T_FLAGS = N_("Flags")
-T_ANALYSIS_FLAGS = N_("Analysis flags")
-T_ITEM = N_("Item")
-T_VALUE = N_("Answer")
-T_ITEM_SCORE = N_("Item score")
-T_I_TOTAL = N_("%(instrument)s total")
-T_I_CHANGE = N_("%(instrument)s change from baseline")
-T_I_RESPONDENT = N_("%(instrument)s respondent")
-T_I_FLAGS = N_("%(instrument)s flags")
-
 
 def zh(msgid: str, **params: Any) -> str:
     """The Chinese text of an English message id (the msgid itself if it has none)."""
@@ -87,8 +62,18 @@ def _field(name: str, type_: str, title: str, description: str, *, zh_title: str
     return out
 
 
-def _plain(name: str, type_: str, msgid: str, description: str, **kw: Any) -> dict[str, Any]:
+def _plain(name: str, type_: str, description: str, **kw: Any) -> dict[str, Any]:
+    """A column titled by its name's label (:data:`texts.LABELS`)."""
+    msgid = texts.LABELS[name]
     return _field(name, type_, en(msgid), description, zh_title=zh(msgid), **kw)
+
+
+def _per_instrument(field: str, code: str, type_: str, description: str, name: str, name_zh: str,
+                    **kw: Any) -> dict[str, Any]:
+    """The wide file's column *field* of instrument *code* (e.g. ``bi_total``)."""
+    msgid = texts.INSTRUMENT_LABELS[field]
+    return _field(f"{code}_{field}", type_, en(msgid, instrument=name), description,
+                  zh_title=zh(msgid, instrument=name_zh), **kw)
 
 
 def _flags(values: Iterable[str]) -> str:
@@ -147,37 +132,37 @@ def _long_schema(export: r.StudyExport) -> dict[str, Any]:
     visits = _visit_codes(export)
     names = "; ".join(f"{i.code} = {i.name} ({zh(i.name)})" for i in known)
     fields = [
-        _plain("subject_code", "string", T_SUBJECT, "Pseudonymous subject code (the only identifier exported).",
+        _plain("subject_code", "string", "Pseudonymous subject code (the only identifier exported).",
                constraints={"required": True}),
-        _plain("visit", "string", T_VISIT, "Visit code of the protocol the response was given for.",
+        _plain("visit", "string", "Visit code of the protocol the response was given for.",
                constraints={"required": True, "enum": visits}),
-        _plain("instrument", "string", T_INSTRUMENT, f"Instrument code: {names}.",
+        _plain("instrument", "string", f"Instrument code: {names}.",
                constraints={"required": True, "enum": codes}),
-        _plain("response_id", "string", T_RESPONSE, "Identifier of the stored response (a UUID made by the "
+        _plain("response_id", "string", "Identifier of the stored response (a UUID made by the "
                "device that recorded it); the same for every item of one response.",
                constraints={"required": True}),
-        _plain("respondent", "string", T_RESPONDENT, "Who answered: patient, caregiver-assisted (the patient "
+        _plain("respondent", "string", "Who answered: patient, caregiver-assisted (the patient "
                "answered, a caregiver helped with the phone), caregiver-proxy (the caregiver answered for the "
                "patient) or clinician.", constraints={"required": True, "enum": list(instruments.RESPONDENTS)}),
-        _plain("completed_at", "datetime", T_COMPLETED_AT, "When the respondent finished (the device's clock; "
+        _plain("completed_at", "datetime", "When the respondent finished (the device's clock; "
                "for a clinician assessment, when it was done), UTC.", constraints={"required": True}),
-        _plain("completed_on", "date", T_COMPLETED_ON, "The calendar date of completed_at at the site.",
+        _plain("completed_on", "date", "The calendar date of completed_at at the site.",
                constraints={"required": True}),
-        _plain("study_day", "integer", T_STUDY_DAY, "Study day of completed_on: day 1 is day 0 (the first "
+        _plain("study_day", "integer", "Study day of completed_on: day 1 is day 0 (the first "
                "infusion), the day before is -1 (there is no day 0).", constraints={"required": True}),
-        _plain("counts", "boolean", T_COUNTS, "Whether this is the response of its visit and instrument that "
+        _plain("counts", "boolean", "Whether this is the response of its visit and instrument that "
                "the endpoints use (false for repeats and unplanned visits).", constraints={"required": True}),
-        _plain("total", "integer", T_TOTAL, "Total score of the response, as stored (scored by epro when it was "
+        _plain("total", "integer", "Total score of the response, as stored (scored by epro when it was "
                "saved).", constraints={"minimum": 0, "maximum": max(totals)}),
-        _plain("flags", "string", T_FLAGS, "The response's own flags (e.g. proxy, untestable, depression), "
+        _plain("flags", "string", "The response's own flags (e.g. proxy, untestable, depression), "
                f"separated by '{FLAG_SEPARATOR}'; empty when none."),
-        _plain("analysis_flags", "string", T_ANALYSIS_FLAGS, "How the derivations treat the response (e.g. "
+        _plain("analysis_flags", "string", "How the derivations treat the response (e.g. "
                f"repeat, early, late, unplanned), separated by '{FLAG_SEPARATOR}'; empty when on time and counting."),
-        _plain("item", "string", T_ITEM, "Item key (see the package's epro.instruments for each item's text in "
+        _plain("item", "string", "Item key (see the package's epro.instruments for each item's text in "
                "English and Chinese).", constraints={"required": True, "enum": items}),
-        _plain("value", "string", T_VALUE, "The stored answer: the item's points as an integer, YES/NO (GDS), or "
+        _plain("value", "string", "The stored answer: the item's points as an integer, YES/NO (GDS), or "
                "UN (NIHSS: untestable).", constraints={"required": True}),
-        _plain("item_score", "integer", T_ITEM_SCORE, "Points the answer adds to the total (UN adds 0; GDS: 1 "
+        _plain("item_score", "integer", "Points the answer adds to the total (UN adds 0; GDS: 1 "
                "for the answer that scores).", constraints={"minimum": 0, "maximum": item_max}),
     ]
     return {"fields": fields, "primaryKey": ["response_id", "item"], "missingValues": [""],
@@ -218,13 +203,13 @@ def _wide_rows(export: r.StudyExport) -> Iterator[list[Any]]:
 
 def _wide_schema(export: r.StudyExport) -> dict[str, Any]:
     fields = [
-        _plain("subject_code", "string", T_SUBJECT, "Pseudonymous subject code.", constraints={"required": True}),
-        _plain("site_code", "string", T_SITE, "Code of the subject's site.", constraints={"required": True}),
+        _plain("subject_code", "string", "Pseudonymous subject code.", constraints={"required": True}),
+        _plain("site_code", "string", "Code of the subject's site.", constraints={"required": True}),
     ]
     if export.unblinded:
-        fields.append(_plain("arm_code", "string", T_ARM, "The subject's arm (unblinded export only); see the "
+        fields.append(_plain("arm_code", "string", "The subject's arm (unblinded export only); see the "
                              "package's epro.arms for the labels.", constraints={"enum": sorted(export.arms)}))
-    fields.append(_plain("visit", "string", T_VISIT, "Visit code of the protocol.",
+    fields.append(_plain("visit", "string", "Visit code of the protocol.",
                          constraints={"required": True, "enum": _visit_codes(export)}))
     for code in export.instruments:
         inst = _known(code)
@@ -235,20 +220,19 @@ def _wide_schema(export: r.StudyExport) -> dict[str, Any]:
         span = {"minimum": low, "maximum": high} if inst else {}
         change = {"minimum": low - high, "maximum": high - low} if inst else {}  # type: ignore[operator]
         fields += [
-            _field(f"{code}_total", "integer", en(T_I_TOTAL, instrument=name),
-                   f"{name} total at the visit, from the response that counts ({better}); empty when there is "
-                   "none (missing, or not yet due); derived without a response when the flags say so (mRS 6 "
-                   "after death).", zh_title=zh(T_I_TOTAL, instrument=name_zh), constraints=span),
-            _field(f"{code}_change", "integer", en(T_I_CHANGE, instrument=name),
-                   f"{name} total minus the baseline total (see the derivation rules).",
-                   zh_title=zh(T_I_CHANGE, instrument=name_zh), constraints=change),
-            _field(f"{code}_respondent", "string", en(T_I_RESPONDENT, instrument=name),
-                   "Who answered the response that counts (empty for a derived or missing value).",
-                   zh_title=zh(T_I_RESPONDENT, instrument=name_zh),
-                   constraints={"enum": list(instruments.RESPONDENTS)}),
-            _field(f"{code}_flags", "string", en(T_I_FLAGS, instrument=name),
-                   f"Flags of the value (e.g. missing, died, proxy, untestable, no_baseline), separated by "
-                   f"'{FLAG_SEPARATOR}'.", zh_title=zh(T_I_FLAGS, instrument=name_zh)),
+            _per_instrument("total", code, "integer",
+                            f"{name} total at the visit, from the response that counts ({better}); empty when "
+                            "there is none (missing, or not yet due); derived without a response when the flags "
+                            "say so (mRS 6 after death).", name, name_zh, constraints=span),
+            _per_instrument("change", code, "integer",
+                            f"{name} total minus the baseline total (see the derivation rules).", name, name_zh,
+                            constraints=change),
+            _per_instrument("respondent", code, "string",
+                            "Who answered the response that counts (empty for a derived or missing value).",
+                            name, name_zh, constraints={"enum": list(instruments.RESPONDENTS)}),
+            _per_instrument("flags", code, "string",
+                            "Flags of the value (e.g. missing, died, proxy, untestable, no_baseline), separated by "
+                            f"'{FLAG_SEPARATOR}'.", name, name_zh),
         ]
     return {"fields": fields, "primaryKey": ["subject_code", "visit"], "missingValues": [""]}
 

@@ -90,46 +90,6 @@ DATASET_JSON_VERSION = "1.1.0"
 SDTMIG = "3.3"
 XPT_TEXT_LIMIT = xpt.TEXT_LIMIT
 
-#: Respondent code → SDTM --EVAL (CDISC "Evaluator" terms).
-EVALUATOR = {
-    "patient": "STUDY SUBJECT",
-    "caregiver-assisted": "STUDY SUBJECT",
-    "caregiver-proxy": "CAREGIVER",
-    "clinician": "INVESTIGATOR",
-}
-#: Disposition → (DSDECOD, DSTERM).
-DISPOSITION = {
-    "completed": ("COMPLETED", "Completed the study"),
-    "withdrawn": ("WITHDRAWAL BY SUBJECT", "Withdrawn"),
-    "lost": ("LOST TO FOLLOW-UP", "Lost to follow-up"),
-    "died": ("DEATH", "Died"),
-}
-#: epro relatedness → AEREL.
-RELATEDNESS = {
-    "not_related": "NOT RELATED", "unrelated": "NOT RELATED", "unlikely": "UNLIKELY RELATED",
-    "possible": "POSSIBLY RELATED", "probable": "PROBABLY RELATED", "definite": "RELATED",
-}
-#: epro action taken → AEACN.
-ACTION = {
-    "dose_not_changed": "DOSE NOT CHANGED", "none": "DOSE NOT CHANGED", "drug_interrupted": "DRUG INTERRUPTED",
-    "drug_withdrawn": "DRUG WITHDRAWN", "not_applicable": "NOT APPLICABLE", "unknown": "UNKNOWN",
-}
-#: epro outcome → AEOUT.
-OUTCOME = {
-    "recovered": "RECOVERED/RESOLVED", "recovering": "RECOVERING/RESOLVING",
-    "not_recovered": "NOT RECOVERED/NOT RESOLVED", "recovered_with_sequelae": "RECOVERED/RESOLVED WITH SEQUELAE",
-    "fatal": "FATAL", "unknown": "UNKNOWN",
-}
-#: ICH E2A seriousness criterion → SDTM AE variable.
-SERIOUS = {
-    "death": "AESDTH", "life_threatening": "AESLIFE", "hospitalization": "AESHOSP",
-    "disability": "AESDISAB", "congenital_anomaly": "AESCONG", "important_medical_event": "AESMIE",
-}
-_SERIOUS_LABELS = {
-    "AESDTH": "Results in Death", "AESLIFE": "Is Life Threatening",
-    "AESHOSP": "Requires or Prolongs Hospitalization", "AESDISAB": "Persist or Signif Disability/Incapacity",
-    "AESCONG": "Congenital Anomaly or Birth Defect", "AESMIE": "Other Medically Important Serious Event",
-}
 MASKED_TREATMENT = "BLINDED STUDY TREATMENT"
 TREATMENT = "STUDY CELL PRODUCT"
 PLACEBO = "PLACEBO"
@@ -356,7 +316,8 @@ def _findings(st: _Study, domain: str) -> tuple[Dataset, Dataset]:
         base: dict[str, Any] = {
             "STUDYID": st.export.study_code, "DOMAIN": d, "USUBJID": st.usubjid(r.subject_code),
             f"{d}GRPID": r.response_id, f"{d}CAT": table.category, f"{d}DRVFL": None,
-            f"{d}EVAL": EVALUATOR.get(r.respondent), f"{d}BLFL": "Y" if r.visit == st.baseline and r.counts else None,
+            f"{d}EVAL": codes.EVALUATOR.get(r.respondent),
+            f"{d}BLFL": "Y" if r.visit == st.baseline and r.counts else None,
             "VISITNUM": st.visitnum.get(r.visit), "VISIT": st.visit_name.get(r.visit, r.visit),
             f"{d}DTC": _local(r.completed_at, subject.site_timezone), f"{d}DY": r.study_day,
         }
@@ -414,7 +375,7 @@ def _ae(st: _Study) -> tuple[Dataset, Dataset]:
         Var("AESPID", "Sponsor-Defined Identifier"),
         Var("AETERM", "Reported Term for the Adverse Event"),
         Var("AESER", "Serious Event"),
-        *[Var(name, _SERIOUS_LABELS[name]) for name in SERIOUS.values()],
+        *[Var(name, codes.SERIOUS_LABELS[name]) for name in codes.SERIOUS.values()],
         Var("AETOXGR", "Standard Toxicity Grade"),
         Var("AEREL", "Causality"),
         Var("AEACN", "Action Taken with Study Treatment"),
@@ -434,12 +395,13 @@ def _ae(st: _Study) -> tuple[Dataset, Dataset]:
         row: dict[str, Any] = {
             "STUDYID": st.export.study_code, "DOMAIN": "AE", "USUBJID": st.usubjid(a.subject_code),
             "AESPID": str(a.ae_id), "AETERM": pieces[0], "AESER": "Y" if a.serious else "N",
-            "AETOXGR": str(a.grade), "AEREL": RELATEDNESS.get(a.relatedness, _term(a.relatedness)),
-            "AEACN": ACTION.get(a.action, _term(a.action)), "AEOUT": OUTCOME.get(a.outcome, _term(a.outcome)),
+            "AETOXGR": str(a.grade), "AEREL": codes.RELATEDNESS.get(a.relatedness, _term(a.relatedness)),
+            "AEACN": codes.ACTION.get(a.action, _term(a.action)),
+            "AEOUT": codes.OUTCOME.get(a.outcome, _term(a.outcome)),
             "AESTDTC": _iso(a.onset), "AEENDTC": _iso(a.end), "AESTDY": study_day(a.onset, day0),
             "AEENDY": study_day(a.end, day0) if a.end is not None else None,
         }
-        for criterion, name in SERIOUS.items():
+        for criterion, name in codes.SERIOUS.items():
             row[name] = ("Y" if criterion in a.serious_criteria else "N") if a.serious else None
         ae.rows.append(row)
         if len(pieces) > 1:
@@ -525,7 +487,7 @@ def _ds(st: _Study) -> Dataset:
     for s in sorted(st.export.subjects, key=lambda s: st.subject_order(s.subject_code)):
         if s.disposition is None:
             continue
-        decod, term = DISPOSITION.get(s.disposition, (_term(s.disposition), s.disposition))
+        decod, term = codes.DISPOSITION.get(s.disposition, (_term(s.disposition), s.disposition))
         on = s.disposition_on
         ds.rows.append({
             "STUDYID": st.export.study_code, "DOMAIN": "DS", "USUBJID": st.usubjid(s.subject_code),

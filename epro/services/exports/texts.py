@@ -24,8 +24,18 @@ from epro.core.i18n_marker import N_
 #: LOINC codes of the instrument modules that INSTRUMENTS.md does not confirm.
 UNCONFIRMED_LOINC = frozenset({"72089-6", "70182-1"})
 
-#: Labels of what the exports add to the instruments (derivations, subject data).
+#: Labels of what the exports add to the instruments (derivations, subject data), by the name
+#: of the field: the one vocabulary of the CSV column titles and the ODM and FHIR item texts.
 LABELS: Mapping[str, str] = {
+    "subject_code": N_("Subject code"),
+    "site_code": N_("Site"),
+    "arm_code": N_("Arm"),
+    "visit": N_("Visit"),
+    "instrument": N_("Instrument"),
+    "completed_on": N_("Completed on (site date)"),
+    "item": N_("Item"),
+    "value": N_("Answer"),
+    "item_score": N_("Item score"),
     "total": N_("Total score"),
     "change": N_("Change from baseline"),
     "respondent": N_("Respondent"),
@@ -33,7 +43,7 @@ LABELS: Mapping[str, str] = {
     "flags": N_("Flags"),
     "analysis_flags": N_("Derivation flags"),
     "response_id": N_("Response identifier"),
-    "completed_at": N_("Completed at"),
+    "completed_at": N_("Completed at (UTC)"),
     "received_at": N_("Received at"),
     "study_day": N_("Study day"),
     "rater": N_("Rater"),
@@ -77,6 +87,14 @@ LABELS: Mapping[str, str] = {
     "lot": N_("Lot"),
 }
 
+
+#: Labels of an instrument's columns in the wide file, by field (``%(instrument)s``: its name).
+INSTRUMENT_LABELS: Mapping[str, str] = {
+    "total": N_("%(instrument)s total"),
+    "change": N_("%(instrument)s change from baseline"),
+    "respondent": N_("%(instrument)s respondent"),
+    "flags": N_("%(instrument)s flags"),
+}
 
 #: A visit's window, in the ODM's StudyEventDef descriptions.
 WINDOW = N_("%(visit)s: month %(months)s after day 0, window %(before)s days before to %(after)s days after")
