@@ -22,5 +22,7 @@ __all__ = [
     "Unblinding",
     "DISPOSITIONS", "ROLES", "RESPONDENTS", "RateCounter", "RecoveryCode", "SignInLock",
     "ActivationCode", "Arm", "AuditEvent", "CaregiverLink", "Export",
-    "Patient", "PatientFlags", "PushSubscription", "ReminderClaim", "ReminderPreference", "Response", "Signature", "Site", "Study", "User", "VisitProgress",
+    "Patient", "PatientFlags",
+    "PushSubscription", "ReminderClaim", "ReminderPreference",
+    "Response", "Signature", "Site", "Study", "User", "VisitProgress",
 ]
