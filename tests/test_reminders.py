@@ -104,7 +104,8 @@ def test_demo_sends_a1_m3_once_by_email_and_push_in_chinese(configured, login, i
     # The claim says what was sent.
     with configured.app_context():
         claim = db.session.scalar(select(ReminderClaim).where(ReminderClaim.patient_id == ids["A-001"]))
-        assert (claim.status, claim.kind, claim.visit_code, claim.instrument_set) == ("sent", "opened", "M3", "bi,gds15")
+        assert (claim.status, claim.kind, claim.visit_code) == ("sent", "opened", "M3")
+        assert claim.instrument_set == "bi,gds15"
         assert claim.channels == {"push": "sent", "email": "sent"}
 
     # A second run sends nothing; so does a run later the same day.

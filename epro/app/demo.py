@@ -220,9 +220,9 @@ def _load() -> str:
     # Reminders (CONTRACT.md, "Reminders and push"): every demo patient and caregiver has an e-mail address
     # and a (made-up, reserved-looking) phone number.
     for n, username in enumerate(DEMO_CONTACTS, start=1):
-        account = db.session.scalar(select(User).where(User.username == username))
-        if account is not None:
-            _fill_empty(account, email=f"{username}@example.org", phone=f"+86 138 0000 {n:04d}")
+        contact = db.session.scalar(select(User).where(User.username == username))
+        if contact is not None:
+            _fill_empty(contact, email=f"{username}@example.org", phone=f"+86 138 0000 {n:04d}")
     # Read-only staff, always masked (epro.core.roles): every site, and one site's monitor.
     _user("datamanager", "data-manager", display_name="Ms. Chen (data manager)", display_name_zh="陈女士（数据管理员）",
           locale="zh")

@@ -118,10 +118,10 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.care import bp as care_bp
     from epro.web.clinic import bp as clinic_bp
     from epro.web.data import bp as data_bp
-    from epro.web.reminders import bp as reminders_bp
     from epro.web.main import bp as main_bp
     from epro.web.patient import bp as patient_bp
     from epro.web.pwa import bp as pwa_bp
+    from epro.web.reminders import bp as reminders_bp
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
 
