@@ -73,7 +73,7 @@ def test_the_unique_keys_hold_without_the_planning_lock(app, monkeypatch, db_bac
                         mine = reminders.claim(planned)
                     won.append([item.claim_id for item in mine if item.claim_id is not None])
                     db.session.remove()
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=run) for _ in range(2)]
