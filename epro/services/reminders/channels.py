@@ -92,6 +92,12 @@ class PushTarget:
     auth: str
 
 
+def push_payload(message: Message) -> str:
+    """What the service worker's push handler reads (templates/sw.js): words and a link, nothing clinical."""
+    return json.dumps({"title": message.title, "body": message.body, "url": message.link,
+                       "lang": message.lang, "tag": "epro-reminder"}, ensure_ascii=False)
+
+
 class Push:
     """Web Push (RFC 8030) with VAPID (RFC 8292), the payload encrypted with aes128gcm (RFC 8291)."""
 
@@ -99,8 +105,7 @@ class Push:
         self.vapid, self.subject, self.ttl, self.timeout = vapid, subject, ttl, timeout
 
     def send(self, target: PushTarget, message: Message) -> None:
-        payload = json.dumps({"title": message.title, "body": message.body, "url": message.link,
-                              "lang": message.lang, "tag": "epro-reminder"}, ensure_ascii=False)
+        payload = push_payload(message)
         try:
             webpush({"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}},
                     data=payload, vapid_private_key=self.vapid, vapid_claims={"sub": self.subject},
