@@ -184,7 +184,7 @@ def test_stopped_reminders_and_a_caregiver_who_asked_for_them(configured, login,
     assert "caregiver.a1 (caregiver) · A-001 M3 opened [bi,gds15] via email in zh" in out
     assert smtp.to("patient.a1@example.org") == []
     (mail,) = smtp.to("caregiver.a1@example.org")
-    assert "您照顾的患者" in mail.get_content() and CLINICAL.search(mail.get_content()) is None
+    assert "您照顾的人" in mail.get_content() and CLINICAL.search(mail.get_content()) is None
 
 
 def test_english_and_sms_through_the_http_driver(configured, sinks, db_backend):
@@ -204,6 +204,23 @@ def test_english_and_sms_through_the_http_driver(configured, sinks, db_backend):
     assert [m["to"] for m in sms] == ["+86 138 0000 0001"]
     assert push.to("sms-provider")[0].headers["authorization"] == "Bearer t0k"
     assert "Month 3" in sms[0]["text"] and CLINICAL.search(sms[0]["text"]) is None
+
+
+def test_the_log_sms_driver_logs_and_says_so(configured, sinks, caplog, db_backend):
+    smtp, _push = sinks
+    with configured.app_context():
+        user = db.session.scalar(select(User).where(User.username == "patient.a1"))
+        reminders.save_preferences(user, push=False, email=False, sms=True, stopped=False)
+        db.session.commit()
+        user_id = user.id
+    with caplog.at_level("INFO", logger="epro.reminders"):
+        out = remind(configured)
+    assert "'sms': 'logged'" in out and smtp.to("patient.a1@example.org") == []
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sms to ")]
+    assert line.startswith("sms to +86…01: ") and "第3个月" in line and "0001" not in line
+    with configured.app_context():
+        claim = db.session.scalar(select(ReminderClaim).where(ReminderClaim.recipient_id == user_id))
+        assert claim.status == "sent" and claim.channels == {"sms": "logged"}
 
 
 def test_a_gone_subscription_is_dropped_and_email_still_goes(configured, login, sinks, db_backend):

@@ -383,7 +383,9 @@ def deliver(item: Planned, configured: drivers.Channels) -> dict[str, str]:
             elif channel == reminders.EMAIL and configured.mail is not None and item.email:
                 configured.mail.send(item.email, message)
             elif channel == reminders.SMS and configured.sms is not None and item.phone:
-                configured.sms.send(item.phone, message)
+                if configured.sms.send(item.phone, message) == drivers.LOGGED:
+                    outcome[channel] = drivers.LOGGED
+                    continue
             else:
                 raise drivers.NotDelivered(f"{channel}: not configured")
             outcome[channel] = SENT
@@ -417,7 +419,7 @@ def record(item: Planned) -> None:
     if row is None:
         return
     row.channels = dict(item.outcome)
-    if any(v == SENT for v in item.outcome.values()):
+    if any(v in (SENT, drivers.LOGGED) for v in item.outcome.values()):
         row.status, row.sent_at = SENT, datetime.now(UTC)
     else:
         row.status, row.error = FAILED, "; ".join(item.outcome.values()) or "nothing sent"

@@ -144,15 +144,21 @@ class Mail:
             raise NotDelivered(f"mail {type(exc).__name__}") from None
 
 
+#: The outcome of a channel that wrote the message to the log instead of sending it.
+LOGGED = "logged"
+
+
 class SmsDriver(Protocol):
-    def send(self, to: str, message: Message) -> None: ...
+    def send(self, to: str, message: Message) -> str | None: ...
 
 
 class LogSms:
-    """Writes the SMS to the log instead of sending it (the default, and for trying things out)."""
+    """Writes the SMS to the log instead of sending it (the default, and for trying things out);
+    the claim records ``logged``, not ``sent``."""
 
-    def send(self, to: str, message: Message) -> None:
+    def send(self, to: str, message: Message) -> str | None:
         log.info("sms to %s: %s", _masked(to), message.short_text)
+        return LOGGED
 
 
 class HttpSms:
@@ -163,7 +169,7 @@ class HttpSms:
     def __init__(self, url: str, token: str | None = None, sender: str | None = None, timeout: float = 10) -> None:
         self.url, self.token, self.sender, self.timeout = url, token, sender, timeout
 
-    def send(self, to: str, message: Message) -> None:
+    def send(self, to: str, message: Message) -> str | None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"to": to, "text": message.short_text, "sender": self.sender}
         try:
@@ -172,6 +178,7 @@ class HttpSms:
             raise NotDelivered(f"sms {type(exc).__name__}") from None
         if not 200 <= answer.status_code < 300:
             raise NotDelivered(f"sms {answer.status_code}")
+        return None
 
 
 def _masked(phone: str) -> str:
