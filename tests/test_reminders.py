@@ -178,7 +178,7 @@ def test_stopped_reminders_and_a_caregiver_who_asked_for_them(configured, login,
     r = patient.post("/reminders", data={"action": "stop"})
     assert r.status_code == 302
     caregiver = login("caregiver.a1")
-    r = caregiver.post("/reminders", data={"action": "save", "email": "y"})
+    r = caregiver.post("/reminders", data={"action": "save", "email": "y", "email_address": "caregiver.a1@example.org"})
     assert r.status_code == 302
     out = remind(configured)
     assert "caregiver.a1 (caregiver) · A-001 M3 opened [bi,gds15] via email in zh" in out

@@ -109,7 +109,7 @@ def test_openapi_describes_the_push_endpoints(client):
 def test_the_page_in_both_languages(login, lang, title, stop, db_backend):
     html = login("patient.a1").get(f"/reminders?lang={lang}").get_data(as_text=True)
     assert f"<h1>{title}</h1>" in html and stop in html
-    assert "patient.a1@example.org" in html and "+86 138 0000 0001" in html
+    assert 'value="patient.a1@example.org"' in html and 'value="+86 138 0000 0001"' in html
     assert 'data-remind-me' in html and 'id="push-reminders"' in html
     assert ('lang="zh-Hans"' if lang == "zh" else 'lang="en"') in html
 
@@ -120,7 +120,8 @@ def test_home_links_to_reminders(login):
 
 def test_choosing_channels_is_saved_and_audited(app, login, db_backend):
     s = login("patient.a1")
-    r = s.post("/reminders", data={"action": "save", "sms": "y"})
+    r = s.post("/reminders", data={"action": "save", "sms": "y", "email_address": "patient.a1@example.org",
+                                   "phone_number": "+86 138 0000 0001"})
     assert r.status_code == 302
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "patient.a1"))
@@ -154,3 +155,23 @@ def test_a_post_without_csrf_changes_nothing(app, login, db_backend):
     assert r.status_code in (400, 200)
     with app.app_context():
         assert db.session.scalar(select(ReminderPreference)) is None
+
+
+@pytest.mark.parametrize("lang,word", [("zh", "电子邮件"), ("en", "e-mail address")])
+def test_the_person_gives_their_own_contact_and_a_bad_one_is_named(app, login, lang, word, db_backend):
+    s = login("patient.a1")
+    r = s.post(f"/reminders?lang={lang}", data={"action": "save", "email": "y", "email_address": "not-an-address",
+                                                "phone_number": "call me"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert 'id="email_address-err"' in html and 'id="phone_number-err"' in html and word in html
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "patient.a1"))
+        assert (user.email, user.phone) == ("patient.a1@example.org", "+86 138 0000 0001")  # nothing changed
+        assert db.session.scalar(select(ReminderPreference)) is None
+    r = s.post("/reminders", data={"action": "save", "email": "y", "email_address": " new@example.net ",
+                                   "phone_number": ""})
+    assert r.status_code == 302
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "patient.a1"))
+        assert (user.email, user.phone) == ("new@example.net", None)

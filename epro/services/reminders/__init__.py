@@ -92,6 +92,29 @@ def contact(user: User) -> dict[str, str | None]:
     return {"email": user.email, "phone": user.phone}
 
 
+BAD_EMAIL = N_("Please give an e-mail address like name@example.com.")
+BAD_PHONE = N_("Please give a phone number with digits only, e.g. +86 138 0000 0000.")
+_EMAIL = r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}"
+_PHONE = r"\+?[0-9][0-9 ()-]{5,24}"
+
+
+def save_contact(user: User, *, email: str | None, phone: str | None) -> None:
+    """The person's own e-mail address and phone number for reminders (blank: none)."""
+    import re
+
+    email, phone = (email or "").strip() or None, (phone or "").strip() or None
+    errors = []
+    if email is not None and (len(email) > 254 or not re.fullmatch(_EMAIL, email)):
+        errors.append(FieldError("email_address", BAD_EMAIL))
+    if phone is not None and not re.fullmatch(_PHONE, phone):
+        errors.append(FieldError("phone_number", BAD_PHONE))
+    if errors:
+        raise Invalid(errors)
+    with audit.operation("update", actor=user, reason="contact for reminders"):
+        user.email, user.phone = email, phone
+        db.session.flush()
+
+
 # --- push subscriptions ----------------------------------------------------------------------
 
 MAX_ENDPOINT = 1000
