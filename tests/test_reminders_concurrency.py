@@ -123,3 +123,41 @@ def test_the_planning_lock_makes_the_second_run_wait_and_see_the_claims(app, db_
         a.join(timeout=30)
         b.join(timeout=30)
         assert counts == {"first": 2, "second": 0}
+
+
+@pytest.mark.sqlite_only  # the literal demo: `epro demo` on its default SQLite file in a fresh instance folder
+def test_epro_demo_then_epro_remind_twice(tmp_path, db_backend):
+    """The issue's check, word for word: after `epro demo`, `epro remind` sends patient.a1's M3 reminder
+    once by e-mail and push in Chinese, and a second run sends nothing."""
+    from sqlalchemy import create_engine, text
+    from support.reminder_sinks import Browser, PushService
+
+    env = dict(os.environ, EPRO_INSTANCE_PATH=str(tmp_path))
+    env.pop("EPRO_SQLALCHEMY_DATABASE_URI", None)
+    demo = subprocess.run([str(EPRO), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / "vapid_private_key").exists() and (tmp_path / "secret_key").exists()
+    with SmtpSink() as smtp, PushService() as push:
+        browser = Browser(push.endpoint("a1"))
+        keys = browser.subscription()["keys"]
+        engine = create_engine("sqlite:///" + str(tmp_path / "epro.db"))
+        with engine.begin() as conn:  # as POST /api/v1/push-subscriptions stores it (tests/test_reminders_web.py)
+            conn.execute(text("INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at) "
+                              "SELECT id, :e, :p, :a, CURRENT_TIMESTAMP FROM users WHERE username = 'patient.a1'"),
+                         {"e": browser.endpoint, "p": keys["p256dh"], "a": keys["auth"]})
+        engine.dispose()
+        env.update(EPRO_MAIL_SERVER="127.0.0.1", EPRO_MAIL_PORT=str(smtp.port), EPRO_PUSH_ALLOW_HTTP_ENDPOINTS="true")
+        first = subprocess.run([str(EPRO), "remind", "--now", morning().isoformat()], env=env, capture_output=True,
+                               text=True, timeout=120)
+        assert first.returncode == 0, first.stderr
+        assert "patient.a1 (patient) · A-001 M3 opened [bi,gds15] via push, email in zh" in first.stdout
+        (mail,) = smtp.to("patient.a1@example.org")
+        assert mail["Subject"] == "epro 提醒" and "第3个月" in mail.get_content()
+        (pushed,) = push.to("a1")
+        import json
+
+        assert "第3个月" in json.loads(browser.decrypt(pushed))["body"]
+        second = subprocess.run([str(EPRO), "remind", "--now", morning().isoformat()], env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode == 0 and second.stdout.strip().endswith("0 reminder(s) sent.")
+        assert len(smtp.to("patient.a1@example.org")) == 1 and len(push.to("a1")) == 1

@@ -175,3 +175,6 @@ def test_the_person_gives_their_own_contact_and_a_bad_one_is_named(app, login, l
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "patient.a1"))
         assert (user.email, user.phone) == ("new@example.net", None)
+        (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.field == "contact")).all()
+        assert event.user_id == user.id and json.loads(event.new_value) == {"changed": ["email", "phone"]}
+        assert "new@example.net" not in (event.new_value or "") + (event.old_value or "")

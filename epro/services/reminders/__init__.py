@@ -110,9 +110,15 @@ def save_contact(user: User, *, email: str | None, phone: str | None) -> None:
         errors.append(FieldError("phone_number", BAD_PHONE))
     if errors:
         raise Invalid(errors)
-    with audit.operation("update", actor=user, reason="contact for reminders"):
-        user.email, user.phone = email, phone
-        db.session.flush()
+    changed = [name for name, old, value in (("email", user.email, email), ("phone", user.phone, phone))
+               if old != value]
+    if not changed:
+        return
+    user.email, user.phone = email, phone
+    db.session.flush()
+    # The trail says which contact changed, never the address itself (users.email/phone are kept out of it).
+    audit.record("update", "users", user.id, actor=user, field="contact", new={"changed": changed},
+                 reason="contact for reminders")
 
 
 # --- push subscriptions ----------------------------------------------------------------------
