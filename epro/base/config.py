@@ -66,7 +66,8 @@ class Defaults:
     SMS_HTTP_TOKEN: str | None = None
     SMS_HTTP_SENDER: str | None = None
     # Web push: the VAPID private key (base64url of the 32 raw bytes, or PEM); else instance/vapid_private_key
-    # (`epro demo` makes one). VAPID_SUBJECT: a mailto: or https: contact for the push services (default BASE_URL).
+    # (`epro demo` makes one). VAPID_SUBJECT: a mailto: or https: contact for the push services
+    # (default: BASE_URL if https, else mailto: the sender).
     VAPID_PRIVATE_KEY: str | None = None
     VAPID_SUBJECT: str | None = None
     # Push endpoints must be https:// (browsers' push services are); tests with a local push service allow http.

@@ -14,7 +14,7 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -113,8 +113,19 @@ class Push:
         except WebPushException as exc:
             status = exc.response.status_code if exc.response is not None else None
             raise NotDelivered(f"push {status or 'error'}", gone=status in (404, 410)) from None
-        except requests.RequestException as exc:
+        except Exception as exc:  # a bad key or subscription must not stop the other reminders
             raise NotDelivered(f"push {type(exc).__name__}") from None
+
+
+def vapid_subject(config: dict[str, Any]) -> str:
+    """EPRO_VAPID_SUBJECT, else an https BASE_URL, else mailto: the sender's address (RFC 8292 wants one of them)."""
+    if config.get("VAPID_SUBJECT"):
+        return str(config["VAPID_SUBJECT"])
+    base = str(config.get("BASE_URL") or "")
+    if base.startswith("https://"):
+        return base
+    address = parseaddr(str(config.get("MAIL_SENDER") or ""))[1]
+    return "mailto:" + (address if "@" in address else "epro@localhost")
 
 
 class Mail:
@@ -200,8 +211,7 @@ class BadSetting(RuntimeError):
 
 def from_config(config: dict[str, Any], instance_path: str) -> Channels:
     vapid = vapid_from(config, instance_path)
-    subject = config.get("VAPID_SUBJECT") or config.get("BASE_URL") or "http://127.0.0.1:5000"
-    push = Push(vapid, subject) if vapid is not None else None
+    push = Push(vapid, vapid_subject(config)) if vapid is not None else None
     server = config.get("MAIL_SERVER")
     mail = Mail(server, int(config.get("MAIL_PORT") or 25), config.get("MAIL_SENDER") or "epro <epro@localhost>",
                 starttls=_flag(config.get("MAIL_STARTTLS")), username=config.get("MAIL_USERNAME"),
