@@ -178,3 +178,13 @@ def test_the_person_gives_their_own_contact_and_a_bad_one_is_named(app, login, l
         (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.field == "contact")).all()
         assert event.user_id == user.id and json.loads(event.new_value) == {"changed": ["email", "phone"]}
         assert "new@example.net" not in (event.new_value or "") + (event.old_value or "")
+
+
+def test_control_characters_are_refused_not_a_server_error(login, db_backend):
+    """Found by the API fuzzer on PostgreSQL (text cannot hold NUL)."""
+    s = login("patient.a1")
+    r = s.client.delete(URL, json={"endpoint": "O\u0000"}, headers={"X-CSRFToken": s.csrf})
+    assert r.status_code == 204
+    r = s.client.post(URL, json={"endpoint": "https://push.example.net/\u0000", "keys": sub()["keys"]},
+                      headers={"X-CSRFToken": s.csrf})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "endpoint"

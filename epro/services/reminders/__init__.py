@@ -133,9 +133,15 @@ def _check_endpoint(endpoint: object, allow_http: bool) -> list[FieldError]:
         return [FieldError("endpoint", MISSING)]
     if len(endpoint) > MAX_ENDPOINT:
         return [FieldError("endpoint", N_("At most %(n)s characters."), {"n": MAX_ENDPOINT})]
-    if not (endpoint.startswith("https://") or (allow_http and endpoint.startswith("http://"))):
+    if not (endpoint.startswith("https://") or (allow_http and endpoint.startswith("http://"))) \
+            or not _printable(endpoint):
         return [FieldError("endpoint", NOT_HTTPS)]
     return []
+
+
+def _printable(text: str) -> bool:
+    """No control characters (PostgreSQL cannot even store NUL in text)."""
+    return not any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def subscribe(user: User, endpoint: object, p256dh: object, auth: object) -> PushSubscription:
@@ -165,6 +171,8 @@ def unsubscribe(user: User, endpoint: object) -> bool:
     """Forget this browser's subscription (only the person's own); True if there was one."""
     if not isinstance(endpoint, str) or not endpoint:
         raise Invalid([FieldError("endpoint", MISSING)])
+    if not _printable(endpoint) or len(endpoint) > MAX_ENDPOINT:
+        return False  # no stored endpoint looks like this
     result = db.session.execute(delete(PushSubscription).where(
         PushSubscription.endpoint == endpoint, PushSubscription.user_id == user.id))
     return bool(getattr(result, "rowcount", 0))
