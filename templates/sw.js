@@ -179,3 +179,30 @@ async function skipWaitingIfIdle(source) {
   }
   await self.skipWaiting();
 }
+
+// Reminders (web push): the server sends {title, body, url, lang, tag}, never health data (a lock screen is
+// public). The notification opens the questionnaire, in a window of the app that is already open if any.
+self.addEventListener("push", (event) => {
+  let data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (err) { data = { body: event.data ? event.data.text() : "" }; }
+  const title = data.title || "epro";
+  event.waitUntil(self.registration.showNotification(title, {
+    body: data.body || "",
+    lang: data.lang === "en" ? "en" : "zh-Hans",
+    tag: data.tag || "epro-reminder",
+    icon: SHELL.find((u) => u.indexOf("icon-192") !== -1),
+    data: { url: data.url || "/" },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
+  // Only this app's own pages open from a notification.
+  const url = target.origin === self.location.origin ? target.href : self.location.origin + "/";
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+    const open = windows.find((c) => new URL(c.url).origin === self.location.origin && "focus" in c);
+    if (open && "navigate" in open) return open.navigate(url).then((c) => (c || open).focus());
+    return self.clients.openWindow(url);
+  }));
+});

@@ -77,8 +77,10 @@ def build_demo_database(uri: str) -> None:
 
     from epro.app import demo
     from epro.base.orm import db
+    from epro.services.reminders.channels import ensure_vapid_key
 
     app = create_app(_config(uri))
+    ensure_vapid_key(app.instance_path)  # as `epro demo` does: web push works on the demo
     with app.app_context():
         upgrade()
         demo.load()

@@ -19,6 +19,8 @@ SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
              "account.home", "account.change_password", "account.second_factor", "account.disable_second_factor",
              "account.verify"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
+#: Reminders: a patient's or caregiver's own channels and the push key; no patient in the URL.
+REMINDED = {"reminders.page", "api.push_public_key"}
 #: Pages that change clinical data (or are the form for it): staff who enter data only (epro.core.roles).
 ENTRY = {"clinic.assess", "clinic.enrol", "clinic.codes", "trial.new_screening", "trial.edit_screening",
          "trial.new_adverse_event", "trial.safety_check", "trial.disposition_form"}
@@ -42,7 +44,8 @@ POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care
              "account.issue_reset", "account.issue_patient_reset",
              "admin.add_study_site", "admin.deactivate_user", "admin.reactivate_user", "admin.new_user_code",
              "api.create_site", "api.create_study", "api.create_user", "api.deactivate_user", "api.reactivate_user",
-             "trial.allocate"}  # trial.allocate: tests/trial_web/test_patient_course.py
+             "trial.allocate",  # trial.allocate: tests/trial_web/test_patient_course.py
+             "api.create_push_subscription", "api.delete_push_subscription"}  # tests/test_reminders_web.py
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin",
          "datamanager", "monitor.a", "statistician"]
@@ -60,8 +63,8 @@ STAFF_USERS = ENTERING_USERS | {"datamanager", "monitor.a"}  # read the clinic p
 
 def test_every_route_is_classified(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
-    known = (PUBLIC | SIGNED_IN | PATIENT_SIDE | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT | POST_ONLY
-             | EXPORTS)
+    known = (PUBLIC | SIGNED_IN | PATIENT_SIDE | REMINDED | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT
+             | POST_ONLY | EXPORTS)
     assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
 
 
@@ -110,6 +113,8 @@ def expected(endpoint, user, subject, api):
     if endpoint in PATIENT_SIDE:
         ok = user in ("patient.a1", "caregiver.a1") and (visible or endpoint == "patient.home")
         return {200} if ok else {404}
+    if endpoint in REMINDED:
+        return {200} if user in ("patient.a1", "caregiver.a1") else {404}
     if endpoint in STAFF:
         ok = user in (ENTERING_USERS if endpoint in ENTRY else STAFF_USERS) and (visible or endpoint in SITE_PAGES)
         return {200} if ok else {404}

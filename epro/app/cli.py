@@ -48,6 +48,9 @@ def demo_command(host: str, port: int, no_serve: bool, extra: int, workers: int)
     from epro.app import demo
 
     ensure_instance_secret(instance_path())
+    from epro.services.reminders.channels import ensure_vapid_key
+
+    ensure_vapid_key(instance_path())  # web push for the demo's reminders (EPRO_VAPID_PRIVATE_KEY in production)
     # The demo accounts sign in with a password only (production: EPRO_REQUIRE_SECOND_FACTOR, on by default).
     os.environ.setdefault("EPRO_REQUIRE_SECOND_FACTOR", "false")
     app = create_app()
@@ -125,6 +128,62 @@ def export_command(study_code: str, fmt: str, out_dir: str, unblinded: bool) -> 
     click.echo(f"{'Unblinded' if unblinded else 'Masked'} {fmt} export of {study_code} written to {out_dir}:")
     for path in result.files:
         click.echo(f"  {path.name}: {result.counts.get(path.name, 0)} rows")
+
+
+@cli.command("remind")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; claim and send nothing.")
+@click.option("--now", "now_text", default=None, metavar="ISO",
+              help="Act as if it were this moment (RFC 3339, for tests and catching up); default: now.")
+def remind_command(dry_run: bool, now_text: str | None) -> None:
+    """Send the reminders that are due now (run it from cron or a systemd timer, not in web workers).
+
+    Each reminder is claimed and committed before it is sent, so two runs, two servers or a crash
+    between claim and send never send one twice.
+    """
+    from datetime import UTC, datetime
+
+    from epro.services import reminders
+    from epro.services.reminders.channels import BadSetting
+    from epro.services.unit_of_work import unit_of_work
+
+    try:
+        now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter("an RFC 3339 moment, e.g. 2026-12-02T09:00:00+08:00", param_hint="--now") from None
+    if now.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. 2026-12-02T09:00:00+08:00", param_hint="--now")
+    try:
+        configured = reminders.configured_channels()
+    except BadSetting as exc:
+        raise click.ClickException(str(exc)) from None
+    notes: list[str] = []
+    try:
+        if dry_run:
+            with unit_of_work():
+                planned = reminders.plan(now, configured, notes)
+                stuck = reminders.stuck_claims()
+            for note in notes:
+                click.echo(note)
+            for item in planned:
+                click.echo(f"would send: {item.describe()}")
+            for claim in stuck:
+                click.echo(f"claimed but never sent (not retried): claim {claim.id}, {claim.visit_code} {claim.kind} "
+                           f"for user {claim.recipient_id} on {claim.local_day}")
+            click.echo(f"{len(planned)} reminder(s) due; nothing sent (--dry-run).")
+            return
+        with unit_of_work():
+            claimed = reminders.plan_and_claim(now, configured, notes)
+        for note in notes:
+            click.echo(note)
+        for item in claimed:
+            reminders.deliver(item, configured)  # outside any transaction
+            with unit_of_work():
+                reminders.record(item)
+            click.echo(f"sent: {item.describe()}: {item.outcome}")
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
+    click.echo(f"{len(claimed)} reminder(s) sent.")
 
 
 def warn_without_admin(app) -> None:

@@ -32,6 +32,8 @@ STUDIES = {  # masking and arms come from the protocol (epro/core/protocols/data
     "BMSC": dict(name="Autologous bone-marrow MSC (BMSCs) study", protocol="bmsc"),
 }
 SITES = {"A": ("Site A", "IT-HMSC"), "B": ("Site B", "BMSC")}
+#: Demo patients and caregivers, who get reminders (an e-mail address and a phone number each).
+DEMO_CONTACTS = ("patient.a1", "caregiver.a1", "patient.a2", "patient.b1")
 STAFF_NAMES_ZH = {"clinician.a": "王医生（A）", "clinician.b": "李医生（B）", "investigator.a": "赵教授（A）",
                   "admin": "管理员"}
 
@@ -215,6 +217,12 @@ def _load() -> str:
     caregiver = _user("caregiver.a1", "caregiver", locale="zh")
     a1 = db.session.execute(select(Patient).where(Patient.subject_code == "A-001")).scalar_one()
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
+    # Reminders (CONTRACT.md, "Reminders and push"): every demo patient and caregiver has an e-mail address
+    # and a (made-up, reserved-looking) phone number.
+    for n, username in enumerate(DEMO_CONTACTS, start=1):
+        contact = db.session.scalar(select(User).where(User.username == username))
+        if contact is not None:
+            _fill_empty(contact, email=f"{username}@example.org", phone=f"+86 138 0000 {n:04d}")
     # Read-only staff, always masked (epro.core.roles): every site, and one site's monitor.
     _user("datamanager", "data-manager", display_name="Ms. Chen (data manager)", display_name_zh="陈女士（数据管理员）",
           locale="zh")

@@ -51,3 +51,29 @@ class Defaults:
     PROTOCOL_DIRS: tuple[str, ...] = ()
     # When set, "today" for schedules is this ISO date (demo screenshots, tests).
     TODAY = None
+    # Reminders (`epro remind`, README "Reminders"). Links in messages start with BASE_URL.
+    BASE_URL = "http://127.0.0.1:5000"
+    # E-mail through SMTP; no MAIL_SERVER, no e-mail.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_SENDER = "epro <epro@localhost>"
+    MAIL_STARTTLS = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    # SMS: "log" (written to the log, nothing leaves), "http" (SMS_HTTP_URL, SMS_HTTP_TOKEN, SMS_HTTP_SENDER), "none".
+    SMS_DRIVER = "log"
+    SMS_HTTP_URL: str | None = None
+    SMS_HTTP_TOKEN: str | None = None
+    SMS_HTTP_SENDER: str | None = None
+    # Web push: the VAPID private key (base64url of the 32 raw bytes, or PEM); else instance/vapid_private_key
+    # (`epro demo` makes one). VAPID_SUBJECT: a mailto: or https: contact for the push services
+    # (default: BASE_URL if https, else mailto: the sender).
+    VAPID_PRIVATE_KEY: str | None = None
+    VAPID_SUBJECT: str | None = None
+    # Push endpoints must be https:// (browsers' push services are); tests with a local push service allow http.
+    PUSH_ALLOW_HTTP_ENDPOINTS = False
+    # When reminders go: "closing" from this many days before a window's last day; none in the quiet hours
+    # (the site's local time; the start may be after the end, over midnight).
+    REMINDER_CLOSING_DAYS = 3
+    REMINDER_QUIET_START = "21:00"
+    REMINDER_QUIET_END = "08:00"

@@ -3,6 +3,7 @@ from epro.models.audit import AuditEvent
 from epro.models.exports import Export
 from epro.models.people import DISPOSITIONS, ROLES, ActivationCode, CaregiverLink, Patient, RecoveryCode, User
 from epro.models.progress import PatientFlags, VisitProgress
+from epro.models.reminders import PushSubscription, ReminderClaim, ReminderPreference
 from epro.models.responses import RESPONDENTS, Response, Signature
 from epro.models.security import RateCounter, SignInLock
 from epro.models.study import Arm, Site, Study, StudySite
@@ -21,5 +22,7 @@ __all__ = [
     "Unblinding",
     "DISPOSITIONS", "ROLES", "RESPONDENTS", "RateCounter", "RecoveryCode", "SignInLock",
     "ActivationCode", "Arm", "AuditEvent", "CaregiverLink", "Export",
-    "Patient", "PatientFlags", "Response", "Signature", "Site", "Study", "User", "VisitProgress",
+    "Patient", "PatientFlags",
+    "PushSubscription", "ReminderClaim", "ReminderPreference",
+    "Response", "Signature", "Site", "Study", "User", "VisitProgress",
 ]

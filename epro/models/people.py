@@ -51,6 +51,9 @@ class User(UserMixin, Model):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The last TOTP time step accepted, so a code cannot be replayed.
     totp_last_step: Mapped[int | None] = mapped_column()
+    #: Where reminders go (patients and caregivers; never shown to staff lists or exports).
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
 
     site: Mapped[Site | None] = relationship()
 

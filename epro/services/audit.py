@@ -84,7 +84,11 @@ AUDITED: dict[str, Rule] = {
     "symptom_reports": Rule(state="reviewed_at"),
     "adverse_events": Rule(),
     "safety_checks": Rule(),
-    "users": Rule(exclude=frozenset({"password_hash", "session_token", "totp_secret", "totp_last_step"})),
+    # Contact details stay out of the trail (it travels with exports).
+    "users": Rule(exclude=frozenset({"password_hash", "session_token", "totp_secret", "totp_last_step",
+                                     "email", "phone"})),
+    # A person's reminder channels and "stop reminders" (their own choice, like a consent).
+    "reminder_preferences": Rule(exclude=frozenset({"updated_at"})),
     "recovery_codes": Rule(exclude=frozenset({"code_hash"}), state="used_at"),
     "activation_codes": Rule(exclude=frozenset({"code_hash"}), state="used_at"),
     "studies": Rule(),
@@ -94,7 +98,9 @@ AUDITED: dict[str, Rule] = {
 }
 #: ``exports`` is a log of its own (insert only); each export writes one ``export`` event (services.exports).
 NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags", "sign_in_locks", "rate_counters",
-                         "exports"})
+                         "exports",
+                         # reminder_claims is a log of its own; push subscriptions are a browser's address.
+                         "reminder_claims", "push_subscriptions"})
 
 
 @dataclass

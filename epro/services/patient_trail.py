@@ -23,7 +23,9 @@ from epro.services.masking import Presenter
 
 #: Audited tables that are not one patient's clinical record: accounts, and the trial's set-up.
 NOT_PATIENT_RECORDS = frozenset({"users", "recovery_codes", "activation_codes", "sites", "studies", "study_sites",
-                                 "arms"})
+                                 "arms",
+                                 # a person's reminder channels: about an account, not a clinical record
+                                 "reminder_preferences"})
 
 
 @dataclass(frozen=True)

@@ -412,3 +412,58 @@ class Invitation(BaseModel):
 
 MODELS = MODELS + (NewSite, NewStudy, NewUser, Deactivation, SiteOut, SiteList, StudyOut, UserOut, UserList,
                    Invitation)
+
+
+# --- reminders: web push --------------------------------------------------------------------------
+
+class PushPublicKey(BaseModel):
+    """``GET /api/v1/push/public-key``: the VAPID public key browsers subscribe with."""
+
+    model_config = ConfigDict(title="PushPublicKey")
+    key: str = Field(description="The VAPID public key (P-256, uncompressed point), base64url.")
+
+
+class PushKeys(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="PushKeys")
+    p256dh: Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+    auth: Annotated[str, Strict(), Field(min_length=1, max_length=100)]
+
+
+class NewPushSubscription(BaseModel):
+    """``POST /api/v1/push-subscriptions``: a browser's ``PushSubscription.toJSON()``."""
+
+    model_config = ConfigDict(extra="ignore", title="NewPushSubscription")
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "endpoint": N_("The push endpoint must be an https:// address."),
+        "keys": N_("Not a valid key."),
+        "keys.p256dh": N_("Not a valid key."),
+        "keys.auth": N_("Not a valid key."),
+    }
+
+    endpoint: Annotated[str, Strict(), Field(min_length=1, max_length=1000)]
+    keys: PushKeys
+    expirationTime: int | float | None = None  # noqa: N815 - the Push API's own name
+
+    @classmethod
+    def field_errors(cls, exc: ValidationError) -> list[FieldError]:
+        return _admin_field_errors(cls, exc)
+
+
+class PushSubscriptionOut(BaseModel):
+    model_config = ConfigDict(title="PushSubscriptionOut")
+    endpoint: str
+
+
+class PushUnsubscribe(BaseModel):
+    """``DELETE /api/v1/push-subscriptions``: which browser stops receiving pushes."""
+
+    model_config = ConfigDict(extra="ignore", title="PushUnsubscribe")
+    MESSAGES: ClassVar[dict[str, str]] = {"endpoint": N_("This field is required.")}
+    endpoint: Annotated[str, Strict(), Field(min_length=1, max_length=1000)]
+
+    @classmethod
+    def field_errors(cls, exc: ValidationError) -> list[FieldError]:
+        return _admin_field_errors(cls, exc)
+
+
+MODELS = MODELS + (PushPublicKey, PushKeys, NewPushSubscription, PushSubscriptionOut, PushUnsubscribe)
