@@ -192,9 +192,14 @@ def remind_command(dry_run: bool, now_text: str | None) -> None:
 
 def _staff_alerts(now, configured, *, dry_run: bool) -> None:
     """The alert step of `epro remind`: e-mail each site team member once per alert (claimed first)."""
+    from flask import current_app
+
     from epro.services.unit_of_work import unit_of_work
     from epro.services.worklists import alerts
 
+    if not _flag(current_app.config.get("STAFF_ALERTS", True)):
+        click.echo("staff alerts: off (EPRO_STAFF_ALERTS=false).")
+        return
     if configured.mail is None:
         click.echo("staff alerts: no mail server configured (EPRO_MAIL_SERVER); none sent.")
         return
@@ -208,11 +213,11 @@ def _staff_alerts(now, configured, *, dry_run: bool) -> None:
             return
         with unit_of_work():
             claimed = alerts.plan_and_claim(now)
-        for item in claimed:
-            alerts.deliver(item, configured)  # outside any transaction
+        for group in alerts.deliver_grouped(claimed, configured):  # outside any transaction
             with unit_of_work():
-                alerts.record(item)
-            click.echo(f"sent: {item.describe()}: {item.outcome}")
+                for item in group:
+                    alerts.record(item)
+            click.echo(f"sent: {', '.join(item.describe() for item in group)}: {group[0].outcome}")
     except (OperationalError, ProgrammingError) as exc:
         raise click.ClickException(
             f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
@@ -307,3 +312,7 @@ def restore_command(path: str, yes: bool) -> None:
         click.echo(backup.restore(uri, path))
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes", "on")

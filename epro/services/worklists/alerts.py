@@ -195,6 +195,19 @@ def deliver(item: PlannedAlert, configured: drivers.Channels) -> str:
     return item.outcome
 
 
+def deliver_grouped(items: list[PlannedAlert], configured: drivers.Channels) -> list[list[PlannedAlert]]:
+    """One e-mail per person and patient for this run's claims (the words are the same for each alert
+    of one patient); each claim gets the outcome of its e-mail.  Touches no database."""
+    groups: dict[tuple[str | None, str], list[PlannedAlert]] = {}
+    for item in items:
+        groups.setdefault((item.email, item.alert.subject_code), []).append(item)
+    for group in groups.values():
+        outcome = deliver(group[0], configured)
+        for item in group[1:]:
+            item.outcome = outcome
+    return list(groups.values())
+
+
 def record(item: PlannedAlert) -> None:
     row = db.session.get(AlertClaim, item.claim_id)
     if row is None:
