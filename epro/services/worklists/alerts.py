@@ -11,7 +11,7 @@ E-mail goes out from ``epro remind`` (its alert step, :func:`plan_and_claim`,
 a reminder: a row per alert and recipient under a unique key, inserted with
 ``INSERT … ON CONFLICT DO NOTHING`` and committed before anything is sent (an
 advisory lock on PostgreSQL makes two runs plan one after the other), so each
-person gets each alert once.  The e-mail says only that there is something to
+person gets each alert once (one message per person and patient a run).  The e-mail says only that there is something to
 review for a subject code at the recipient's site, and links to the alerts page:
 no term, score, grade or arm.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -58,6 +58,22 @@ PROBLEM_DETAIL = N_("Health problem reported on %(when)s, not reviewed yet")
 def site_alerts(site_id: int, now: datetime | None = None) -> list[worklists.StaffAlert]:
     """The site's alerts now, SAE clocks first (epro.core.worklists.alert_order)."""
     now = now or datetime.now(UTC)
+    found = _safety_alerts(site_id, now)
+    flagged = list(db.session.scalars(
+        select(Patient).join(PatientFlags, PatientFlags.patient_id == Patient.id)
+        .where(Patient.site_id == site_id, PatientFlags.alert_count > 0, Patient.disposition.is_(None))))
+    timelines = followup.timelines_for(flagged)
+    for p in flagged:
+        for alert in timeline.alerts(timelines[p.id]):
+            found.append(worklists.StaffAlert(
+                key=f"{worklists.WORSENING}:{p.id}:{alert.code}:{alert.to_visit}", kind=worklists.WORSENING,
+                patient_id=p.id, subject_code=p.subject_code, site_id=site_id, since=None,
+                detail=alert.message, params=alert.params()))
+    return worklists.alert_order(found)
+
+
+def _safety_alerts(site_id: int, now: datetime) -> list[worklists.StaffAlert]:
+    """SAE clocks near or past their deadline, and problem reports waiting longer than a day."""
     found: list[worklists.StaffAlert] = []
     for ae, clock in safety.open_sae_clocks(site_id, now):
         if worklists.sae_alert(clock.remaining, clock.overdue):
@@ -72,24 +88,24 @@ def site_alerts(site_id: int, now: datetime | None = None) -> list[worklists.Sta
                 key=f"{worklists.PROBLEM}:{report.id}", kind=worklists.PROBLEM, patient_id=report.patient.id,
                 subject_code=report.patient.subject_code, site_id=site_id, since=created,
                 detail=PROBLEM_DETAIL, params={"when": created}))
-    flagged = list(db.session.scalars(
-        select(Patient).join(PatientFlags, PatientFlags.patient_id == Patient.id)
-        .where(Patient.site_id == site_id, PatientFlags.alert_count > 0, Patient.disposition.is_(None))))
-    timelines = followup.timelines_for(flagged)
-    for p in flagged:
-        for alert in timeline.alerts(timelines[p.id]):
-            found.append(worklists.StaffAlert(
-                key=f"{worklists.WORSENING}:{p.id}:{alert.code}:{alert.to_visit}", kind=worklists.WORSENING,
-                patient_id=p.id, subject_code=p.subject_code, site_id=site_id, since=None,
-                detail=alert.message, params=alert.params()))
-    return worklists.alert_order(found)
+    return found
 
 
-def alert_count(user: User) -> int:
-    """The badge on the staff pages: the user's site's alerts (site staff who enter data only)."""
+def alert_count(user: User, now: datetime | None = None) -> int:
+    """The badge on the staff pages: the user's site's alerts (site staff who enter data only).
+
+    Cheap enough for every page: the worsening alerts are counted from the projection
+    (``patient_flags.alert_count``, rebuilt with every stored answer), not recomputed.
+    """
     if not getattr(user.can, TEAM_CAPABILITY) or user.site_id is None:
         return 0
-    return len(site_alerts(user.site_id))
+    now = now or datetime.now(UTC)
+    safety_alerts = _safety_alerts(user.site_id, now)
+    worse = db.session.scalar(
+        select(func.coalesce(func.sum(PatientFlags.alert_count), 0))
+        .join(Patient, Patient.id == PatientFlags.patient_id)
+        .where(Patient.site_id == user.site_id, Patient.disposition.is_(None))) or 0
+    return len(safety_alerts) + int(worse)
 
 
 # --- e-mail: plan, claim, send, record --------------------------------------------------------
