@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support.reminder_sinks import SmtpSink
 
 from epro.app.cli import remind_command
@@ -99,3 +99,50 @@ def test_no_mail_server_claims_nothing(app, db_backend):
     assert "staff alerts: no mail server configured" in out
     with app.app_context():
         assert db.session.scalars(select(AlertClaim)).all() == []
+
+
+def test_a_claim_taken_meanwhile_is_not_sent_again(configured, smtp, db_backend):
+    """Two runs that planned the same alerts: only the claims a run inserted are its own (ON CONFLICT DO NOTHING)."""
+    from epro.services.unit_of_work import unit_of_work
+    from epro.services.worklists import alerts
+
+    _make_alerts(configured)
+    with configured.app_context():
+        now = datetime.now(UTC)
+        with unit_of_work():
+            first_plan = alerts.plan(now)
+        with unit_of_work():
+            second_plan = alerts.plan(now)  # planned before the first run claimed anything
+        assert first_plan and len(first_plan) == len(second_plan)
+        with unit_of_work():
+            mine = alerts.claim(first_plan)
+        with unit_of_work():
+            theirs = alerts.claim(second_plan)
+        assert len(mine) == len(first_plan) and theirs == []
+        assert db.session.scalar(select(func.count()).select_from(AlertClaim)) == len(first_plan)
+
+
+def test_concurrent_epro_remind_processes_send_each_alert_once(app, tmp_path, smtp, db_backend):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _make_alerts(app)
+    env = dict(os.environ, EPRO_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+               EPRO_SECRET_KEY=app.config["SECRET_KEY"], EPRO_INSTANCE_PATH=str(tmp_path),
+               EPRO_MAIL_SERVER="127.0.0.1", EPRO_MAIL_PORT=str(smtp.port), EPRO_SMS_DRIVER="none")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    epro = Path(sys.executable).with_name("epro")
+    runs = [subprocess.Popen([str(epro), "remind"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(3)]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    staff = [(tuple(rcpts), m.get_content()) for rcpts, m in smtp.messages
+             if any(r.split("@")[0] in ("clinician.a", "investigator.a", "clinician.b") for r in rcpts)]
+    assert staff and len(staff) == len(set(staff))  # one e-mail per person and patient, whichever run sent it
+    with app.app_context():
+        claims = db.session.scalars(select(AlertClaim)).all()
+        assert claims and {c.status for c in claims} == {"sent"}

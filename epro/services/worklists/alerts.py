@@ -176,10 +176,15 @@ def _lock_planning() -> None:
 def plan_and_claim(now: datetime) -> list[PlannedAlert]:
     """Plan and claim in the caller's unit of work (it commits the claims before anything is sent)."""
     _lock_planning()
+    return claim(plan(now))
+
+
+def claim(planned: list[PlannedAlert]) -> list[PlannedAlert]:
+    """Insert a claim for each; keep only those this call inserted (the others were taken meanwhile)."""
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     mine = []
-    for item in plan(now):
+    for item in planned:
         new_id = db.session.execute(
             insert(AlertClaim).values(alert_key=item.alert.key, kind=item.alert.kind,
                                       patient_id=item.alert.patient_id, recipient_id=item.recipient.id,
