@@ -198,8 +198,7 @@ def _staff_alerts(now, configured, *, dry_run: bool) -> None:
     from epro.services.worklists import alerts
 
     if not _flag(current_app.config.get("STAFF_ALERTS", True)):
-        click.echo("staff alerts: off (EPRO_STAFF_ALERTS=false).")
-        return
+        return  # turned off (EPRO_STAFF_ALERTS=false): the output is the reminders' alone
     if configured.mail is None:
         click.echo("staff alerts: no mail server configured (EPRO_MAIL_SERVER); none sent.")
         return
