@@ -222,3 +222,40 @@ def test_funnel_rule():
     assert (f.reminded, f.completed, f.days, f.median_days) == (5, 4, (0, 0, 2, 9), 1.0)
     assert f.within == {"same_day": 2, "days_1_3": 1, "days_4_7": 0, "later": 1}
     assert worklists.funnel([]).median_days is None
+
+
+def test_urgency_rule():
+    today = date(2026, 12, 2)
+    overdue = worklists.DueVisit("M1", today - timedelta(days=40), today - timedelta(days=10), overdue=True)
+    closing = worklists.DueVisit("M3", today - timedelta(days=10), today + timedelta(days=2), overdue=False)
+    due = worklists.DueVisit("M3", today - timedelta(days=1), today + timedelta(days=12), overdue=False)
+    assert [worklists.urgency(v, today) for v in (overdue, closing, due)] == ["overdue", "closing", "due"]
+    called = datetime(2026, 12, 1, tzinfo=UTC)
+    keys = sorted([("due", due, None), ("closing", closing, called), ("closing", closing, None),
+                   ("overdue", overdue, called)], key=lambda k: worklists.sort_key(k[0], k[1], today, k[2]))
+    assert [(k[0], k[2]) for k in keys] == [("overdue", called), ("closing", None), ("closing", called),
+                                           ("due", None)]
+
+
+def test_the_stacked_bar_chart_escapes_and_checks():
+    from epro.core import charts
+
+    svg = charts.stacked_bar_svg([("<M3>", [2, 0, 1])], series=["a&b", "late", "missed"], title="T<", description="D",
+                                 id_prefix="c1")
+    assert "&lt;M3&gt;" in svg and "a&amp;b" in svg and "T&lt;" in svg and 'data-value="2"' in svg
+    assert 'data-series="1"' not in svg  # a zero part draws nothing
+    with pytest.raises(ValueError):
+        charts.stacked_bar_svg([("M3", [1])], series=["a", "b"], title="t", description="d")
+
+
+def test_withdrawn_or_ended_patients_are_never_on_the_call_list(app, login, ids, db_backend):
+    s = login("clinician.a")
+    before = [x for x, _ in listed(s.get("/clinic/worklists/calls").get_data(as_text=True))]
+    assert "A-001" in before and "A-002" in before
+    with app.app_context():
+        db.session.get(Patient, ids["A-001"]).consent_withdrawn = True
+        a2 = db.session.get(Patient, ids["A-002"])
+        a2.disposition, a2.disposition_on = "lost", followup.patient_today(a2) - timedelta(days=1)
+        db.session.commit()
+    after = [x for x, _ in listed(s.get("/clinic/worklists/calls").get_data(as_text=True))]
+    assert "A-001" not in after and "A-002" not in after

@@ -9,7 +9,7 @@ participation ended, who withdrew consent or who died is never on it
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -39,8 +39,8 @@ class CallRow:
     reminders_sent: int
     last_reminder: datetime | None
     last_call: ContactCall | None
-    calls_today: int = 0
-    days_left: int = field(default=0)
+    #: Days until the visit's window closes (negative: closed that many days ago).
+    days_left: int = 0
 
 
 def _site_patients(user: User) -> list[Patient]:
