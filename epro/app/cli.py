@@ -171,8 +171,8 @@ def remind_command(dry_run: bool, now_text: str | None) -> None:
             for claim in stuck:
                 click.echo(f"claimed but never sent (not retried): claim {claim.id}, {claim.visit_code} {claim.kind} "
                            f"for user {claim.recipient_id} on {claim.local_day}")
+            _staff_alerts(now, configured, dry_run=True)  # the reminders' summary stays the last line
             click.echo(f"{len(planned)} reminder(s) due; nothing sent (--dry-run).")
-            _staff_alerts(now, configured, dry_run=True)
             return
         with unit_of_work():
             claimed = reminders.plan_and_claim(now, configured, notes)
@@ -186,8 +186,8 @@ def remind_command(dry_run: bool, now_text: str | None) -> None:
     except (OperationalError, ProgrammingError) as exc:
         raise click.ClickException(
             f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
-    click.echo(f"{len(claimed)} reminder(s) sent.")
     _staff_alerts(now, configured, dry_run=False)
+    click.echo(f"{len(claimed)} reminder(s) sent.")  # the last line, as before the alert step
 
 
 def _staff_alerts(now, configured, *, dry_run: bool) -> None:
