@@ -23,13 +23,16 @@ PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patien
 REMINDED = {"reminders.page", "api.push_public_key"}
 #: Pages that change clinical data (or are the form for it): staff who enter data only (epro.core.roles).
 ENTRY = {"clinic.assess", "clinic.enrol", "clinic.codes", "trial.new_screening", "trial.edit_screening",
-         "trial.new_adverse_event", "trial.safety_check", "trial.disposition_form"}
+         "trial.new_adverse_event", "trial.safety_check", "trial.disposition_form",
+         # worklists: the call list, recording a call, the clinician alerts (site staff who enter data)
+         "worklists.call_list", "worklists.call", "worklists.alert_list"}
 STAFF = {"clinic.patients", "clinic.timeline", "clinic.record", "clinic.audit_export", "care.caregivers_page",
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports",
          "trial.screening_detail", "trial.safety_summary", "trial.outcome_summary",
          "trial.infusion_list", "trial.adverse_events", *ENTRY}
-SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports"}
+SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports",
+              "worklists.call_list", "worklists.alert_list"}
 MASKED_STUDY = {"trial.unblind"}  # staff of the site who enter data, masked studies only (site A)
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
 ADMIN = {"clinic.admin_home", "trial.new_study",
@@ -38,6 +41,9 @@ ADMIN = {"clinic.admin_home", "trial.new_study",
 #: The Data page: whoever exports (data managers, statisticians); masked or unblinded is its own test
 #: (tests/test_data_page.py).
 EXPORTS = {"data.page"}
+#: The completion report: data managers (every site) and site staff who enter data (their own site);
+#: not statisticians (exports only), monitors, patients or caregivers (tests/test_worklists.py checks the sites).
+COMPLETION = {"worklists.completion_report", "worklists.completion_csv"}
 API_PATIENT = {"api.patient", "api.patient_schedule", "api.patient_responses", "api.patient_timeline"}
 POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care.unlink",  # own tests
              "trial.randomize", "trial.adverse_event_reported", "trial.report_reviewed",
@@ -64,7 +70,7 @@ STAFF_USERS = ENTERING_USERS | {"datamanager", "monitor.a"}  # read the clinic p
 def test_every_route_is_classified(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
     known = (PUBLIC | SIGNED_IN | PATIENT_SIDE | REMINDED | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT
-             | POST_ONLY | EXPORTS)
+             | POST_ONLY | EXPORTS | COMPLETION)
     assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
 
 
@@ -126,6 +132,8 @@ def expected(endpoint, user, subject, api):
         return {200} if user == "admin" else {404}
     if endpoint in EXPORTS:
         return {200} if user in EXPORTERS else {404}
+    if endpoint in COMPLETION:
+        return {200} if user in ENTERING_USERS | {"datamanager"} else {404}
     if endpoint in API_PATIENT:
         return {200} if visible else {404}
     raise AssertionError(endpoint)

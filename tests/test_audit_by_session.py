@@ -15,6 +15,7 @@ from epro.models import (
     Arm,
     AuditEvent,
     CaregiverLink,
+    ContactCall,
     Infusion,
     Patient,
     Response,
@@ -37,6 +38,7 @@ UPDATES = {
     Unblinding: ("reason", "changed"), Infusion: ("reactions", "rash"), SymptomReport: ("what", "changed"),
     AdverseEvent: ("term", "changed"), SafetyCheck: ("lab_detail", "changed"), User: ("display_name", "Changed"),
     Study: ("name", "changed"), StudySite: ("site_id", None), Arm: ("label", "changed"), Site: ("name", "changed"),
+    ContactCall: ("note", "changed"),
 }
 
 
@@ -57,6 +59,8 @@ def _make(model, user: User):
         Unblinding: lambda: Unblinding(patient_id=patient.id, user_id=user.id, reason="emergency"),
         SafetyCheck: lambda: SafetyCheck(patient_id=patient.id, visit_code="M1", lab="normal", neuro="normal",
                                          imaging="none", recorded_by_id=user.id),
+        ContactCall: lambda: ContactCall(patient_id=patient.id, visit_code="M3", outcome="no_answer",
+                                         called_by_id=user.id),
     }[model]()
     db.session.add(row)
     db.session.flush()

@@ -48,7 +48,8 @@ def configured(app, sinks):
     app.config.update(BASE_URL=BASE, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
                       MAIL_SENDER="epro <reminders@example-hospital.cn>",
                       VAPID_PRIVATE_KEY=channels.new_vapid_private_key(), VAPID_SUBJECT="mailto:it@example-hospital.cn",
-                      PUSH_ALLOW_HTTP_ENDPOINTS=True)
+                      PUSH_ALLOW_HTTP_ENDPOINTS=True,
+                      STAFF_ALERTS=False)  # the staff alert step has its own tests (tests/test_worklist_alerts.py)
     return app
 
 

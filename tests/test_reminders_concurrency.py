@@ -38,7 +38,8 @@ def test_concurrent_epro_remind_processes_send_each_reminder_once(app, tmp_path,
         env = dict(os.environ, EPRO_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
                    EPRO_SECRET_KEY=app.config["SECRET_KEY"], EPRO_INSTANCE_PATH=str(tmp_path),
                    EPRO_MAIL_SERVER="127.0.0.1", EPRO_MAIL_PORT=str(smtp.port),
-                   EPRO_VAPID_PRIVATE_KEY=channels.new_vapid_private_key())
+                   EPRO_VAPID_PRIVATE_KEY=channels.new_vapid_private_key(),
+                   EPRO_STAFF_ALERTS="false")  # staff alerts: tests/test_worklist_alerts.py
         with app.app_context():
             db.session.remove()
             db.engine.dispose()  # the test's own connections out of the way (SQLite: no lock held)

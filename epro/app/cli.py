@@ -138,7 +138,9 @@ def remind_command(dry_run: bool, now_text: str | None) -> None:
     """Send the reminders that are due now (run it from cron or a systemd timer, not in web workers).
 
     Each reminder is claimed and committed before it is sent, so two runs, two servers or a crash
-    between claim and send never send one twice.
+    between claim and send never send one twice.  Then the staff alert step: each member of a site
+    team is e-mailed once per clinician alert (an SAE clock near its deadline, worse scores, a reported
+    problem not reviewed after a day), claimed the same way.
     """
     from datetime import UTC, datetime
 
@@ -169,6 +171,7 @@ def remind_command(dry_run: bool, now_text: str | None) -> None:
             for claim in stuck:
                 click.echo(f"claimed but never sent (not retried): claim {claim.id}, {claim.visit_code} {claim.kind} "
                            f"for user {claim.recipient_id} on {claim.local_day}")
+            _staff_alerts(now, configured, dry_run=True)  # the reminders' summary stays the last line
             click.echo(f"{len(planned)} reminder(s) due; nothing sent (--dry-run).")
             return
         with unit_of_work():
@@ -183,7 +186,41 @@ def remind_command(dry_run: bool, now_text: str | None) -> None:
     except (OperationalError, ProgrammingError) as exc:
         raise click.ClickException(
             f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
-    click.echo(f"{len(claimed)} reminder(s) sent.")
+    _staff_alerts(now, configured, dry_run=False)
+    click.echo(f"{len(claimed)} reminder(s) sent.")  # the last line, as before the alert step
+
+
+def _staff_alerts(now, configured, *, dry_run: bool) -> None:
+    """The alert step of `epro remind`: e-mail each site team member once per alert (claimed first)."""
+    from flask import current_app
+
+    from epro.services.unit_of_work import unit_of_work
+    from epro.services.worklists import alerts
+
+    if not _flag(current_app.config.get("STAFF_ALERTS", True)):
+        return  # turned off (EPRO_STAFF_ALERTS=false): the output is the reminders' alone
+    if configured.mail is None:
+        click.echo("staff alerts: no mail server configured (EPRO_MAIL_SERVER); none sent.")
+        return
+    try:
+        if dry_run:
+            with unit_of_work():
+                planned = alerts.plan(now)
+                for item in planned:
+                    click.echo(f"would send: {item.describe()}")
+            click.echo(f"{len(planned)} staff alert e-mail(s) due; nothing sent (--dry-run).")
+            return
+        with unit_of_work():
+            claimed = alerts.plan_and_claim(now)
+        for group in alerts.deliver_grouped(claimed, configured):  # outside any transaction
+            with unit_of_work():
+                for item in group:
+                    alerts.record(item)
+            click.echo(f"sent: {', '.join(item.describe() for item in group)}: {group[0].outcome}")
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"the database is not ready ({exc.orig}); run `epro db upgrade` first") from None
+    click.echo(f"{len(claimed)} staff alert e-mail(s) sent.")
 
 
 def warn_without_admin(app) -> None:
@@ -274,3 +311,7 @@ def restore_command(path: str, yes: bool) -> None:
         click.echo(backup.restore(uri, path))
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes", "on")

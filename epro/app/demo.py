@@ -34,6 +34,7 @@ STUDIES = {  # masking and arms come from the protocol (epro/core/protocols/data
 SITES = {"A": ("Site A", "IT-HMSC"), "B": ("Site B", "BMSC")}
 #: Demo patients and caregivers, who get reminders (an e-mail address and a phone number each).
 DEMO_CONTACTS = ("patient.a1", "caregiver.a1", "patient.a2", "patient.b1")
+DEMO_STAFF = ("clinician.a", "clinician.b", "investigator.a", "datamanager", "monitor.a", "statistician", "admin")
 STAFF_NAMES_ZH = {"clinician.a": "王医生（A）", "clinician.b": "李医生（B）", "investigator.a": "赵教授（A）",
                   "admin": "管理员"}
 
@@ -231,6 +232,11 @@ def _load() -> str:
     # Exports only, every site; unblinded: the trial statistician's unblinded analysis files.
     _user("statistician", "statistician", display_name="Dr. Liu (statistician, unblinded)",
           display_name_zh="刘博士（统计师，非盲）", unblinded=True, locale="zh")
+    # Staff alerts by e-mail (epro remind): every demo staff account has an e-mail address.
+    for username in DEMO_STAFF:
+        member = db.session.scalar(select(User).where(User.username == username))
+        if member is not None:
+            _fill_empty(member, email=f"{username}@example.org")
     demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
     return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
 

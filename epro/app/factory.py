@@ -124,9 +124,10 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.reminders import bp as reminders_bp
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
+    from epro.web.worklists import bp as worklists_bp
 
     for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp,
-               care_bp, data_bp, reminders_bp):
+               care_bp, data_bp, reminders_bp, worklists_bp):
         app.register_blueprint(bp)
 
 

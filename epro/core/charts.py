@@ -135,3 +135,79 @@ def line_chart_svg(
         )
     out.append("</svg>")
     return "".join(out)
+
+
+#: Fills of a stacked bar's parts, each with a text colour reaching 4.5:1 on it; the parts also carry
+#: their number and the legend its words, so colour is never the only cue (WCAG 2.2, 1.4.1).
+BAR_FILLS = (("#1f4e99", "#ffffff"), ("#a35c00", "#ffffff"), ("#8b1a1a", "#ffffff"), ("#d9d9d9", TEXT_COLOUR))
+
+
+def stacked_bar_svg(
+    rows: Sequence[tuple[str, Sequence[int]]],
+    *,
+    series: Sequence[str],
+    title: str,
+    description: str,
+    width: int = 320,
+    bar_height: int = 18,
+    id_prefix: str | None = None,
+) -> str:
+    """An ``<svg>`` of horizontal stacked bars: one bar per (label, values), one part per *series*,
+    each part as wide as its share of the row and labelled with its number when there is room.
+
+    The caller gives a table with the same numbers next to it (the chart is ``role="img"``).
+    """
+    if len(series) > len(BAR_FILLS):
+        raise ValueError(f"at most {len(BAR_FILLS)} series")
+    prefix = id_prefix if id_prefix is not None else f"chart-{next(_ids)}"
+    if not _ID.match(prefix):
+        raise ValueError("id_prefix must start with a letter and hold only letters, digits, - and _")
+    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
+    left, gap, legend_h = 46, 8, 20
+    plot_w = width - left - _RIGHT
+    height = _TOP + legend_h + len(rows) * (bar_height + gap) + 4
+    text = f'font-family="{FONT}" font-size="10" fill="{TEXT_COLOUR}"'
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}" aria-labelledby="{title_id} {desc_id}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(description)}</desc>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+    # The legend: a swatch and the series' words, in one line.
+    x = 4
+    for i, name in enumerate(series):
+        fill = BAR_FILLS[i][0]
+        out.append(f'<rect x="{x}" y="{_TOP - 9}" width="10" height="10" fill="{fill}" stroke="{AXIS_COLOUR}"/>')
+        out.append(f'<text x="{x + 14}" y="{_TOP}" {text}>{escape(name)}</text>')
+        x += 14 + _text_width(name) + 12
+    y = _TOP + legend_h
+    for label, values in rows:
+        if len(values) != len(series):
+            raise ValueError("one value per series")
+        total = sum(values)
+        out.append(f'<text x="{left - 4}" y="{_num(y + bar_height / 2)}" text-anchor="end"'
+                   f' dominant-baseline="middle" {text}>{escape(label)}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{plot_w}" height="{bar_height}" fill="none"'
+                   f' stroke="{AXIS_COLOUR}" stroke-width="1"/>')
+        start = float(left)
+        for i, value in enumerate(values):
+            if not total or not value:
+                continue
+            part = plot_w * value / total
+            fill, ink = BAR_FILLS[i]
+            out.append(f'<rect x="{_num(start)}" y="{y}" width="{_num(part)}" height="{bar_height}" fill="{fill}"'
+                       f' data-series="{i}" data-value="{value}"/>')
+            if part >= 7 * len(str(value)) + 4:
+                out.append(f'<text x="{_num(start + part / 2)}" y="{_num(y + bar_height / 2)}" text-anchor="middle"'
+                           f' dominant-baseline="middle" font-family="{FONT}" font-size="10" font-weight="bold"'
+                           f' fill="{ink}">{value}</text>')
+            start += part
+        y += bar_height + gap
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _text_width(words: str) -> int:
+    """About how wide *words* are at font size 10 (CJK characters are square)."""
+    return sum(10 if ord(c) >= 0x2E80 else 6 for c in words)

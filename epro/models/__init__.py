@@ -16,12 +16,13 @@ from epro.models.trial import (
     SymptomReport,
     Unblinding,
 )
+from epro.models.worklists import AlertClaim, ContactCall
 
 __all__ = [
     "AdverseEvent", "AllocationSlot", "Infusion", "SafetyCheck", "Screening", "StudySite", "SymptomReport",
     "Unblinding",
     "DISPOSITIONS", "ROLES", "RESPONDENTS", "RateCounter", "RecoveryCode", "SignInLock",
-    "ActivationCode", "Arm", "AuditEvent", "CaregiverLink", "Export",
+    "ActivationCode", "AlertClaim", "Arm", "AuditEvent", "CaregiverLink", "ContactCall", "Export",
     "Patient", "PatientFlags",
     "PushSubscription", "ReminderClaim", "ReminderPreference",
     "Response", "Signature", "Site", "Study", "User", "VisitProgress",

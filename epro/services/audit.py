@@ -84,6 +84,8 @@ AUDITED: dict[str, Rule] = {
     "symptom_reports": Rule(state="reviewed_at"),
     "adverse_events": Rule(),
     "safety_checks": Rule(),
+    # The site's phone calls to a patient (the call list): who called, when, the outcome, the note.
+    "contact_calls": Rule(),
     # Contact details stay out of the trail (it travels with exports).
     "users": Rule(exclude=frozenset({"password_hash", "session_token", "totp_secret", "totp_last_step",
                                      "email", "phone"})),
@@ -100,7 +102,9 @@ AUDITED: dict[str, Rule] = {
 NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags", "sign_in_locks", "rate_counters",
                          "exports",
                          # reminder_claims is a log of its own; push subscriptions are a browser's address.
-                         "reminder_claims", "push_subscriptions"})
+                         "reminder_claims", "push_subscriptions",
+                         # alert_claims, like reminder_claims, is a log of its own (staff alert e-mails).
+                         "alert_claims"})
 
 
 @dataclass
