@@ -121,11 +121,12 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.main import bp as main_bp
     from epro.web.patient import bp as patient_bp
     from epro.web.pwa import bp as pwa_bp
+    from epro.web.queries import bp as queries_bp
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
 
     for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp,
-               care_bp, data_bp):
+               care_bp, data_bp, queries_bp):
         app.register_blueprint(bp)
 
 

@@ -3,6 +3,7 @@ from epro.models.audit import AuditEvent
 from epro.models.exports import Export
 from epro.models.people import DISPOSITIONS, ROLES, ActivationCode, CaregiverLink, Patient, RecoveryCode, User
 from epro.models.progress import PatientFlags, VisitProgress
+from epro.models.queries import DataQuery, QueryMessage, SourceVerification
 from epro.models.responses import RESPONDENTS, Response, Signature
 from epro.models.security import RateCounter, SignInLock
 from epro.models.study import Arm, Site, Study, StudySite
@@ -20,6 +21,7 @@ __all__ = [
     "AdverseEvent", "AllocationSlot", "Infusion", "SafetyCheck", "Screening", "StudySite", "SymptomReport",
     "Unblinding",
     "DISPOSITIONS", "ROLES", "RESPONDENTS", "RateCounter", "RecoveryCode", "SignInLock",
-    "ActivationCode", "Arm", "AuditEvent", "CaregiverLink", "Export",
+    "ActivationCode", "Arm", "AuditEvent", "CaregiverLink", "DataQuery", "Export", "QueryMessage",
+    "SourceVerification",
     "Patient", "PatientFlags", "Response", "Signature", "Site", "Study", "User", "VisitProgress",
 ]
