@@ -72,7 +72,7 @@ OWN_SOURCE = N_("A patient's own answer is its own source: a query on it can onl
                 "never with a correction.")
 NO_TEXT = N_("Please write a message.")
 TOO_LONG = N_("The message is too long (1000 characters at most).")
-STATE_LABELS = {"open": N_("open"), "answered": N_("answered"), "closed": N_("closed"),
+STATE_LABELS = {"open": N_("awaiting the site"), "answered": N_("answered"), "closed": N_("closed"),
                 "cancelled": N_("cancelled")}
 ACTION_LABELS = {"raise": N_("raised the query"), "answer": N_("answered"), "correct": N_("answered with a correction"),
                  "reopen": N_("sent it back"), "close": N_("closed the query"), "cancel": N_("cancelled the query")}

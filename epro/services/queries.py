@@ -97,7 +97,7 @@ def raise_query(actor: User, response: Response, text: str | None, item: str | N
         raise QueryError(UNKNOWN_ITEM, status=422)
     body = _text(text)
     now = datetime.now(UTC)
-    with audit.operation("query_raise", actor=actor):
+    with audit.operation("query_raise", actor=actor, names_inserts=True):
         query = DataQuery(patient_id=response.patient_id, response_id=response.id, visit_code=response.visit_code,
                           instrument=response.instrument, item=item, source=source, status="open",
                           raised_by_id=actor.id, raised_at=now)
@@ -114,7 +114,7 @@ def _step(actor: User, query: DataQuery, action: str, text: str | None, seen_ver
     body = _text(text, required=required)
     now = datetime.now(UTC)
     try:
-        with audit.operation(f"query_{action}", actor=actor, reason=body or None):
+        with audit.operation(f"query_{action}", actor=actor, reason=body or None, names_inserts=True):
             _message(query, actor, action, body, now)
             query.status = to
             if to == "answered":
@@ -163,7 +163,8 @@ def correct(actor: User, query: DataQuery, correction: Response, reason: str | N
         raise QueryError(WRONG_RECORD, status=422)
     body = _text(reason)
     now = datetime.now(UTC)
-    with audit.operation("query_correct", actor=actor, reason=body, detail={"correction": correction.id}):
+    with audit.operation("query_correct", actor=actor, reason=body, detail={"correction": correction.id},
+                         names_inserts=True):
         _message(query, actor, "correct", body, now, correction_id=correction.id)
         query.status, query.answered_at, query.correction_id = to, now, correction.id
 
@@ -208,7 +209,7 @@ def counts_by_patient(patient_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         return out
     rows = db.session.execute(select(DataQuery.patient_id, DataQuery.status, func.count()).where(
         DataQuery.patient_id.in_(wanted), DataQuery.status.in_(rules.UNRESOLVED))
-        .group_by(DataQuery.patient_id, DataQuery.status)).tuples()
+        .group_by(DataQuery.patient_id, DataQuery.status))
     for pid, status, n in rows:
         out[pid][status] = n
     return out
@@ -245,7 +246,7 @@ def overview(actor: User, now: datetime | None = None, site_code: str | None = N
     if site_code:
         query = query.where(Site.code == site_code)
     rows = [OverviewRow(q, site, rules.days_open(q.raised_at, now, site.timezone))
-            for q, site in db.session.execute(query).tuples()]
+            for q, site in db.session.execute(query).unique()]
     by_site: dict[int, list[OverviewRow]] = defaultdict(list)
     sites: dict[int, Site] = {}
     for row in rows:

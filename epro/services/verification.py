@@ -100,11 +100,11 @@ def counts_by_patient(patient_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     forms = dict(db.session.execute(
         select(Response.patient_id, func.count()).where(
             Response.patient_id.in_(wanted), Response.status == "active", Response.respondent == rules.CLINICIAN)
-        .group_by(Response.patient_id)).tuples().all())
+        .group_by(Response.patient_id)).all())
     verified = dict(db.session.execute(
         select(Response.patient_id, func.count())
         .join(SourceVerification, SourceVerification.response_id == Response.id)
         .where(Response.patient_id.in_(wanted), Response.status == "active", Response.respondent == rules.CLINICIAN,
                SourceVerification.cleared_at.is_(None))
-        .group_by(Response.patient_id)).tuples().all())
+        .group_by(Response.patient_id)).all())
     return {pid: (verified.get(pid, 0), forms.get(pid, 0)) for pid in wanted}
