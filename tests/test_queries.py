@@ -282,11 +282,36 @@ def test_no_query_page_for_patients_caregivers_statisticians_or_admins(app, logi
     assert query(app, qid)[0] == "open"
 
 
-def test_the_query_pages_in_chinese(app, login, db_backend):
+def _english_left(html: str) -> list[str]:
+    """English message ids of several words still visible on a Chinese page (none should be)."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    catalog = Path(__file__).resolve().parent.parent / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+    with catalog.open("rb") as f:
+        ids = {m.id for m in read_po(f, locale="zh_Hans") if isinstance(m.id, str) and " " in m.id
+               and "%(" not in m.id and len(m.id) > 12}
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style|svg)\b.*?</\1>", " ", html, flags=re.S))
+    text = re.sub(r"\s+", " ", text)
+    return [m for m in ids if m in text]
+
+
+def test_the_query_pages_in_chinese(app, login, ids, db_backend):
     rid = response_id(app, "A-001", "M1", "mrs")
-    monitor = login("monitor.a")
+    bi = response_id(app, "A-001", "M1", "bi")
+    monitor, clinician = login("monitor.a"), login("clinician.a")
     qid = raise_query(monitor, rid, "请核对", "MRS0101")
-    for url in ("/queries/", f"/queries/{qid}", f"/queries/new/{rid}", f"/clinic/responses/{rid}"):
-        html = monitor.get(f"{url}?lang=zh").get_data(as_text=True)
+    raise_query(monitor, bi, "请核对洗澡这一项", "bathing")
+    pages = [(monitor, u) for u in ("/queries/", f"/queries/{qid}", f"/queries/new/{rid}", f"/queries/new/{bi}",
+                                    f"/clinic/responses/{rid}")]
+    pages += [(clinician, u) for u in (f"/queries/{qid}", f"/clinic/patients/{ids['A-001']}", "/clinic/",
+                                       f"/clinic/patients/{ids['A-001']}/visits/M1/mrs?replaces={rid}&query={qid}")]
+    for s, url in pages:
+        sep = "&" if "?" in url else "?"
+        html = s.get(f"{url}{sep}lang=zh").get_data(as_text=True)
         assert '<html lang="zh-Hans">' in html
-        assert "数据质疑" in html or "质疑" in html, url
+        assert "质疑" in html, url
+        assert _english_left(html) == [], url
+    english = monitor.get(f"/queries/{qid}?lang=en").get_data(as_text=True)
+    assert "awaiting the site" in english and "质疑" not in english.replace("请核对", "")

@@ -36,9 +36,9 @@ AUDIENCES: dict[str, Callable[[User], bool]] = {
     "signer": lambda user: user.can.signs,
     #: Exports and completion reports (data managers).
     "exports": lambda user: user.can.exports,
-    #: Raises data queries (data managers, monitors).
+    #: Raises, sends back, closes and cancels data queries (data managers, monitors).
     "queries": lambda user: user.can.raises_queries,
-    #: Closes queries and marks source-data verification (monitors).
+    #: Marks source-data verification (monitors).
     "verification": lambda user: user.can.verifies_source,
     "admin": lambda user: user.can.administers,
 }
