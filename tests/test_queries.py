@@ -315,3 +315,16 @@ def test_the_query_pages_in_chinese(app, login, ids, db_backend):
         assert _english_left(html) == [], url
     english = monitor.get(f"/queries/{qid}?lang=en").get_data(as_text=True)
     assert "awaiting the site" in english and "质疑" not in english.replace("请核对", "")
+
+
+def test_the_response_list_api_carries_query_status_for_staff(app, login, ids, db_backend):
+    rid = response_id(app, "A-001", "M1", "mrs")
+    bi = response_id(app, "A-001", "M1", "bi")
+    monitor = login("monitor.a")
+    raise_query(monitor, rid, "Please check.")
+    assert monitor.post(f"/queries/records/{rid}/verify", data={}).status_code == 302
+    rows = {r["id"]: r for r in monitor.get(f"/api/v1/patients/{ids['A-001']}/responses").get_json()["responses"]}
+    assert rows[rid]["queries"] == {"open": 1, "answered": 0} and rows[rid]["source_verified"] is True
+    assert rows[bi]["queries"] == {"open": 0, "answered": 0} and rows[bi]["source_verified"] is None
+    mine = login("patient.a1").get(f"/api/v1/patients/{ids['A-001']}/responses").get_json()["responses"]
+    assert all("queries" not in r and "source_verified" not in r for r in mine)  # staff only

@@ -201,6 +201,17 @@ def unresolved_by_form(patient: Patient) -> dict[tuple[str, str], list[DataQuery
     return dict(out)
 
 
+def unresolved_by_response(patient: Patient) -> dict[str, dict[str, int]]:
+    """{response id: {"open": n, "answered": n}} of the patient's unresolved queries, for the JSON API."""
+    out: dict[str, dict[str, int]] = defaultdict(lambda: {"open": 0, "answered": 0})
+    rows = db.session.execute(select(DataQuery.response_id, DataQuery.status, func.count()).where(
+        DataQuery.patient_id == patient.id, DataQuery.status.in_(rules.UNRESOLVED))
+        .group_by(DataQuery.response_id, DataQuery.status))
+    for rid, status, n in rows:
+        out[rid][status] = n
+    return dict(out)
+
+
 def counts_by_patient(patient_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """{patient id: {"open": n, "answered": n}} of the unresolved queries, for the site list."""
     wanted = list(patient_ids)
