@@ -107,6 +107,8 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
     assert ("query_correct", "data_queries", users["clinician.a"]) in trail
     assert ("query_close", "data_queries", users["monitor.a"]) in trail
     assert [a for a, t, _u in trail if t == "query_messages"] == ["query_raise", "query_correct", "query_close"]
+    csv = monitor.get(f"/clinic/patients/{pid}/audit.csv").get_data(as_text=True)  # the patient's whole trail
+    assert "query_raise,data_queries" in csv and "query_close,query_messages" in csv
     listing = clinician.get("/clinic/?lang=en").get_data(as_text=True)
     row = re.search(r'<tr data-subject="A-001">.*?</tr>', listing, re.S).group(0)
     assert "data-open-queries" not in row and "data-answered-queries" not in row
