@@ -100,8 +100,11 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
         actions = list(db.session.scalars(select(QueryMessage.action).where(QueryMessage.query_id == qid)
                                           .order_by(QueryMessage.id)))
         assert actions == ["raise", "correct", "close"]
+        mine = [str(qid)] + [str(m) for m in db.session.scalars(select(QueryMessage.id).where(
+            QueryMessage.query_id == qid))]
         trail = list(db.session.execute(select(AuditEvent.action, AuditEvent.table_name, AuditEvent.user_id).where(
-            AuditEvent.table_name.in_(("data_queries", "query_messages"))).order_by(AuditEvent.id)))
+            AuditEvent.table_name.in_(("data_queries", "query_messages")), AuditEvent.record_id.in_(mine))
+            .order_by(AuditEvent.id)))
         users = dict(db.session.execute(select(User.username, User.id)).all())
     assert ("query_raise", "data_queries", users["monitor.a"]) in trail
     assert ("query_correct", "data_queries", users["clinician.a"]) in trail
@@ -258,8 +261,9 @@ def test_the_overview_by_site_and_age(app, login, db_backend):
     assert f'data-query="{qa}"' in html and f'data-query="{qb}"' not in html  # a monitor: their site
     assert 'id="site-filter"' not in html
     row = re.search(r'<tr data-site="A">.*?</tr>', html, re.S).group(0)
-    assert re.search(r'data-open>1<', row) and re.search(r'data-band="2">1<', row) and re.search(
-        r"data-oldest>40<", row)
+    # with the demo's own query (A-004, twelve days open)
+    assert re.search(r'data-open>2<', row) and re.search(r'data-band="1">1<', row) and re.search(
+        r'data-band="2">1<', row) and re.search(r"data-oldest>40<", row)
     html = dm.get("/queries/?lang=en").get_data(as_text=True)
     assert f'data-query="{qa}"' in html and f'data-query="{qb}"' in html and 'id="site-filter"' in html
     html = dm.get("/queries/?site=B&lang=en").get_data(as_text=True)
@@ -330,3 +334,12 @@ def test_the_response_list_api_carries_query_status_for_staff(app, login, ids, d
     assert rows[bi]["queries"] == {"open": 0, "answered": 0} and rows[bi]["source_verified"] is None
     mine = login("patient.a1").get(f"/api/v1/patients/{ids['A-001']}/responses").get_json()["responses"]
     assert all("queries" not in r and "source_verified" not in r for r in mine)  # staff only
+
+
+def test_the_demo_has_one_open_query_twelve_days_old(app, login, ids, db_backend):
+    html = login("monitor.a").get("/queries/?lang=en").get_data(as_text=True)
+    row = re.search(r'<tr data-query="\d+" data-subject="A-004">.*?</tr>', html, re.S).group(0)
+    assert re.search(r"data-days-open>12<", row) and 'data-query-status="open"' in row
+    timeline = login("clinician.a").get(f"/clinic/patients/{ids['A-004']}").get_data(as_text=True)
+    assert re.search(r'<tr id="visit-M3".*?data-timeline-query=', timeline, re.S)
+    assert "data-query=" not in login("clinician.b").get("/queries/").get_data(as_text=True)

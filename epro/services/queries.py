@@ -82,8 +82,9 @@ def _message(query: DataQuery, actor: User, action: str, text: str, now: datetim
     return message
 
 
-def raise_query(actor: User, response: Response, text: str | None, item: str | None = None) -> DataQuery:
-    """Open a query on a stored form (or one of its items), with the first message."""
+def raise_query(actor: User, response: Response, text: str | None, item: str | None = None, *,
+                now: datetime | None = None) -> DataQuery:
+    """Open a query on a stored form (or one of its items), with the first message (*now*: when, for the demo)."""
     _sees(actor, response.patient_id)
     source = rules.source_of(response.respondent)
     try:
@@ -96,7 +97,7 @@ def raise_query(actor: User, response: Response, text: str | None, item: str | N
     if item is not None and item not in {i.key for i in instruments.get(response.instrument).items}:
         raise QueryError(UNKNOWN_ITEM, status=422)
     body = _text(text)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     with audit.operation("query_raise", actor=actor, names_inserts=True):
         query = DataQuery(patient_id=response.patient_id, response_id=response.id, visit_code=response.visit_code,
                           instrument=response.instrument, item=item, source=source, status="open",
