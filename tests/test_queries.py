@@ -343,3 +343,25 @@ def test_the_demo_has_one_open_query_twelve_days_old(app, login, ids, db_backend
     timeline = login("clinician.a").get(f"/clinic/patients/{ids['A-004']}").get_data(as_text=True)
     assert re.search(r'<tr id="visit-M3".*?data-timeline-query=', timeline, re.S)
     assert "data-query=" not in login("clinician.b").get("/queries/").get_data(as_text=True)
+
+
+def test_threads_and_verifications_are_never_deleted(app, login, db_backend):
+    rid = response_id(app, "A-001", "M1", "nihss")
+    monitor = login("monitor.a")
+    qid = raise_query(monitor, rid, "A question")
+    assert monitor.post(f"/queries/records/{rid}/verify", data={}).status_code == 302
+    with app.app_context():
+        for row in (db.session.get(DataQuery, qid),
+                    db.session.scalar(select(QueryMessage).where(QueryMessage.query_id == qid)),
+                    db.session.scalar(select(SourceVerification).where(SourceVerification.response_id == rid))):
+            db.session.delete(row)
+            with pytest.raises(queries.ThreadsAreKept):
+                db.session.flush()
+            db.session.rollback()
+        from sqlalchemy import delete
+
+        from epro.services.audit import UnauditedBulkChange
+        with pytest.raises(UnauditedBulkChange):  # nor in bulk
+            db.session.execute(delete(QueryMessage).where(QueryMessage.query_id == qid))
+        db.session.rollback()
+        assert db.session.get(DataQuery, qid) is not None

@@ -16,15 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from epro.base.orm import db
 from epro.core import instruments
 from epro.core import queries as rules
 from epro.core.i18n_marker import N_
-from epro.models import DataQuery, Patient, QueryMessage, Response, Site, User
+from epro.models import DataQuery, Patient, QueryMessage, Response, Site, SourceVerification, User
 from epro.services import access, audit
 from epro.services.errors import Refused
 from epro.services.unit_of_work import STALE
@@ -32,6 +32,17 @@ from epro.services.unit_of_work import STALE
 UNKNOWN_ITEM = N_("Choose a question of this form, or the whole form.")
 NOT_ACTIVE = N_("A removed record cannot be queried; query the record that replaced it.")
 WRONG_RECORD = N_("This correction is not of the record the query is about.")
+
+
+class ThreadsAreKept(RuntimeError):
+    """A data query, a message of its thread or a verification was to be deleted: they never are."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_deleting_threads(session: Session, _context, _instances) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, DataQuery | QueryMessage | SourceVerification):
+            raise ThreadsAreKept(f"{type(obj).__name__} rows are never deleted: close, cancel or clear them")
 
 
 class QueryError(Refused):
