@@ -30,9 +30,13 @@ STAFF = {"clinic.patients", "clinic.timeline", "clinic.record", "clinic.audit_ex
          # trial conduct: the subject's study, its site's screening, the patient itself
          "trial.studies_index", "trial.screening_log", "trial.reports",
          "trial.screening_detail", "trial.safety_summary", "trial.outcome_summary",
-         "trial.infusion_list", "trial.adverse_events", *ENTRY}
+         "trial.infusion_list", "trial.adverse_events", *ENTRY,
+         # data queries: the overview (one's site, or every site for a data manager) and a query's thread
+         "queries.overview", "queries.thread"}
 SITE_PAGES = {"clinic.patients", "clinic.enrol", "trial.studies_index", "trial.screening_log", "trial.reports",
-              "worklists.call_list", "worklists.alert_list"}
+              "queries.overview", "worklists.call_list", "worklists.alert_list"}
+#: Raising a data query: monitors and data managers, on a patient they see (epro.core.queries).
+RAISE_QUERY = {"queries.new"}
 MASKED_STUDY = {"trial.unblind"}  # staff of the site who enter data, masked studies only (site A)
 UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site only
 ADMIN = {"clinic.admin_home", "trial.new_study",
@@ -51,7 +55,8 @@ POST_ONLY = {"auth.logout", "clinic.change_record", "api.create_response", "care
              "admin.add_study_site", "admin.deactivate_user", "admin.reactivate_user", "admin.new_user_code",
              "api.create_site", "api.create_study", "api.create_user", "api.deactivate_user", "api.reactivate_user",
              "trial.allocate",  # trial.allocate: tests/trial_web/test_patient_course.py
-             "api.create_push_subscription", "api.delete_push_subscription"}  # tests/test_reminders_web.py
+             "api.create_push_subscription", "api.delete_push_subscription",  # tests/test_reminders_web.py
+             "queries.step", "queries.verify"}  # tests/test_queries.py
 
 ROLES = ["anonymous", "patient.a1", "caregiver.a1", "clinician.a", "clinician.b", "investigator.a", "admin",
          "datamanager", "monitor.a", "statistician"]
@@ -65,12 +70,13 @@ SEES = {  # which demo subjects each user may see
 EXPORTERS = {"datamanager", "statistician"}
 ENTERING_USERS = {"clinician.a", "clinician.b", "investigator.a"}
 STAFF_USERS = ENTERING_USERS | {"datamanager", "monitor.a"}  # read the clinic pages
+RAISERS = {"datamanager", "monitor.a"}
 
 
 def test_every_route_is_classified(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
     known = (PUBLIC | SIGNED_IN | PATIENT_SIDE | REMINDED | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT
-             | POST_ONLY | EXPORTS | COMPLETION)
+             | POST_ONLY | EXPORTS | COMPLETION | RAISE_QUERY)
     assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
 
 
@@ -87,13 +93,21 @@ def owned_ids(app, ids):
     """Per subject: its study and an open screening of its site (one is added at site A)."""
     from datetime import date
 
-    from epro.models import Patient, Screening
+    from epro.models import DataQuery, Patient, Screening
 
     with app.app_context():
         a = db.session.get(Patient, ids["A-001"])
         db.session.add(Screening(study_id=a.study_id, site_id=a.site_id, screening_code="S-A-900",
                                  screened_on=date(2026, 1, 5), birth_date=date(1960, 1, 1), sex="male",
                                  onset_date=date(2025, 12, 1), eligible=False, answers={}, failing=[], missing=[]))
+        db.session.commit()
+        monitor = db.session.scalar(select(User.id).where(User.username == "datamanager"))
+        for subject in ("A-001", "B-001"):  # a data query on each subject's baseline Barthel Index
+            p = db.session.get(Patient, ids[subject])
+            response = db.session.scalar(select(Response).where(
+                Response.patient_id == p.id, Response.visit_code == "BL", Response.instrument == "bi"))
+            db.session.add(DataQuery(patient_id=p.id, response_id=response.id, visit_code="BL", instrument="bi",
+                                     source="patient", raised_by_id=monitor))
         db.session.commit()
         out = {}
         for subject in ("A-001", "B-001"):
@@ -103,7 +117,8 @@ def owned_ids(app, ids):
                 .order_by(Screening.id)),
                 # the administration pages: the subject's site and its clinician's account
                 "site_id": p.site_id, "user_id": db.session.scalar(
-                    select(User.id).where(User.site_id == p.site_id, User.role == "clinician").order_by(User.id))}
+                    select(User.id).where(User.site_id == p.site_id, User.role == "clinician").order_by(User.id)),
+                "query_id": db.session.scalar(select(DataQuery.id).where(DataQuery.patient_id == p.id))}
         return out
 
 
@@ -134,6 +149,8 @@ def expected(endpoint, user, subject, api):
         return {200} if user in EXPORTERS else {404}
     if endpoint in COMPLETION:
         return {200} if user in ENTERING_USERS | {"datamanager"} else {404}
+    if endpoint in RAISE_QUERY:
+        return {200} if user in RAISERS and visible else {404}
     if endpoint in API_PATIENT:
         return {200} if visible else {404}
     raise AssertionError(endpoint)

@@ -15,14 +15,17 @@ from epro.models import (
     Arm,
     AuditEvent,
     CaregiverLink,
+    DataQuery,
     ContactCall,
     Infusion,
     Patient,
+    QueryMessage,
     Response,
     SafetyCheck,
     Screening,
     Signature,
     Site,
+    SourceVerification,
     Study,
     StudySite,
     SymptomReport,
@@ -38,6 +41,8 @@ UPDATES = {
     Unblinding: ("reason", "changed"), Infusion: ("reactions", "rash"), SymptomReport: ("what", "changed"),
     AdverseEvent: ("term", "changed"), SafetyCheck: ("lab_detail", "changed"), User: ("display_name", "Changed"),
     Study: ("name", "changed"), StudySite: ("site_id", None), Arm: ("label", "changed"), Site: ("name", "changed"),
+    DataQuery: ("item", "changed"), QueryMessage: ("text", "changed"),
+    SourceVerification: ("cleared_reason", "removed"),
     ContactCall: ("note", "changed"),
 }
 
@@ -53,7 +58,18 @@ def test_every_table_is_audited_or_named_as_derived():
 def _make(model, user: User):
     patient = db.session.scalar(select(Patient).where(Patient.subject_code == "A-001"))
     response = db.session.scalars(select(Response).where(Response.patient_id == patient.id)).first()
+    def query() -> DataQuery:
+        q = DataQuery(patient_id=patient.id, response_id=response.id, visit_code=response.visit_code,
+                      instrument=response.instrument, source="patient", raised_by_id=user.id)
+        db.session.add(q)
+        db.session.flush()
+        return q
+
     row = {
+        DataQuery: query,
+        QueryMessage: lambda: QueryMessage(query_id=query().id, author_id=user.id, action="raise", text="why?"),
+        SourceVerification: lambda: SourceVerification(response_id=response.id, patient_id=patient.id,
+                                                       verified_by_id=user.id),
         Signature: lambda: Signature(response_id=response.id, signer_id=user.id, printed_name="Admin",
                                      meaning="reviewed"),
         Unblinding: lambda: Unblinding(patient_id=patient.id, user_id=user.id, reason="emergency"),

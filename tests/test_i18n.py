@@ -78,7 +78,8 @@ def pages_for(ids_):
         "investigator.a": [f"/clinic/trial/patients/{a1}/infusions"],
         "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new", "/admin/sites", "/admin/studies", "/admin/users",
                   "/admin/log"],
-        "datamanager": ["/data/"], "statistician": ["/data/"],
+        "datamanager": ["/data/", "/queries/"], "statistician": ["/data/"],
+        "monitor.a": ["/queries/", "/clinic/"],
     }
 
 

@@ -62,6 +62,9 @@ def test_the_table_says_what_the_brief_says():
                                                        "admin"))
     assert dm.sees_all_sites and not dm.sees_own_site and dm.exports and dm.raises_queries
     assert mon.sees_own_site and mon.raises_queries and mon.verifies_source and not mon.exports
+    assert roles.with_capability("raises_queries") == ("data-manager", "monitor")  # raise and close
+    assert roles.with_capability("verifies_source") == ("monitor",)
+    assert roles.with_capability("answers_queries") == ("clinician", "investigator")
     for caps in (dm, mon):  # read-only and masked, even if the account were marked unblinded
         assert caps.read_only and not caps.signs and not caps.unblinds and not caps.respondents
         assert not caps.sees_arms(True) and not caps.sees_open_label_arms

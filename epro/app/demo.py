@@ -17,8 +17,8 @@ from sqlalchemy import insert, select
 from epro.app import demo_trial
 from epro.base.orm import db
 from epro.core import instruments, protocols, schedule
-from epro.models import Arm, CaregiverLink, Patient, Response, Site, Study, User, VisitProgress
-from epro.services import audit, followup
+from epro.models import Arm, CaregiverLink, DataQuery, Patient, Response, Site, Study, User, VisitProgress
+from epro.services import audit, followup, queries
 from epro.services.passwords import hash_password
 from epro.services.protocols import visit_defs as protocol_visits
 from epro.services.responses import digest
@@ -227,8 +227,9 @@ def _load() -> str:
     # Read-only staff, always masked (epro.core.roles): every site, and one site's monitor.
     _user("datamanager", "data-manager", display_name="Ms. Chen (data manager)", display_name_zh="陈女士（数据管理员）",
           locale="zh")
-    _user("monitor.a", "monitor", site_id=sites["A"].id, display_name="Mr. Sun (monitor, A)",
-          display_name_zh="孙先生（监查员，A）", locale="zh")
+    monitor = _user("monitor.a", "monitor", site_id=sites["A"].id, display_name="Mr. Sun (monitor, A)",
+                    display_name_zh="孙先生（监查员，A）", locale="zh")
+    _demo_query(monitor)
     # Exports only, every site; unblinded: the trial statistician's unblinded analysis files.
     _user("statistician", "statistician", display_name="Dr. Liu (statistician, unblinded)",
           display_name_zh="刘博士（统计师，非盲）", unblinded=True, locale="zh")
@@ -239,6 +240,19 @@ def _load() -> str:
             _fill_empty(member, email=f"{username}@example.org")
     demo_trial.load(studies, sites, {study: site for site, (_name, study) in SITES.items()}, today)
     return f"demo: {created} demo patients created (password for every demo account: {PASSWORD})"
+
+
+def _demo_query(monitor: User) -> None:
+    """One open data query for the overview and the site's timeline: the monitor asks about A-004's late M3 mRS."""
+    a4 = db.session.scalar(select(Patient).where(Patient.subject_code == "A-004"))
+    if a4 is None or db.session.scalar(select(DataQuery.id).where(DataQuery.patient_id == a4.id)) is not None:
+        return
+    mrs = db.session.scalar(select(Response).where(Response.patient_id == a4.id, Response.visit_code == "M3",
+                                                   Response.instrument == "mrs", Response.status == "active"))
+    if mrs is not None:
+        queries.raise_query(monitor, mrs, "M3 的 mRS 与门诊病历不一致，请核对。 / The M3 mRS differs from the clinic "
+                            "notes; please check.", "MRS0101",
+                            now=datetime.now(UTC) - timedelta(days=12))  # twelve days open
 
 
 def generate(count: int) -> str:

@@ -121,13 +121,14 @@ def register_blueprints(app: Flask) -> None:
     from epro.web.main import bp as main_bp
     from epro.web.patient import bp as patient_bp
     from epro.web.pwa import bp as pwa_bp
+    from epro.web.queries import bp as queries_bp
     from epro.web.reminders import bp as reminders_bp
     from epro.web.report import bp as report_bp
     from epro.web.trial import bp as trial_bp
     from epro.web.worklists import bp as worklists_bp
 
     for bp in (main_bp, auth_bp, patient_bp, clinic_bp, api_bp, pwa_bp, trial_bp, report_bp, account_bp, admin_bp,
-               care_bp, data_bp, reminders_bp, worklists_bp):
+               care_bp, data_bp, reminders_bp, worklists_bp, queries_bp):
         app.register_blueprint(bp)
 
 

@@ -9,9 +9,9 @@ comes out.  Code that needs to know whether someone may do something asks
 - investigator: own site; enters and signs data; sees arms when the account is
   unblinded (``User.unblinded``) and is told of emergency unblindings.
 - data-manager: every site, always masked, read-only for clinical data;
-  exports, completion reports, the data-query overview (raises queries).
+  exports, completion reports, the data-query overview (raises and closes queries).
 - monitor: one site, always masked, read-only; raises and closes data queries
-  and marks source-data verification.
+  and marks source-data verification (the query lifecycle: ``epro.core.queries``).
 - statistician: every site's data, for exports only (no clinic pages); an unblinded
   account (``User.unblinded``) may export arms and doses, a masked one masked data only.
 - admin: users, sites and studies; sees arms (as the study set-up needs), no patients.
@@ -50,9 +50,9 @@ class Capabilities:
     told_of_unblindings: bool = False
     #: Data exports (masked; unblinded too for an account that sees arms) and completion reports.
     exports: bool = False
-    #: Raises data queries (and sees the data-query overview).
+    #: Raises data queries, sends them back, closes and cancels them (epro.core.queries).
     raises_queries: bool = False
-    #: Closes data queries and marks source-data verification.
+    #: Marks a clinician's form as source-verified (source-data verification).
     verifies_source: bool = False
     #: Answers data queries raised on the site's records.
     answers_queries: bool = False

@@ -97,6 +97,11 @@ AUDITED: dict[str, Rule] = {
     "study_sites": Rule(),
     "arms": Rule(),
     "sites": Rule(),
+    # Monitoring (epro.services.queries): a query's state changes are one event each; a verification's
+    # clearing after a correction is one event.
+    "data_queries": Rule(),
+    "query_messages": Rule(),
+    "source_verifications": Rule(state="cleared_at"),
 }
 #: ``exports`` is a log of its own (insert only); each export writes one ``export`` event (services.exports).
 NOT_AUDITED = frozenset({"audit_events", "visit_progress", "patient_flags", "sign_in_locks", "rate_counters",

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Select, String, and_, cast, or_, select
 
 from epro.base.orm import Model, db
-from epro.models import AuditEvent, Patient, Response, Signature, User
+from epro.models import AuditEvent, DataQuery, Patient, QueryMessage, Response, Signature, User
 from epro.services import audit, patients
 from epro.services.masking import Presenter
 
@@ -60,6 +60,9 @@ def record_ids(patient: Patient, table: str) -> Select | None:
     if table == "signatures":
         return select(Signature.id).join(Response, Response.id == Signature.response_id).where(
             Response.patient_id == patient.id)
+    if table == "query_messages":  # a data query's thread: through its query
+        return select(QueryMessage.id).join(DataQuery, DataQuery.id == QueryMessage.query_id).where(
+            DataQuery.patient_id == patient.id)
     model = _model_of(table)
     column = getattr(model, "patient_id", None) if model is not None else None
     if column is None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from epro.base.orm import db
 from epro.core.i18n_marker import N_
 from epro.models import Response, Signature, User
-from epro.services import audit, followup
+from epro.services import audit, followup, verification
 from epro.services.errors import Refused
 from epro.services.passwords import verify_password
 
@@ -128,4 +128,5 @@ def remove(response: Response, actor: User, reason: str | None, seen_version) ->
         response.removed_at = datetime.now(UTC)
         response.removed_by_id = actor.id
         response.removed_reason = text
+    verification.clear(response, "removed")
     followup.refresh_progress([response.patient_id])

@@ -25,7 +25,7 @@ from epro.core import instruments, schedule
 from epro.core.i18n_marker import N_
 from epro.core.instruments.mmse import MiniMentalState
 from epro.models import RESPONDENTS, Patient, Response, User
-from epro.services import access, audit, followup
+from epro.services import access, audit, followup, verification
 from epro.services.errors import FieldError, Invalid
 
 PARTICIPATION_ENDED = N_("The participation in the study ended on %(date)s: no new answers are taken for this visit.")
@@ -33,6 +33,8 @@ BASELINE_CLOSED = N_(
     "The baseline questionnaires are answered on or before the day of the first treatment (%(date)s); "
     "this one can no longer be answered. The next visit's questionnaires will open in time."
 )
+
+OWN_SOURCE = N_("A patient's own answer is its own source: staff cannot correct it.")
 
 #: How far in the future a device clock may be before we call the time wrong.
 CLOCK_SKEW = timedelta(minutes=10)
@@ -243,6 +245,8 @@ def _replacement_errors(old: Response, patient: Patient, visit: Any, instrument:
         errors.append(FieldError("replaces", N_("A correction must be for the same questionnaire and visit.")))
     if old.status != "active":
         errors.append(FieldError("replaces", N_("This record was already removed.")))
+    if old.respondent != "clinician":  # the patient's own answer is its own source (epro.core.queries)
+        errors.append(FieldError("replaces", OWN_SOURCE))
     if old.locked:
         errors.append(FieldError("replaces", N_("This record is signed. Unlock it with a reason first.")))
     if str(seen_version) != str(old.version):
@@ -262,6 +266,7 @@ def _remove_replaced(old: Response, actor: User, new_id: str, reason: str, now: 
         old.removed_at = now
         old.removed_by_id = actor.id
         old.removed_reason = reason
+    verification.clear(old, "corrected", replaced_by=new_id)  # the new values were never verified
 
 
 def _replay(existing: Response, body_digest: str) -> Outcome:

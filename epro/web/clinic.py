@@ -9,9 +9,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from epro.core import charts, instruments
+from epro.core import queries as query_rules
 from epro.core.timeline import alerts as worsening_alerts
 from epro.models import AuditEvent, Patient, Response, User
-from epro.services import access, activation, followup, patient_trail, records, responses, unit_of_work
+from epro.services import (
+    access,
+    activation,
+    followup,
+    patient_trail,
+    queries,
+    records,
+    responses,
+    unit_of_work,
+    verification,
+)
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.errors import FieldError, Refused
@@ -50,10 +61,12 @@ def patients():
         today_for=followup.today_in, search=q, site_code=site,
     )
     pages = max(1, -(-total // per_page))
+    shown = [r.patient.id for r in rows]
     return render_template(
         "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
         filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS, q=q,
         columns=clinic_list.instrument_columns(rows), sites=sites, site=site,
+        query_counts=queries.counts_by_patient(shown), verified=verification.counts_by_patient(shown),
     )
 
 
@@ -76,12 +89,14 @@ def timeline(patient_id: int):
             id_prefix=f"chart-{definition.code}",
         )
     signed = patient_records.signed_response_ids(patient)
+    shown_ids = [a.response_id for tv in tl.visits for a in tv.assessments]
     return render_template(
         "clinic/timeline.html", patient=patient, tl=tl, charts=chart_svgs, signed=signed,
         alerts=worsening_alerts(tl), today=followup.patient_today(patient),
         instruments=shown,
-        raters=responses.raters_of([a.response_id for tv in tl.visits for a in tv.assessments]),
-        form=EmptyForm(),
+        raters=responses.raters_of(shown_ids),
+        form=EmptyForm(), open_queries=queries.unresolved_by_form(patient),
+        verified=verification.verified_ids(shown_ids), reverify=verification.reverify_ids(shown_ids),
     )
 
 
@@ -100,6 +115,11 @@ def assess(patient_id: int, visit: str, instrument: str):
         replaces = _response(request.args["replaces"])
         if replaces.patient_id != patient.id:
             abort(404)
+    query = None
+    if request.args.get("query"):  # answering a data query with this correction
+        query = queries.get(current_user, converters.id_or_none(request.args["query"]) or 0)
+        if query is None or replaces is None or query.response_id != replaces.id:
+            abort(404)
     values = dict(request.form) if request.method == "POST" else {}
     if replaces is not None and request.method == "GET":
         values = {k: str(v) for k, v in replaces.answers.items()}
@@ -116,6 +136,9 @@ def assess(patient_id: int, visit: str, instrument: str):
                                                            values.get("assessed_at"))
         rater, rater_problems = responses.rater_problems(patient, current_user, values.get("rater"))
         try:
+            if query is not None:
+                assert replaces is not None
+                queries.check_correctable(current_user, query, replaces)
             outcome = responses.submit(
                 current_user, patient, visit=visit, instrument=instrument, answers=answers,
                 respondent="clinician", response_id=values.get("response_id"),
@@ -129,7 +152,15 @@ def assess(patient_id: int, visit: str, instrument: str):
         except responses.Conflict:
             errors["form"] = _("This form was already saved with other values. Reload to enter again.")
             status = 409
+        except Refused as exc:  # the query may not be answered with a correction now
+            unit_of_work.fail()
+            errors["form"] = refusal_message(exc)
+            status = exc.status
         else:
+            if query is not None:
+                queries.correct(current_user, query, outcome.response, values.get("reason"))
+                flash(_("The correction was saved and the query is answered."), "success")
+                return redirect(url_for("queries.thread", query_id=query.id))
             total = outcome.response.total
             flash(_("%(name)s saved for %(visit)s: total %(total)s.", name=_(definition.name),
                     visit=visit_label(planned), total=total), "success")
@@ -141,7 +172,7 @@ def assess(patient_id: int, visit: str, instrument: str):
         values["rater"] = str(replaces.rater_id or current_user.id) if replaces else str(current_user.id)
     return render_template(
         "clinic/assess.html", patient=patient, visit=planned, definition=definition,
-        values=values, errors=errors, warnings=warnings, replaces=replaces,
+        values=values, errors=errors, warnings=warnings, replaces=replaces, query=query,
         today=followup.patient_today(patient), raters=responses.raters_for(patient, current_user),
         site_timezone=patient.site.timezone,
     ), status
@@ -222,6 +253,9 @@ def _render_record(response: Response, *, error: str | None = None, failed_actio
         "clinic/record.html", response=response, definition=instruments.get(response.instrument),
         patient=response.patient, trail=trail, users=_users_by_id(e.user_id for e in trail),
         meanings=records.MEANINGS, error=error, failed_action=failed_action, typed=typed or {},
+        queries=queries.about_response(response), verification=verification.current(response),
+        verification_state=verification.state_of(response), query_states=query_rules.STATE_LABELS,
+        may_verify=query_rules.may_verify(current_user.can, response.respondent),
     ), status
 
 

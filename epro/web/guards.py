@@ -39,9 +39,9 @@ AUDIENCES: dict[str, Callable[[User], bool]] = {
     #: The completion report: whoever exports and reads clinical data (data managers, every site) and the
     #: site staff who enter data (their own site); not statisticians (exports only) nor monitors.
     "completion_reports": lambda user: user.can.reads_clinical and (user.can.exports or user.can.enters_data),
-    #: Raises data queries (data managers, monitors).
+    #: Raises, sends back, closes and cancels data queries (data managers, monitors).
     "queries": lambda user: user.can.raises_queries,
-    #: Closes queries and marks source-data verification (monitors).
+    #: Marks source-data verification (monitors).
     "verification": lambda user: user.can.verifies_source,
     "admin": lambda user: user.can.administers,
 }

@@ -1,7 +1,7 @@
 """worklists: phone calls to patients (the call list), claims of staff alert e-mails
 
 Revision ID: 0010_worklists
-Revises: 0008_reminders
+Revises: 0009_queries
 Create Date: 2026-12-02 16:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_worklists'
-down_revision = '0008_reminders'
+down_revision = '0009_queries'
 branch_labels = None
 depends_on = None
 

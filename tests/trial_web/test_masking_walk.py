@@ -82,11 +82,29 @@ def _masked_activity(login, trial, ids, eligible_form):
     s.post(f"/clinic/trial/patients/{pid}/infusions", data={})  # refused: masked
     login("patient.a1").post(f"/patients/{ids['A-001']}/report", data={
         "what": "tired", "since": trial.today().isoformat(), "severity": "mild", "hospital_visit": "no"})
+    _query_activity(login, trial, ids)
     return flashed
 
 
+def _query_activity(login, trial, ids):
+    """Data queries to walk: one answered on a clinician's form (verified too), one open on the patient's own."""
+    from epro.models import Response
+
+    def form(instrument):
+        return trial.scalar(select(Response.id).where(Response.patient_id == ids["A-001"], Response.visit_code == "M1",
+                                                      Response.instrument == instrument))
+
+    monitor, clinician = login("monitor.a"), login("clinician.a")
+    for instrument, item in (("mrs", "MRS0101"), ("bi", "bathing")):
+        r = monitor.post(f"/queries/new/{form(instrument)}", data={"item": item, "text": "Please check."})
+        assert r.status_code == 302
+    qid = r.headers["Location"].rsplit("/", 1)[1]
+    assert clinician.post(f"/queries/{qid}/answer", data={"text": "Checked.", "version": "1"}).status_code == 302
+    assert monitor.post(f"/queries/records/{form('mrs')}/verify", data={}).status_code == 302
+
+
 def walk_values(trial, patient_ids: list[int]) -> dict[str, list[str]]:
-    from epro.models import Patient, Response, Screening, User
+    from epro.models import DataQuery, Patient, Response, Screening, User
 
     responses = trial.all(select(Response.id).where(Response.patient_id.in_(patient_ids)))
     site = trial.scalar(select(Patient.site_id).where(Patient.id == patient_ids[0]))
@@ -96,6 +114,7 @@ def walk_values(trial, patient_ids: list[int]) -> dict[str, list[str]]:
         "screening_id": [str(i) for i in trial.all(select(Screening.id).where(Screening.site_id == site))] or ["1"],
         "filename": [],
         "site_id": [str(site)], "user_id": [str(u) for u in trial.all(select(User.id).where(User.site_id == site))],
+        "query_id": [str(q) for q in trial.all(select(DataQuery.id).where(DataQuery.patient_id.in_(patient_ids)))],
     }
 
 
@@ -108,7 +127,7 @@ def test_masked_users_never_see_an_arm(app, login, trial, ids, eligible_form, us
     s = login(user)
     own = [p["id"] for p in s.get("/api/v1/me").get_json()["patients"]]
     assert own and (user not in ("clinician.a", "monitor.a") or len(own) == 5)
-    walked = 0
+    walked = queries_walked = 0
     for lang in ("en", "zh"):
         s.get(f"/me?lang={lang}")  # remember the language for every page
         for url in urls_for(app, walk_values(trial, own)):
@@ -119,7 +138,10 @@ def test_masked_users_never_see_an_arm(app, login, trial, ids, eligible_form, us
             assert leaks(body, texts) == [], (user, lang, url, r.status_code)
             if r.status_code == 200:
                 walked += 1
+                queries_walked += url.startswith("/queries/")
     assert walked > (300 if user == "clinician.a" else 40)
+    # the query pages (overview, threads, raising a query) were walked by the staff who read them
+    assert queries_walked >= {"clinician.a": 6, "monitor.a": 40, "datamanager": 40}.get(user, 0), queries_walked
 
 
 def test_the_unblinded_investigator_sees_the_arm(login, trial, ids):

@@ -173,6 +173,13 @@ class Schedule(BaseModel):
     visits: list[ScheduledVisit]
 
 
+class QueryCounts(BaseModel):
+    """Data queries on a record not closed yet: awaiting the site (open) and answered, to be closed."""
+
+    open: int
+    answered: int
+
+
 class StoredResponse(BaseModel):
     """A stored response; ``counts`` tells whether it is the one that counts for its visit."""
 
@@ -188,6 +195,11 @@ class StoredResponse(BaseModel):
     received_at: datetime
     counts: bool | None = None
     rater: str | None = Field(None, description="Username of who performed a clinician assessment (staff only)")
+    queries: QueryCounts | None = Field(
+        None, description="Unresolved data queries on this record (staff only, in the response list)")
+    source_verified: bool | None = Field(
+        None, description="Whether a monitor verified this clinician's form against the source (staff only; null "
+                          "for the patient's own answer, which is its own source)")
 
 
 class ResponseList(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from epro.base import i18n
 from epro.core import instruments
-from epro.services import access, followup, patients, responses
+from epro.services import access, followup, patients, queries, responses, verification
 from epro.services import protocols as app_protocols
 from epro.web.api import schemas, serializers
 from epro.web.api.openapi import documented, spec
@@ -72,7 +72,14 @@ def patient_responses(patient_id: int):
     p = access.patient_or_404(current_user, patient_id)
     rows = patients.active_responses(p)
     counting = followup.counting_ids(p)
-    return jsonify(responses=[serializers.response(r, counts=r.id in counting, viewer=current_user) for r in rows])
+    body = [serializers.response(r, counts=r.id in counting, viewer=current_user) for r in rows]
+    if current_user.can.reads_clinical:  # staff: the monitoring state of each record
+        open_queries = queries.unresolved_by_response(p)
+        verified = verification.verified_ids(r.id for r in rows)
+        for item, r in zip(body, rows, strict=True):
+            item["queries"] = open_queries.get(r.id, {"open": 0, "answered": 0})
+            item["source_verified"] = (r.id in verified) if r.respondent == "clinician" else None
+    return jsonify(responses=body)
 
 
 @bp.get(PATIENT + "/timeline")
