@@ -86,14 +86,7 @@ def test_a_call_needs_an_outcome_from_the_list(app, login, ids, db_backend):
 
 def test_the_list_empties_as_patients_answer_and_counts_reminders(app, login, ids, db_backend):
     pid = ids["A-001"]
-    with app.app_context():
-        p = db.session.get(Patient, pid)
-        user = db.session.scalar(select(User).where(User.username == "patient.a1"))
-        today = followup.patient_today(p)
-        db.session.add(ReminderClaim(patient_id=pid, recipient_id=user.id, visit_code="M3", instrument_set="bi,gds15",
-                                     kind="opened", local_day=today - timedelta(days=1), status="sent",
-                                     sent_at=datetime.now(UTC) - timedelta(days=1), channels={"email": "sent"}))
-        db.session.commit()
+    _reminded(app, pid, days_ago=1)
     s = login("clinician.a")
     html = s.get("/clinic/worklists/calls?lang=en").get_data(as_text=True)
     card = html[html.index('id="call-A-001"'):]
@@ -141,14 +134,7 @@ def test_the_completion_report_counts_the_schedule_statuses(app, login, ids, db_
 
 def test_the_funnel_follows_a_reminded_visit_to_its_completion(app, login, ids, db_backend):
     pid = ids["A-001"]
-    with app.app_context():
-        p = db.session.get(Patient, pid)
-        user = db.session.scalar(select(User).where(User.username == "patient.a1"))
-        today = followup.patient_today(p)
-        db.session.add(ReminderClaim(patient_id=pid, recipient_id=user.id, visit_code="M3", instrument_set="bi,gds15",
-                                     kind="opened", local_day=today - timedelta(days=2), status="sent",
-                                     sent_at=datetime.now(UTC) - timedelta(days=2), channels={"email": "sent"}))
-        db.session.commit()
+    _reminded(app, pid, days_ago=2)
     s = login("clinician.a")
 
     def m3() -> dict[str, str]:
@@ -259,3 +245,15 @@ def test_withdrawn_or_ended_patients_are_never_on_the_call_list(app, login, ids,
         db.session.commit()
     after = [x for x, _ in listed(s.get("/clinic/worklists/calls").get_data(as_text=True))]
     assert "A-001" not in after and "A-002" not in after
+
+
+def _reminded(app, pid: int, *, days_ago: int) -> None:
+    """patient.a1 was sent the M3 "window opened" e-mail *days_ago* days ago (a claim as epro remind leaves it)."""
+    with app.app_context():
+        p = db.session.get(Patient, pid)
+        user = db.session.scalar(select(User).where(User.username == "patient.a1"))
+        day = followup.patient_today(p) - timedelta(days=days_ago)
+        db.session.add(ReminderClaim(patient_id=pid, recipient_id=user.id, visit_code="M3", instrument_set="bi,gds15",
+                                     kind="opened", local_day=day, status="sent",
+                                     sent_at=datetime.now(UTC) - timedelta(days=days_ago), channels={"email": "sent"}))
+        db.session.commit()

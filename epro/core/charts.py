@@ -31,6 +31,20 @@ _ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _LEFT, _RIGHT, _TOP, _BOTTOM = 34, 14, 16, 22
 
 
+def svg_start(width: int, height: int, id_prefix: str, title: str, description: str,
+              extra: str = "") -> list[str]:
+    """The opening of an accessible chart: ``role="img"`` named by its ``<title>`` and
+    ``<desc>`` (ids from *id_prefix*), on a white ground; *extra* attributes go on ``<svg>``."""
+    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}" aria-labelledby="{title_id} {desc_id}"{extra}>',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(description)}</desc>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+    ]
+
+
 def _num(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
@@ -59,7 +73,6 @@ def line_chart_svg(
     prefix = id_prefix if id_prefix is not None else f"chart-{next(_ids)}"
     if not _ID.match(prefix):
         raise ValueError("id_prefix must start with a letter and hold only letters, digits, - and _")
-    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
 
     plot_w = width - _LEFT - _RIGHT
     plot_h = height - _TOP - _BOTTOM
@@ -75,14 +88,8 @@ def line_chart_svg(
         return _TOP + (y_max - clamped) * plot_h / (y_max - y_min)
 
     text = f'font-family="{FONT}" font-size="10" fill="{TEXT_COLOUR}"'
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
-        f' viewBox="0 0 {width} {height}" aria-labelledby="{title_id} {desc_id}"'
-        f' data-better="{"higher" if higher_is_better else "lower"}">',
-        f'<title id="{title_id}">{escape(title)}</title>',
-        f'<desc id="{desc_id}">{escape(description)}</desc>',
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-    ]
+    out = svg_start(width, height, prefix, title, description,
+                    f' data-better="{"higher" if higher_is_better else "lower"}"')
     # y axis: min and max ticks with a light grid line at each.
     for tick in (y_max, y_min):
         tick_y = _num(y_of(tick))
@@ -162,18 +169,11 @@ def stacked_bar_svg(
     prefix = id_prefix if id_prefix is not None else f"chart-{next(_ids)}"
     if not _ID.match(prefix):
         raise ValueError("id_prefix must start with a letter and hold only letters, digits, - and _")
-    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
     left, gap, legend_h = 46, 8, 20
     plot_w = width - left - _RIGHT
     height = _TOP + legend_h + len(rows) * (bar_height + gap) + 4
     text = f'font-family="{FONT}" font-size="10" fill="{TEXT_COLOUR}"'
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
-        f' viewBox="0 0 {width} {height}" aria-labelledby="{title_id} {desc_id}">',
-        f'<title id="{title_id}">{escape(title)}</title>',
-        f'<desc id="{desc_id}">{escape(description)}</desc>',
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-    ]
+    out = svg_start(width, height, prefix, title, description)
     # The legend: a swatch and the series' words, in one line.
     x = 4
     for i, name in enumerate(series):

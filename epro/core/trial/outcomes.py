@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
+from epro.core import charts
+
 BASELINE = "BL"
 POOLED = "all"
 MRS_LEVELS = tuple(range(7))  # 0 no symptoms … 6 dead
@@ -220,15 +222,8 @@ def stacked_bar_svg(
     legend = _legend_layout(labels, width)
     bars_h = _TOP + len(rows) * (_BAR + _GAP)
     height = bars_h + len(legend) * _LEGEND_ROW + 6
-    title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
     font = f'font-family="{FONT}" font-size="10"'
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}"'
-        f' viewBox="0 0 {width} {height}" aria-labelledby="{title_id} {desc_id}">',
-        f'<title id="{title_id}">{escape(title)}</title>',
-        f'<desc id="{desc_id}">{escape(description)}</desc>',
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-    ]
+    out = charts.svg_start(width, height, id_prefix, title, description)
     for r, (visit, counts) in enumerate(rows):
         y = _TOP + r * (_BAR + _GAP)
         mid = _num(y + _BAR / 2)
