@@ -4,15 +4,16 @@ page; a second run sends nothing.  On SQLite and PostgreSQL, through the command
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from support.alerts import make_alerts_due
 from support.reminder_sinks import SmtpSink
 
 from epro.app.cli import remind_command
 from epro.base.orm import db
-from epro.models import AdverseEvent, AlertClaim, Patient, SymptomReport
+from epro.models import AlertClaim
 
 BASE = "https://epro.example-hospital.cn"
 #: What no alert e-mail may carry: the event, the problem, a score, an instrument, a grade, an arm.
@@ -39,23 +40,12 @@ def remind(app, *args: str) -> str:
     return result.output
 
 
-def _make_alerts(app) -> None:
-    """The demo SAE (site A, A-002) known 20 hours ago; the demo problem report (A-001) two days old."""
-    with app.app_context():
-        ae = db.session.scalar(select(AdverseEvent).join(Patient, Patient.id == AdverseEvent.patient_id)
-                               .where(Patient.subject_code == "A-002"))
-        ae.aware_at = datetime.now(UTC) - timedelta(hours=20)
-        report = db.session.scalar(select(SymptomReport))
-        report.created_at = datetime.now(UTC) - timedelta(days=2)
-        db.session.commit()
-
-
 def _sae_mails(smtp, address: str):
     return [m for m in smtp.to(address) if "A-002" in m.get_content()]
 
 
 def test_an_alert_mail_goes_to_the_site_team_once(configured, smtp, db_backend):
-    _make_alerts(configured)
+    make_alerts_due(configured)
     out = remind(configured)
     assert "staff alert e-mail(s) sent." in out
     for member in ("clinician.a", "investigator.a"):
@@ -81,7 +71,7 @@ def test_an_alert_mail_goes_to_the_site_team_once(configured, smtp, db_backend):
 def test_english_for_staff_who_chose_it_and_a_dry_run_sends_nothing(configured, smtp, db_backend):
     from epro.models import User
 
-    _make_alerts(configured)
+    make_alerts_due(configured)
     with configured.app_context():
         db.session.scalar(select(User).where(User.username == "investigator.a")).locale = "en"
         db.session.commit()
@@ -94,7 +84,7 @@ def test_english_for_staff_who_chose_it_and_a_dry_run_sends_nothing(configured, 
 
 
 def test_no_mail_server_claims_nothing(app, db_backend):
-    _make_alerts(app)
+    make_alerts_due(app)
     out = remind(app)
     assert "staff alerts: no mail server configured" in out
     with app.app_context():
@@ -106,7 +96,7 @@ def test_a_claim_taken_meanwhile_is_not_sent_again(configured, smtp, db_backend)
     from epro.services.unit_of_work import unit_of_work
     from epro.services.worklists import alerts
 
-    _make_alerts(configured)
+    make_alerts_due(configured)
     with configured.app_context():
         now = datetime.now(UTC)
         with unit_of_work():
@@ -128,7 +118,7 @@ def test_concurrent_epro_remind_processes_send_each_alert_once(app, tmp_path, sm
     import sys
     from pathlib import Path
 
-    _make_alerts(app)
+    make_alerts_due(app)
     env = dict(os.environ, EPRO_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
                EPRO_SECRET_KEY=app.config["SECRET_KEY"], EPRO_INSTANCE_PATH=str(tmp_path),
                EPRO_MAIL_SERVER="127.0.0.1", EPRO_MAIL_PORT=str(smtp.port), EPRO_SMS_DRIVER="none")

@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from support.alerts import make_alerts_due
 
 from epro.base.orm import db
 from epro.core import instruments, worklists
-from epro.models import AdverseEvent, AuditEvent, ContactCall, Patient, ReminderClaim, SymptomReport, User
+from epro.models import AuditEvent, ContactCall, Patient, ReminderClaim, User
 from epro.services import followup
 
 
@@ -166,13 +167,7 @@ def test_alerts_list_sae_clocks_near_deadline_and_old_unreviewed_problems(app, l
     s = login("clinician.a")
     before = s.get("/clinic/worklists/alerts?lang=en").get_data(as_text=True)
     assert 'data-alert="sae_clock"' not in before  # the demo SAE was known 3 hours ago: 21 hours left
-    with app.app_context():
-        ae = db.session.scalar(select(AdverseEvent).join(Patient, Patient.id == AdverseEvent.patient_id)
-                               .where(Patient.subject_code == "A-002"))
-        ae.aware_at = datetime.now(UTC) - timedelta(hours=20)
-        report = db.session.scalar(select(SymptomReport))
-        report.created_at = datetime.now(UTC) - timedelta(days=2)
-        db.session.commit()
+    make_alerts_due(app)
     html = s.get("/clinic/worklists/alerts?lang=en").get_data(as_text=True)
     assert 'data-alert="sae_clock" data-subject="A-002"' in html and "SAE report deadline near" in html
     assert 'data-alert="problem"' in html
