@@ -54,7 +54,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TextIO
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
 
 from epro.core import instruments
 from epro.core.exports.records import AuditRecord, ResponseRecord, StudyExport, Subject
@@ -135,7 +135,7 @@ def _text(value: object) -> str:
 
 
 def _start_tag(tag: str, attrs: Mapping[str, str]) -> str:
-    return f"<{tag} " + " ".join(f"{name}={quoteattr(value)}" for name, value in attrs.items()) + ">"
+    return f"<{tag}{_attributes(attrs)}>"
 
 
 def _serialized(element: ET.Element, level: int) -> str:
