@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -39,6 +40,24 @@ def connect(url: str):
 def query(url: str, sql: str, **params: Any) -> list[tuple]:
     with connect(url) as conn:
         return [tuple(row) for row in conn.execute(text(sql), params)]
+
+
+# ---- settings -----------------------------------------------------------------------------------
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines as systemd's EnvironmentFile= reads them (comments and blank lines skipped)."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}:{number}: not KEY=value: {line!r}"
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
 
 
 # ---- clients ------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from live_epro import PASSWORD, Server, csrf_from, epro_command, query, response_body, server_env
+from live_epro import PASSWORD, Server, csrf_from, epro_command, query, read_env_file, response_body, server_env
 from support.live_server import free_port
 from support.postgres import create_database, drop_database
 from support.reminder_sinks import SmtpSink
@@ -43,22 +43,6 @@ pytestmark = pytest.mark.postgresql_only  # the production database; SQLite suit
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 REDIS_URL = "redis://127.0.0.1:6379/1"
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=value lines as systemd's EnvironmentFile= reads them (comments and blank lines skipped)."""
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}:{number}: not KEY=value: {line!r}"
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
 
 
 class Person:
@@ -112,7 +96,8 @@ class Shape:
 
 @pytest.fixture(scope="module")
 def shape(tmp_path_factory, db_backend, demo_template):
-    redis = pytest.importorskip("redis")
+    import redis
+
     store = redis.Redis.from_url(REDIS_URL)
     try:
         store.ping()
