@@ -345,6 +345,7 @@ http {{
 
 def test_nginx_accepts_the_shipped_site(nginx):
     assert "syntax is ok" in nginx.test_output and "test is successful" in nginx.test_output
+    assert "[warn]" not in nginx.test_output and "[emerg]" not in nginx.test_output, nginx.test_output
 
 
 def test_https_through_nginx_reaches_the_app_with_its_own_headers(nginx, people):
