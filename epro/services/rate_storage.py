@@ -71,7 +71,7 @@ class DatabaseStorage(Storage):
         from epro.services import unit_of_work
 
         if unit_of_work.current() is None and db.session().in_transaction() and db.engine.dialect.name == "sqlite":
-            # A read after the boundary closed the request's work (BEGIN IMMEDIATE holds SQLite's one
+            # A stray transaction after the boundary closed the request's work (it may hold SQLite's one
             # write lock): end it, or our own write would wait for this thread's lock until the timeout.
             db.session.rollback()
         return own_engine(db.engine)

@@ -26,8 +26,8 @@ request is rolled back:
   attempts of one name are verified one at a time across every worker and
   server, each seeing the count of the one before: exact even for parallel
   guesses.
-- SQLite has one writer and the request holds it (``BEGIN IMMEDIATE`` from its
-  first statement), so a second connection would wait for our own lock: the
+- SQLite has one writer and :func:`check` takes its lock for the request
+  (:func:`epro.base.database.take_write_lock`), so a second connection would wait for our own lock: the
   statement is kept with :func:`epro.services.unit_of_work.keep` and runs
   right after the rollback, with the security events.  Requests are serialized
   by that lock; only the instant between a rollback and its count is open.
@@ -43,6 +43,7 @@ from limits import parse
 from sqlalchemy import Table, case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from epro.base import database
 from epro.base.orm import db
 from epro.models import SignInLock
 from epro.models.types import UTCDateTime
@@ -105,6 +106,8 @@ def check(username: str | None, *, now: datetime | None = None) -> Locked | None
     key = key_of(username)
     if _dialect() == "postgresql":  # one attempt of this name at a time, until this request ends
         db.session.execute(select(func.pg_advisory_xact_lock(ADVISORY_CLASS, func.hashtext(key))))
+    else:  # SQLite: one attempt at a time, of any name (its one write lock)
+        database.take_write_lock(db.session)
     until = db.session.scalar(select(SignInLock.locked_until).where(SignInLock.key == key))
     if until is None or until <= moment:
         return None

@@ -10,8 +10,8 @@ One run (:func:`run`, from cron or a systemd timer; never inside a web worker):
    ``INSERT … ON CONFLICT DO NOTHING``, and **commit**: only the claims this run
    inserted are its to send.  On PostgreSQL the planning transaction first takes
    a transaction-level advisory lock, so two runs (two servers) plan one after
-   the other and the second sees the first one's claims; on SQLite
-   ``BEGIN IMMEDIATE`` does the same.  The unique keys hold whatever happens;
+   the other and the second sees the first one's claims; on SQLite the
+   planning transaction takes the write lock first, which does the same.  The unique keys hold whatever happens;
 3. **send** each claim through its channels, outside any transaction, then
    record the outcome.  A crash between 2 and 3 leaves the claim ``claimed``:
    never sent twice (at most once), and listed by ``--dry-run``.
@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
+from epro.base import database
 from epro.base.orm import db
 from epro.core import reminders
 from epro.core.i18n_marker import N_
@@ -358,6 +359,8 @@ def _lock_planning() -> None:
     """Two runs plan one after the other (PostgreSQL: an advisory lock held until commit)."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+    else:
+        database.take_write_lock(db.session)
 
 
 def claim(planned: list[Planned]) -> list[Planned]:
