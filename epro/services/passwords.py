@@ -5,7 +5,6 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so both paths take as long.
@@ -38,6 +37,8 @@ def weakness(password: str, related: Sequence[str] = ()) -> str | None:
     """
     if len(password) < MIN_LENGTH:
         return f"at least {MIN_LENGTH} characters"
+    from zxcvbn import zxcvbn  # its dictionaries weigh 12 MiB: loaded when a password is chosen
+
     result = zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[w for w in related if w])
     if result["score"] >= MIN_STRENGTH:
         return None
@@ -56,6 +57,8 @@ def feedback(password: str, related: Sequence[str] = ()) -> list[str]:
 
     if len(password) < MIN_LENGTH:
         return [password_feedback.TOO_SHORT]
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[w for w in related if w])
     if result["score"] >= MIN_STRENGTH:
         return []

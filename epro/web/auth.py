@@ -17,6 +17,16 @@ from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPassword
 
 bp = Blueprint("auth", __name__)
 
+#: The views with a per-address limit (the decorators below).  Every other request skips the
+#: limiter's look-up, which would otherwise cost each request a third of a bare view's time;
+#: tests/test_request_path.py checks that no limited view is missing here.
+THROTTLED_ENDPOINTS = frozenset({"auth.login", "auth.activate"})
+
+
+@limiter.request_filter
+def _not_throttled() -> bool:
+    return request.endpoint not in THROTTLED_ENDPOINTS
+
 
 def safe_next(target: str | None) -> str | None:
     """Only same-site relative paths; never //evil.example or a scheme."""

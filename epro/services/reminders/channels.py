@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any, Protocol
-
-import requests
-from cryptography.hazmat.primitives import serialization
-from py_vapid import Vapid
-from pywebpush import WebPushException, webpush
+from typing import TYPE_CHECKING, Any, Protocol
 
 from epro.services.reminders.messages import Message
+
+if TYPE_CHECKING:  # the crypto and HTTP libraries load when a reminder goes, not in every web worker
+    from py_vapid import Vapid
 
 log = logging.getLogger("epro.reminders")
 VAPID_FILE = "vapid_private_key"
@@ -46,6 +44,8 @@ def b64url(data: bytes) -> str:
 
 def new_vapid_private_key() -> str:
     """A new P-256 key pair's private key, as the base64url of its 32 raw bytes (EPRO_VAPID_PRIVATE_KEY)."""
+    from py_vapid import Vapid
+
     vapid = Vapid()
     vapid.generate_keys()
     number = vapid.private_key.private_numbers().private_value
@@ -72,6 +72,8 @@ def vapid_from(config: dict[str, Any], instance_path: str) -> Vapid | None:
     if not text:
         return None
     text = str(text).strip()
+    from py_vapid import Vapid
+
     if text.startswith("-----BEGIN"):
         return Vapid.from_pem(text.encode())
     return Vapid.from_string(text)
@@ -79,6 +81,8 @@ def vapid_from(config: dict[str, Any], instance_path: str) -> Vapid | None:
 
 def public_key(vapid: Vapid) -> str:
     """The application server key the browser subscribes with: the uncompressed point, base64url."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = vapid.public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     return b64url(raw)
 
@@ -105,6 +109,8 @@ class Push:
         self.vapid, self.subject, self.ttl, self.timeout = vapid, subject, ttl, timeout
 
     def send(self, target: PushTarget, message: Message) -> None:
+        from pywebpush import WebPushException, webpush
+
         payload = push_payload(message)
         try:
             webpush({"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}},
@@ -181,6 +187,8 @@ class HttpSms:
         self.url, self.token, self.sender, self.timeout = url, token, sender, timeout
 
     def send(self, to: str, message: Message) -> str | None:
+        import requests
+
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         body = {"to": to, "text": message.short_text, "sender": self.sender}
         try:
