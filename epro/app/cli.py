@@ -23,12 +23,8 @@ def cli() -> None:
 def _serve(host: str, port: int, workers: int) -> None:
     """Run gunicorn in this process's place, with the same environment."""
     args = [
-        sys.executable, "-m", "gunicorn",
-        "--workers", str(workers), "--threads", "4", "--worker-class", "gthread",
-        "--bind", f"{host}:{port}", "--access-logfile", "-", "--graceful-timeout", "10",
-        # The path without its query string: activation links carry one-time codes.
-        "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
-        "epro:create_app()",
+        sys.executable, "-m", "gunicorn", "--config", "python:epro.app.gunicorn_conf",
+        "--workers", str(workers), "--bind", f"{host}:{port}", "epro.app.wsgi:app",
     ]
     click.echo(f"epro is serving on http://{host}:{port}  (Ctrl+C to stop)")
     os.execv(sys.executable, args)

@@ -32,6 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_extensions(app)
+    if not app.config.get("SERVING"):
+        register_migrations(app)
     register_sessions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -84,12 +86,11 @@ def register_extensions(app: Flask) -> None:
     from flask_compress import Compress
 
     from epro.base import database, i18n
-    from epro.base.extensions import csrf, limiter, login_manager, migrate
+    from epro.base.extensions import csrf, limiter, login_manager
     from epro.base.orm import db
 
     db.init_app(app)
     database.configure_engine_events(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     from epro.services import rate_storage  # noqa: F401  (registers the database:// limiter storage)
 
@@ -99,6 +100,16 @@ def register_extensions(app: Flask) -> None:
     Compress(app)
     from epro.services import audit  # noqa: F401  (the session writes the audit trail)
     from epro.web import login as auth  # noqa: F401  (registers the user loader)
+
+
+def register_migrations(app: Flask) -> None:
+    """`epro db …`, the demo and the tests migrate; the server (SERVING, epro/app/wsgi.py) does not,
+    and so never loads Alembic, Mako and Pygments (5 MiB in every worker)."""
+    from flask_migrate import Migrate
+
+    from epro.base.orm import db
+
+    Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 
 
 def register_sessions(app: Flask) -> None:
