@@ -1,6 +1,6 @@
 """The site list: SQL filters agree with the domain's statuses; fixed query count."""
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from epro.app import demo
 from epro.base.orm import db
@@ -97,3 +97,78 @@ def test_pagination(crowded, login):
     codes_2 = set(__import__("re").findall(r'data-subject="([^"]+)"', second))
     assert len(codes_1) == 50 and codes_2 and not codes_1 & codes_2
     assert s.get("/clinic/?page=abc").status_code == 200
+
+
+def _summaries_from_responses(patients):
+    subs = followup.submissions_by_patient(list(patients))
+    return {p.id: timeline.summarize(p.day0, followup.planned_visits(p), subs[p.id], followup.patient_today(p),
+                                     followup.ended_on(p)) for p in patients}
+
+
+def _rows_from_projection(patients):
+    return {r.patient.id: r.summary for r in clinic_list.summarize_page(list(patients), followup.today_in)}
+
+
+def test_rows_from_the_projection_equal_summaries_from_responses(crowded):
+    """The list reads stored facts (latest totals, alerts, counts), never the responses: same rows."""
+    with crowded.app_context():
+        everyone = db.session.scalars(select(Patient).order_by(Patient.id)).all()
+        expected = _summaries_from_responses(everyone)
+        assert _rows_from_projection(everyone) == expected
+        assert sum(1 for s in expected.values() if s.alerts) > 5, "the cohort should exercise alerts"
+        assert sum(1 for s in expected.values() if s.late) > 5
+        assert any(v is not None for s in expected.values() for v in s.latest.values())
+
+
+def test_incremental_updates_keep_the_projection_equal(crowded):
+    """Submits, repeats, late answers and removals update one visit's row and the flags in place."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from epro.models import Response
+    from epro.services import records, responses
+    from epro.services.unit_of_work import unit_of_work
+
+    with crowded.app_context():
+        clinician = db.session.scalar(select(User).where(User.username == "clinician.a"))
+        patients = db.session.scalars(select(Patient).where(Patient.subject_code.like("G-A-%"),
+                                                            Patient.disposition.is_(None))
+                                      .order_by(Patient.id)).all()[:12]
+        for n, p in enumerate(patients):
+            for visit in followup.planned_visits(p):
+                if visit.window_start > followup.patient_today(p) or "mrs" not in visit.instruments:
+                    continue
+                # A late answer, a repeat, and a worse one: counts, latest and alerts all move.
+                day = min(visit.window_end + timedelta(days=n % 3), followup.patient_today(p))
+                moment = datetime.combine(day, time(2), tzinfo=UTC).isoformat()
+                with unit_of_work(clinician):
+                    outcome = responses.submit(clinician, p, visit=visit.code, instrument="mrs",
+                                               answers={"MRS0101": 5 - n % 3}, respondent="clinician",
+                                               completed_at=moment)
+                assert outcome.counts == (outcome.response.id in followup.counting_ids(p))
+        for p in patients[:4]:
+            first = db.session.scalars(select(Response).where(Response.patient_id == p.id,
+                                                              Response.status == "active")
+                                       .order_by(Response.completed_at)).first()
+            with unit_of_work(clinician):
+                records.remove(first, clinician, "entered for the wrong patient", first.version)
+        everyone = db.session.scalars(select(Patient).order_by(Patient.id)).all()
+        assert _rows_from_projection(everyone) == _summaries_from_responses(everyone)
+
+
+def test_a_projection_without_stored_facts_is_summarized_from_responses(crowded):
+    """A database upgraded past migration 0011 keeps NULL facts until the next refresh: rows stay right."""
+    from sqlalchemy import null, update
+
+    from epro.models import PatientFlags
+    from epro.services.unit_of_work import unit_of_work
+
+    with crowded.app_context():
+        everyone = db.session.scalars(select(Patient).order_by(Patient.id)).all()
+        with unit_of_work():
+            db.session.execute(update(PatientFlags).where(PatientFlags.patient_id.in_([p.id for p in everyone[::2]]))
+                               .values(latest=null(), alerts=null()))
+        assert _rows_from_projection(everyone) == _summaries_from_responses(everyone)
+        with unit_of_work():
+            demo.load()  # re-projects them
+        stale = db.session.scalar(select(func.count()).select_from(PatientFlags).where(PatientFlags.latest.is_(None)))
+        assert stale == 0

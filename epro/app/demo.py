@@ -12,12 +12,23 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from epro.app import demo_trial
 from epro.base.orm import db
 from epro.core import instruments, protocols, schedule
-from epro.models import Arm, CaregiverLink, DataQuery, Patient, Response, Site, Study, User, VisitProgress
+from epro.models import (
+    Arm,
+    CaregiverLink,
+    DataQuery,
+    Patient,
+    PatientFlags,
+    Response,
+    Site,
+    Study,
+    User,
+    VisitProgress,
+)
 from epro.services import audit, followup, queries
 from epro.services.passwords import hash_password
 from epro.services.protocols import visit_defs as protocol_visits
@@ -212,9 +223,12 @@ def _load() -> str:
             created += 1
             _fill(patient, done, abilities, clin_a if site_code == "A" else clin_b, rng,
                   skip=extra.get("skip", ()), late=extra.get("late", ()))
+    # Patients not projected yet, or projected before the list facts were kept (migration 0011).
     missing = db.session.scalars(select(Patient.id).where(
-        ~Patient.id.in_(select(VisitProgress.patient_id)))).all()
-    followup.refresh_progress(list(missing))
+        ~Patient.id.in_(select(VisitProgress.patient_id))
+        | ~Patient.id.in_(select(PatientFlags.patient_id).where(PatientFlags.latest.is_not(None))))).all()
+    for start in range(0, len(missing), 500):
+        followup.refresh_progress(list(missing[start:start + 500]))
     caregiver = _user("caregiver.a1", "caregiver", locale="zh")
     a1 = db.session.execute(select(Patient).where(Patient.subject_code == "A-001")).scalar_one()
     _get_or_create(CaregiverLink, caregiver_id=caregiver.id, patient_id=a1.id)
@@ -258,7 +272,12 @@ def _demo_query(monitor: User) -> None:
 def generate(count: int) -> str:
     """Add `count` generated patients (G-<site>-NNNNN) with visits, answers and gaps."""
     with unit_of_work():
-        return _generate(count)
+        summary = _generate(count)
+    # Fresh planner statistics: right after a bulk load PostgreSQL's are those of an empty
+    # database (a "sort by next visit" took 8.9 s instead of 0.4 s), and SQLite has none.
+    with unit_of_work():
+        db.session.execute(text("ANALYZE"))
+    return summary
 
 
 def _generate(count: int) -> str:

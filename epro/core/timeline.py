@@ -17,7 +17,7 @@ the web layer, with ``%(name)s`` placeholders filled from :meth:`Alert.params`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -31,7 +31,9 @@ from epro.core.schedule import (
     Submission,
     SubmissionIndex,
     Submissions,
+    VisitCounts,
     instrument_status,
+    status_from,
     timing,
     visit_status,
 )
@@ -359,6 +361,28 @@ def summarize(
 ) -> PatientSummary:
     """Summarize one patient in time linear in visits and submissions (*ended_on*: see :func:`build_timeline`)."""
     timeline = build_timeline(planned, submissions, today, ended_on)
+    facts = stored_facts(timeline)
+    return summary_from_facts(day0, planned, facts, today, ended_on)
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """What a patient's list row needs that depends on the responses only, not on today.
+
+    Counts per visit (its status follows from them and today: ``schedule.status_from``),
+    the latest counting total per instrument and the worsening alerts.  Kept per
+    patient in the list projection (``visit_progress``, ``patient_flags``) and
+    rebuilt whenever a response is stored, so the site list reads them instead of
+    every response of every patient on the page.
+    """
+
+    counts: Mapping[str, VisitCounts]
+    latest: Mapping[str, int | None]
+    alerts: tuple[Alert, ...]
+
+
+def stored_facts(timeline: Timeline) -> StoredFacts:
+    """The :class:`StoredFacts` of a timeline (its statuses, which depend on today, are not kept)."""
     instruments: dict[str, None] = {}
     for tv in timeline.visits:
         instruments.update(dict.fromkeys(tv.visit.instruments))
@@ -367,12 +391,30 @@ def summarize(
     for i in instruments:
         a = timeline.latest(i)
         latest[i] = a.total if a else None
+    counts = {}
+    for tv in timeline.visits:
+        counting = [a for a in tv.assessments if a.instrument in tv.visit.instruments]
+        counts[tv.visit.code] = VisitCounts(
+            required=len(tv.visit.instruments), done=len(counting),
+            late_done=sum(1 for a in counting if a.timing == LATE),
+        )
+    return StoredFacts(counts=counts, latest=latest, alerts=alerts(timeline))
+
+
+def summary_from_facts(
+    day0: date, planned: Sequence[PlannedVisit], facts: StoredFacts, today: date, ended_on: date | None = None,
+) -> PatientSummary:
+    """The list row of a patient from its stored facts and today (same result as :func:`summarize`)."""
+    status = {}
+    for visit in planned:
+        counts = facts.counts.get(visit.code) or VisitCounts(required=len(visit.instruments), done=0, late_done=0)
+        status[visit.code] = status_from(counts, visit, today, ended_on)
     return PatientSummary(
         days_since_day0=(today - day0).days,
         next_visit=None if ended_on is not None else next((v for v in planned if v.window_start > today), None),
-        due=tuple(tv.visit.code for tv in timeline.visits if tv.status == OPEN),
-        late=tuple(tv.visit.code for tv in timeline.visits if tv.status == LATE),
-        missed=tuple(tv.visit.code for tv in timeline.visits if tv.status == MISSED),
-        latest=latest,
-        alerts=alerts(timeline),
+        due=tuple(code for code, s in status.items() if s == OPEN),
+        late=tuple(code for code, s in status.items() if s == LATE),
+        missed=tuple(code for code, s in status.items() if s == MISSED),
+        latest=dict(facts.latest),
+        alerts=facts.alerts,
     )

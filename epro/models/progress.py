@@ -8,8 +8,9 @@ no nightly job is needed when a window opens or closes.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from epro.base.orm import Model
@@ -28,8 +29,16 @@ class VisitProgress(Model):
 
 
 class PatientFlags(Model):
-    """Per-patient facts that depend only on responses (worsening alerts)."""
+    """Per-patient facts that depend only on responses (``epro.core.timeline.StoredFacts``):
+    the worsening alerts and the latest counting total per instrument.
+
+    ``latest`` and ``alerts`` are None on a row built before they were kept
+    (migration 0011); readers then summarize from the responses.
+    """
 
     __tablename__ = "patient_flags"
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
     alert_count: Mapped[int] = mapped_column(default=0)
+    latest: Mapped[dict[str, int | None] | None] = mapped_column(JSON)
+    #: ``timeline.Alert`` fields, one object per alert.
+    alerts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -6,6 +6,7 @@ patients and one for their responses.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, delete, exists, insert, select
+from sqlalchemy import Select, delete, exists, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from epro.base.orm import db
@@ -169,20 +170,24 @@ def timeline_for(patient: Patient) -> timeline.Timeline:
     )
 
 
-def refresh_progress(patient_ids: list[int]) -> None:
-    """Rebuild the list projection (visit_progress, patient_flags) of these patients.
+def refresh_progress(patient_ids: list[int], *, visit_code: str | None = None) -> dict[int, set[str]]:
+    """Rebuild the list projection (visit_progress, patient_flags) of these patients;
+    return each one's counting response ids (:func:`counting_ids`, without reading again).
 
     Runs in the caller's transaction, so a stored response and its projection
-    commit together.  Far-future "today" is irrelevant here: only counts are
-    stored, and the status is derived from them with the real today.
+    commit together.  Far-future "today" is irrelevant here: only facts that do not
+    depend on today are stored (``timeline.StoredFacts``), and the status is derived
+    from them with the real today.  With *visit_code* (one response stored, changed or
+    removed for that visit), only that visit's row and the patient's flags are
+    written: a response changes which answer counts for its own visit only.
     """
     if not patient_ids:
-        return
+        return {}
     # Lock the patients first, so two writers for one patient rebuild one after
     # the other: on PostgreSQL (READ COMMITTED) the second one would otherwise
     # miss the first one's response and fail on the projection's primary key.
     # FOR NO KEY UPDATE does not wait for the KEY SHARE lock of our own response
-    # insert; SQLite ignores it (BEGIN IMMEDIATE already serialises writers).
+    # insert; on SQLite, FOR UPDATE takes the write lock (epro.base.database).
     patients = db.session.scalars(
         select(Patient).where(Patient.id.in_(patient_ids))
         .options(joinedload(Patient.site), joinedload(Patient.study))
@@ -190,22 +195,69 @@ def refresh_progress(patient_ids: list[int]) -> None:
     ).all()
     subs = submissions_by_patient(list(patients))
     plans = plans_for(list(patients))
-    progress_rows, flag_rows = [], []
+    progress_rows, flag_rows, counting = [], [], {}
     for patient in patients:
         planned = plans[patient.id]
         index = schedule.SubmissionIndex(subs[patient.id], planned)
+        counting[patient.id] = {s.id for s in index.counting_all()}
+        facts = timeline.stored_facts(
+            timeline.build_timeline(planned, index, patient_today(patient), ended_on(patient)))
         for visit in planned:
-            counts = schedule.visit_counts(visit, index)
+            if visit_code is not None and visit.code != visit_code:
+                continue
+            counts = facts.counts[visit.code]
             progress_rows.append(dict(
                 patient_id=patient.id, visit_code=visit.code, window_start=visit.window_start,
                 window_end=visit.window_end, required=counts.required, done=counts.done,
                 late_done=counts.late_done,
             ))
-        tl = timeline.build_timeline(planned, index, patient_today(patient), ended_on(patient))
-        flag_rows.append(dict(patient_id=patient.id, alert_count=len(timeline.alerts(tl))))
+        flag_rows.append(dict(patient_id=patient.id, **flags_record(facts)))
     ids = [p.id for p in patients]
+    if visit_code is not None and _update_in_place(progress_rows, flag_rows):
+        return counting
     db.session.execute(delete(VisitProgress).where(VisitProgress.patient_id.in_(ids)))
     db.session.execute(delete(PatientFlags).where(PatientFlags.patient_id.in_(ids)))
+    if visit_code is not None:  # the projection was missing or partial: rebuild it whole
+        return refresh_progress(ids)
     if progress_rows:
         db.session.execute(insert(VisitProgress), progress_rows)
     db.session.execute(insert(PatientFlags), flag_rows)
+    return counting
+
+
+def _update_in_place(progress_rows: list[dict[str, Any]], flag_rows: list[dict[str, Any]]) -> bool:
+    """Update the rows of an existing projection; False if one of them is not there."""
+    for row in progress_rows:
+        done = db.session.execute(
+            update(VisitProgress)
+            .where(VisitProgress.patient_id == row["patient_id"], VisitProgress.visit_code == row["visit_code"])
+            .values(required=row["required"], done=row["done"], late_done=row["late_done"])
+            .execution_options(synchronize_session=False))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    for row in flag_rows:
+        done = db.session.execute(
+            update(PatientFlags).where(PatientFlags.patient_id == row["patient_id"])
+            .values({k: v for k, v in row.items() if k != "patient_id"})
+            .execution_options(synchronize_session=False))
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+def flags_record(facts: timeline.StoredFacts) -> dict[str, Any]:
+    """The ``patient_flags`` columns of a patient's stored facts."""
+    return dict(alert_count=len(facts.alerts), latest=dict(facts.latest),
+                alerts=[dataclasses.asdict(a) for a in facts.alerts])
+
+
+def stored_facts(flags: PatientFlags | None, progress: Sequence[VisitProgress]) -> timeline.StoredFacts | None:
+    """A patient's facts read back from the projection; None where it was built before
+    it kept them (a database upgraded from before migration 0011, until its next refresh)."""
+    if flags is None or flags.latest is None or flags.alerts is None:
+        return None
+    return timeline.StoredFacts(
+        counts={row.visit_code: schedule.VisitCounts(row.required, row.done, row.late_done) for row in progress},
+        latest=flags.latest,
+        alerts=tuple(timeline.Alert(**a) for a in flags.alerts),
+    )

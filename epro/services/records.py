@@ -94,7 +94,7 @@ def sign(response: Response, signer: User, password: str, meaning: str, seen_ver
                               printed_name=signer.display_name or signer.username)
         db.session.add(signature)
         response.version += 1  # a signature changes what the record is
-    followup.refresh_progress([response.patient_id])  # a signed assessment counts first
+    followup.refresh_progress([response.patient_id], visit_code=response.visit_code)  # a signed assessment counts first
     return signature
 
 
@@ -111,7 +111,7 @@ def unlock(response: Response, actor: User, reason: str | None, seen_version) ->
             signature.voided_by_id = actor.id
             signature.void_reason = text
         response.version += 1
-    followup.refresh_progress([response.patient_id])
+    followup.refresh_progress([response.patient_id], visit_code=response.visit_code)
 
 
 def remove(response: Response, actor: User, reason: str | None, seen_version) -> None:
@@ -129,4 +129,4 @@ def remove(response: Response, actor: User, reason: str | None, seen_version) ->
         response.removed_by_id = actor.id
         response.removed_reason = text
     verification.clear(response, "removed")
-    followup.refresh_progress([response.patient_id])
+    followup.refresh_progress([response.patient_id], visit_code=response.visit_code)

@@ -59,6 +59,8 @@ class Outcome:
     response: Response
     created: bool
     score: instruments.ScoreResult | None = dc_field(default=None)
+    #: Whether the response counts for its visit (epro.core.schedule.counting_key); None on a replay.
+    counts: bool | None = None
 
 
 def parse_completed_at(value: Any) -> datetime:
@@ -230,8 +232,8 @@ def submit(
         if existing is None:
             raise
         return _replay(existing, body_digest)
-    followup.refresh_progress([patient.id])
-    return Outcome(response, created=True, score=score)
+    counting = followup.refresh_progress([patient.id], visit_code=visit)
+    return Outcome(response, created=True, score=score, counts=response_id in counting[patient.id])
 
 
 def _reason_of(replaces: Response | None, reason: Any) -> str | None:

@@ -80,6 +80,10 @@ def instrument_short(code: str) -> str:
     return gettext(instruments.get(code).short_name)
 
 
+#: Seconds of precision of the idle sign-out (the last request's time is kept this coarsely).
+SEEN_GRANULARITY = 30
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters():
@@ -116,7 +120,9 @@ def register(app: Flask) -> None:
                 )
             flash(gettext("You were signed out after %(n)d minutes without activity.", n=limit // 60), "info")
             return redirect(url_for("auth.login", next=request.path))
-        session["seen"] = now
+        if seen is None or now - float(seen) >= SEEN_GRANULARITY:
+            # Rewritten at most twice a minute: an unchanged session is not re-signed and sent back.
+            session["seen"] = now
         return None
 
     @app.before_request

@@ -13,6 +13,7 @@ Pure standard library: the web layer translates the English message ids
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,8 +118,9 @@ class Item:
         own = self.ask or self.text
         return (self.proxy or own) if voice == PROXY_VOICE else own
 
-    @property
+    @functools.cached_property
     def allowed_values(self) -> tuple[int | str, ...]:
+        # Cached (the item is frozen): parsing and validating every answer reads it.
         return tuple(choice.value for choice in self.choices)
 
     @property

@@ -131,9 +131,8 @@ def create_response():
         return problem(403, _("Not allowed"), _("You may not submit this questionnaire."))
     except responses.Conflict:
         return problem(409, _("Conflict"), _("A different response was already stored with this id."))
-    counting = followup.counting_ids(p)
-    body_out = serializers.response(outcome.response, counts=outcome.response.id in counting,
-                                    viewer=current_user)
+    counts = outcome.counts if outcome.counts is not None else outcome.response.id in followup.counting_ids(p)
+    body_out = serializers.response(outcome.response, counts=counts, viewer=current_user)
     status = 201 if outcome.created else 200
     current_app.logger.info("response %s %s/%s status=%s", outcome.response.id, outcome.response.visit_code,
                             outcome.response.instrument, status)
