@@ -126,6 +126,10 @@ def _rollback_keeping_security_events(work: Work) -> None:
 
 
 def _commit(work: Work) -> None:
+    session = db.session()
+    if not (work.security_events or work.kept or session.in_transaction()
+            or session.new or session.dirty or session.deleted):
+        return  # nothing was read or written (a health check, a redirect): no commit to make
     if work.security_events:
         db.session.execute(insert(_audit_table()), work.security_events)
     for statement in work.kept:
