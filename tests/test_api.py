@@ -203,3 +203,28 @@ def test_openapi_lists_every_endpoint(client):
                  "/api/v1/responses", "/api/v1/patients/{patient_id}/responses",
                  "/api/v1/patients/{patient_id}/timeline"):
         assert path in spec["paths"]
+
+
+@pytest.mark.parametrize("lang, words", [("en", {"Done", "Open now", "Late – can still answer", "Upcoming"}),
+                                         ("zh", {"已完成", "可以填写", "已逾期，仍可填写", "未开始"})])
+def test_statuses_carry_the_one_vocabulary_in_the_readers_language(login, ids, lang, words):
+    """Visit and questionnaire states in the words patients and staff see (epro.core.labels.VISIT_STATUS)."""
+    from epro.core import labels
+
+    s = login("clinician.a")
+    a1 = ids["A-001"]
+    visits = s.get(f"/api/v1/patients/{a1}/schedule?lang={lang}").get_json()["visits"]
+    seen = {v["status_label"] for v in visits} | {i["status_label"] for v in visits for i in v["instruments"]}
+    assert seen & words, seen
+    for v in visits:
+        english = {"upcoming": "Upcoming", "open": "Open now", "complete": "Done", "late": "Done late",
+                   "missed": "Late – can still answer", "ended": "Closed"}[v["status"]]
+        assert labels.VISIT_STATUS[v["status"]] == english
+        if lang == "en":
+            assert v["status_label"] == english
+        # A questionnaire still to answer in a visit whose window closed says what the visit says.
+        for i in v["instruments"]:
+            if v["status"] == "missed" and i["status"] == "due":
+                assert i["status_label"] == v["status_label"]
+    timeline = s.get(f"/api/v1/patients/{a1}/timeline?lang={lang}").get_json()["visits"]
+    assert [v["status_label"] for v in timeline] == [v["status_label"] for v in visits]

@@ -172,3 +172,23 @@ def test_a_projection_without_stored_facts_is_summarized_from_responses(crowded)
             demo.load()  # re-projects them
         stale = db.session.scalar(select(func.count()).select_from(PatientFlags).where(PatientFlags.latest.is_(None)))
         assert stale == 0
+
+
+def test_worsening_pills_say_why_and_a_level_has_no_arrow(crowded, login):
+    """A change shows "worse: a → b"; the GDS-15 cut-off is a level, shown as "≥ 5" with no arrow."""
+    import re
+
+    from epro.core.instruments import get as instrument
+
+    s = login("clinician.a")
+    page = s.get("/clinic/?filter=alerts&lang=en").get_data(as_text=True)
+    pills = dict.fromkeys(re.findall(r'data-alert="([a-z0-9_]+)"', page))
+    assert "gds15_cutoff" in pills and len(pills) > 1, pills
+    for code, text in re.findall(r'data-alert="([a-z0-9_]+)"[^>]*><span aria-hidden="true">([^<]*)</span>', page):
+        if code == "gds15_cutoff":
+            assert re.fullmatch(r"GDS-15 \d+ \(≥ 5\)", text), text
+        else:
+            assert re.fullmatch(r"\S+ worse: \d+ → \d+", text), text
+    zh = s.get("/clinic/?filter=alerts&lang=zh").get_data(as_text=True)
+    assert "变差：" in zh and "（≥ 5）" in zh and "▲" not in zh
+    assert instrument("gds15").code == "gds15"

@@ -10,11 +10,27 @@ VISITS = {
     "BL": N_("Baseline"), "M1": N_("Month 1"), "M3": N_("Month 3"),
     "M6": N_("Month 6"), "M9": N_("Month 9"), "M12": N_("Month 12"),
 }
+#: One vocabulary for the state of a visit, the same words for patients, staff and the API's
+#: ``status_label`` (the codes are CONTRACT.md's).  Words a patient understands: "missed" is
+#: said as what it means to the person asked (the window has closed and answers are still
+#: taken, marked late), never as "missing data"; "ended" (participation over) as closed.
 VISIT_STATUS = {
-    "upcoming": N_("upcoming"), "open": N_("open"), "complete": N_("complete"),
-    "late": N_("late"), "missed": N_("missed"), "ended": N_("ended"),
+    "upcoming": N_("Upcoming"), "open": N_("Open now"), "complete": N_("Done"),
+    "late": N_("Done late"), "missed": N_("Late – can still answer"), "ended": N_("Closed"),
 }
-INSTRUMENT_STATUS = {"due": N_("due"), "done": N_("done"), "not-due": N_("not due")}
+
+
+def instrument_status_word(visit_status: str, instrument_status: str) -> str:
+    """The msgid for one questionnaire of a visit, in the words of :data:`VISIT_STATUS`.
+
+    A questionnaire still to answer says what its visit says (open now, or late but
+    can still answer); one not due is upcoming, or closed once the participation ended.
+    """
+    if instrument_status == "done":
+        return VISIT_STATUS["complete"]
+    if instrument_status == "due":
+        return VISIT_STATUS["missed" if visit_status == "missed" else "open"]
+    return VISIT_STATUS["ended" if visit_status == "ended" else "upcoming"]
 RESPONDENTS = {
     "patient": N_("patient"), "caregiver-assisted": N_("patient, helped by caregiver"),
     "caregiver-proxy": N_("caregiver for the patient (proxy)"), "clinician": N_("clinician"),
@@ -22,8 +38,8 @@ RESPONDENTS = {
 FLAGS = {"proxy": N_("proxy"), "contains_un": N_("contains UN"), "late": N_("late"),
          "early": N_("early"), "depression": N_("GDS ≥ 5"), "impaired": N_("below MMSE cut-off")}
 SEXES = {"female": N_("Female"), "male": N_("Male")}
-FILTERS = {"all": N_("All"), "due_week": N_("Due this week"), "late": N_("Late"),
-           "missed": N_("Missed"), "alerts": N_("Worse"), "on_study": N_("On study"), "ended": N_("Ended")}
+FILTERS = {"all": N_("All"), "due_week": N_("Due this week"), "late": VISIT_STATUS["late"],
+           "missed": VISIT_STATUS["missed"], "alerts": N_("Worse"), "on_study": N_("On study"), "ended": N_("Ended")}
 #: How a patient's participation ended (models.DISPOSITIONS).
 DISPOSITIONS = {"completed": N_("Completed the study"), "withdrawn": N_("Withdrawn"),
                 "lost": N_("Lost to follow-up"), "died": N_("Died")}

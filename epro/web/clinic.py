@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from epro.core import charts, instruments
+from epro.core import charts, instruments, labels
 from epro.core import queries as query_rules
 from epro.core.timeline import alerts as worsening_alerts
 from epro.models import AuditEvent, Patient, Response, User
@@ -67,6 +67,7 @@ def patients():
         filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS, q=q,
         columns=clinic_list.instrument_columns(rows), sites=sites, site=site,
         query_counts=queries.counts_by_patient(shown), verified=verification.counts_by_patient(shown),
+        status_words={code: _(word) for code, word in labels.VISIT_STATUS.items()},  # translated once a page
     )
 
 

@@ -156,6 +156,8 @@ class Patient(BaseModel):
 class ScheduledInstrument(BaseModel):
     code: InstrumentCode
     status: InstrumentStatus
+    status_label: str = Field("", description="The status in the request's language, in the words patients and "
+                                               "staff see (one vocabulary: epro.core.labels.VISIT_STATUS)")
 
 
 class ScheduledVisit(BaseModel):
@@ -164,6 +166,8 @@ class ScheduledVisit(BaseModel):
     window_start: date
     window_end: date
     status: VisitStatus
+    status_label: str = Field("", description="The status in the request's language, in the words patients and "
+                                               "staff see (one vocabulary: epro.core.labels.VISIT_STATUS)")
     instruments: list[ScheduledInstrument]
 
 
@@ -231,6 +235,8 @@ class TimelineVisit(BaseModel):
     window_start: date
     window_end: date
     status: VisitStatus
+    status_label: str = Field("", description="The status in the request's language, in the words patients and "
+                                               "staff see (one vocabulary: epro.core.labels.VISIT_STATUS)")
     assessments: list[Assessment]
 
 

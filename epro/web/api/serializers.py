@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from epro.core import schedule
+from flask_babel import gettext
+
+from epro.core import labels, schedule
 from epro.core.timeline import Timeline
 from epro.models import Patient, Response, User
 from epro.services import followup
@@ -28,25 +30,27 @@ def patient(p: Patient, viewer: User, lang: str | None = None) -> dict[str, Any]
 
 def schedule_of(p: Patient) -> dict[str, Any]:
     planned = followup.planned_visits(p)
-    subs = followup.submissions_for(p)
+    index = schedule.SubmissionIndex(followup.submissions_for(p), planned)
     today = followup.patient_today(p)
     ended_on = followup.ended_on(p)
-    return {
-        "visits": [
-            {
-                "code": v.code,
-                "target_date": v.target_date.isoformat(),
-                "window_start": v.window_start.isoformat(),
-                "window_end": v.window_end.isoformat(),
-                "status": schedule.visit_status(v, subs, today, ended_on=ended_on),
-                "instruments": [
-                    {"code": code, "status": schedule.instrument_status(v, code, subs, today, ended_on)}
-                    for code in v.instruments
-                ],
-            }
-            for v in planned
-        ]
-    }
+    visits = []
+    for v in planned:
+        status = schedule.visit_status(v, index, today, ended_on=ended_on)
+        instruments = []
+        for code in v.instruments:
+            done = schedule.instrument_status(v, code, index, today, ended_on)
+            instruments.append({"code": code, "status": done,
+                                "status_label": gettext(labels.instrument_status_word(status, done))})
+        visits.append({
+            "code": v.code,
+            "target_date": v.target_date.isoformat(),
+            "window_start": v.window_start.isoformat(),
+            "window_end": v.window_end.isoformat(),
+            "status": status,
+            "status_label": gettext(labels.VISIT_STATUS[status]),
+            "instruments": instruments,
+        })
+    return {"visits": visits}
 
 
 def response(r: Response, counts: bool | None = None, viewer: User | None = None) -> dict[str, Any]:
@@ -79,6 +83,7 @@ def timeline(p: Patient, tl: Timeline, viewer: User, lang: str | None = None) ->
                 "window_start": tv.visit.window_start.isoformat(),
                 "window_end": tv.visit.window_end.isoformat(),
                 "status": tv.status,
+                "status_label": gettext(labels.VISIT_STATUS[tv.status]),
                 "assessments": [
                     {
                         "response_id": a.response_id,
