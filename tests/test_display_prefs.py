@@ -42,7 +42,7 @@ def test_the_choice_is_saved_per_person_and_audited(app, login):
     # The next page is drawn at that size from the first byte (no flash of small text).
     html = patient.get("/", follow_redirects=True).get_data(as_text=True)
     assert 'class="text-200 contrast-high"' in html
-    assert 'name="epro-display" data-user="' + uid + '" data-text-size="200"' in html
+    assert 'content="200 high" data-user="' + uid + '" data-text-size="200"' in html
 
     # The same choice again changes nothing and writes nothing.
     assert patient.post(URL, data={"text_size": "200", "contrast": "high"}, headers=JSON).status_code == 200
@@ -99,3 +99,9 @@ def test_the_core_knows_the_sizes():
     assert display.parse("100", None) == display.Display(100, False)
     with pytest.raises(ValueError, match="text sizes"):
         display.parse("110", "normal")
+
+
+def test_the_scripts_are_kept_for_offline(client):
+    """Read aloud and the display choice work without a signal: the service worker precaches both."""
+    worker = client.get("/sw.js").get_data(as_text=True)
+    assert "/static/js/readaloud.js?v=" in worker and "/static/js/display.js?v=" in worker

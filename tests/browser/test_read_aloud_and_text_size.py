@@ -158,8 +158,9 @@ def test_bi_at_200_percent_with_read_aloud(page_for, helpers, capsys, username, 
     with capsys.disabled():
         print(f"\nBI ({lang}) completed at 200 % text with read-aloud on every question: {elapsed:.1f} s (scripted)")
     assert helpers.responses_of(page, pid, "M3", "bi"), "the answers did not arrive"
-    page.goto(f"/patients/{pid}/history")
-    no_horizontal_scroll(page)
+    for path in (f"/patients/{pid}/history", "/reminders", "/account", "/?lang=" + lang):
+        page.goto(path)
+        no_horizontal_scroll(page)
     choose_display(page, 100)  # back to normal for the next test of this module
 
 
