@@ -85,7 +85,7 @@
     }
     form.addEventListener("change", function () {
       choose(chosen()).then(function (saved) {
-        if (status) status.textContent = menu.getAttribute(saved || !user ? "data-t-saved" : "data-t-saved-here") || "";
+        if (status) status.textContent = menu.getAttribute(saved ? "data-t-saved" : "data-t-saved-here") || "";
       });
     });
     form.addEventListener("submit", function (ev) { ev.preventDefault(); choose(chosen()); menu.open = false; });

@@ -228,3 +228,49 @@ def test_choice_is_kept_on_the_phone_and_offered_before_sign_in(page_for, live_s
     classes = page.get_attribute("html", "class") or ""
     assert "text-150" in classes and "contrast-high" in classes
     no_horizontal_scroll(page)
+
+
+def wait_for_offline_copy(page, path: str) -> None:
+    """The service worker keeps this page of the signed-in person (tests/browser/test_offline.py)."""
+    for _ in range(100):
+        if page.evaluate("""async (path) => {
+            const name = (await caches.keys()).find((k) => k.startsWith("epro-pages-"));
+            if (!name) return false;
+            return (await (await caches.open(name)).keys()).some((r) => new URL(r.url).pathname === path);
+        }""", path):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{path} was not kept for offline use")
+
+
+def test_offline_read_aloud_and_a_choice_made_offline(page_for, helpers):
+    page = page_for("patient.a1", "zh")
+    page.add_init_script(SPEECH_STUB)
+    pid = helpers.patient_id(page)
+    url = f"/patients/{pid}/visits/M3/gds15"
+    page.goto("/?lang=zh")
+    choose_display(page, 175)
+    wait_for_offline_copy(page, url)
+    page.context.set_offline(True)
+    page.goto(url)  # from the service worker's copy
+    wizard = helpers.Wizard(page)
+    assert wizard.current_key() == "GDS0201"
+    assert "text-175" in (page.get_attribute("html", "class") or "")
+    read_button(page).click()
+    said = spoken(page)
+    assert said and said[0]["text"] == question_text(page) and said[0]["lang"] == "zh-CN"
+    read_button(page).click()
+
+    # Chosen without a signal: applied now, kept on the phone, sent when the signal is back.
+    menu = page.locator("[data-display-menu]")
+    menu.locator("summary").click()
+    menu.locator('label.choice:has(input[name=text_size][value="150"])').click()
+    expect_status = menu.get_attribute("data-t-saved-here")
+    page.wait_for_function("(text) => document.querySelector('[data-display-status]').textContent === text",
+                           arg=expect_status)
+    assert "text-150" in (page.get_attribute("html", "class") or "")
+    page.context.set_offline(False)
+    page.wait_for_function(SAVED, arg=["150", "normal"])
+    page.goto("/?lang=zh")
+    assert 'content="150 normal"' in page.content()
+    choose_display(page, 100)
