@@ -75,7 +75,9 @@
     if (!menu) return;
     var form = menu.querySelector("form");
     var status = menu.querySelector("[data-display-status]");
-    var current = prefs || { size: "100", contrast: "normal" };
+    // Nothing chosen yet: the menu shows what the page shows (the phone may ask for more contrast).
+    var phoneWantsContrast = !!(window.matchMedia && window.matchMedia("(prefers-contrast: more)").matches);
+    var current = prefs || { size: "100", contrast: phoneWantsContrast ? "high" : "normal" };
     form.querySelectorAll("input[name=text_size]").forEach(function (i) { i.checked = i.value === String(current.size); });
     form.querySelectorAll("input[name=contrast]").forEach(function (i) { i.checked = i.value === current.contrast; });
     function chosen() {

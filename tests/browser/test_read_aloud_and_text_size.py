@@ -274,3 +274,24 @@ def test_offline_read_aloud_and_a_choice_made_offline(page_for, helpers):
     page.goto("/?lang=zh")
     assert 'content="150 normal"' in page.content()
     choose_display(page, 100)
+
+
+def test_the_phone_asks_for_more_contrast_and_less_motion(anon_page):
+    page = anon_page("en")
+    page.emulate_media(contrast="more", reduced_motion="reduce")
+    page.goto("/login?lang=en")
+    ink = "() => getComputedStyle(document.documentElement).getPropertyValue('--ink').trim()"
+    assert page.evaluate(ink) == "#000"  # the high-contrast colours, without any choice made
+    button = "main form button[type=submit]"
+    assert page.eval_on_selector(button, "b => getComputedStyle(b).transitionDuration") == "0s"
+    assert page.eval_on_selector(button, "b => getComputedStyle(b).animationName") == "none"
+    # "Normal colours" chosen on this phone wins over the phone's setting.
+    menu = page.locator("[data-display-menu]")
+    menu.locator("summary").click()
+    menu.locator('label.choice:has(input[name=contrast][value="normal"])').click()
+    assert "contrast-normal" in (page.get_attribute("html", "class") or "")
+    assert page.evaluate(ink) == "#1a1a1a"
+    page.reload()
+    assert page.evaluate(ink) == "#1a1a1a"
+    page.emulate_media(contrast="no-preference")
+    assert page.evaluate(ink) == "#1a1a1a"
