@@ -54,6 +54,10 @@ class User(UserMixin, Model):
     #: Where reminders go (patients and caregivers; never shown to staff lists or exports).
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(32))
+    #: Text size in percent (epro.core.display.TEXT_SIZES); None until the person chooses one.
+    text_size: Mapped[int | None] = mapped_column()
+    #: The high-contrast theme; None until the person chooses (then the phone's setting decides).
+    high_contrast: Mapped[bool | None] = mapped_column()
 
     site: Mapped[Site | None] = relationship()
 

@@ -1,9 +1,10 @@
-"""Accounts: finding a user, the language they chose, failed sign-ins, ending sessions."""
+"""Accounts: finding a user, the language and display they chose, failed sign-ins, ending sessions."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from epro.base.orm import db
+from epro.core.display import Display
 from epro.models import User
 from epro.models.people import new_session_token
 from epro.services import audit
@@ -34,6 +35,14 @@ def remember_locale(user: User, lang: str) -> None:
     if user.locale != lang:
         with audit.operation("update", actor=user):
             user.locale = lang
+
+
+def remember_display(user: User, display: Display) -> None:
+    """The text size and contrast a person chose follow them to any phone (audited by the session)."""
+    if (user.text_size, user.high_contrast) != (display.text_size, display.high_contrast):
+        with audit.operation("update", actor=user):
+            user.text_size = display.text_size
+            user.high_contrast = display.high_contrast
 
 
 def end_all_sessions(user: User) -> None:

@@ -10,10 +10,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from epro.core import display as display_choice
 from epro.models import ActivationCode, User
 from epro.services import access, accounts, activation, credentials, sign_in_limits
 from epro.services.errors import Refused
@@ -24,7 +36,7 @@ from epro.web.account_forms import (
     ResetPasswordForm,
     SecondFactorCodeForm,
 )
-from epro.web.messages import refusal_message
+from epro.web.messages import refusal_message, say
 from epro.web.second_step import PENDING, PENDING_SECONDS
 
 bp = Blueprint("account", __name__)
@@ -127,6 +139,32 @@ def disable_second_factor():
         return redirect(url_for("account.home"))
     return render_template("account/second_factor_disable.html", form=form,
                            required=credentials.must_have_second_factor(user)), form.status
+
+
+@bp.post("/account/display")
+def display():
+    """Text size and contrast (fields ``text_size``, ``contrast``, ``next``): the page's script asks
+    for JSON and has already applied the choice; without the script the form posts and comes back."""
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        chosen = display_choice.parse(request.form.get("text_size"), request.form.get("contrast"))
+    except ValueError as exc:
+        message = say(str(exc))
+        if wants_json:
+            return jsonify(error=message), 400
+        flash(message, "error")
+        return redirect(_back(), 303)
+    accounts.remember_display(_user(), chosen)
+    if wants_json:
+        return jsonify(text_size=chosen.text_size, contrast="high" if chosen.high_contrast else "normal")
+    flash(_("Your text size is saved."), "success")
+    return redirect(_back(), 303)
+
+
+def _back() -> str:
+    from epro.web.auth import safe_next
+
+    return safe_next(request.form.get("next")) or url_for("main.home")
 
 
 # --- the second step of a sign-in ------------------------------------------------------------

@@ -12,7 +12,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from epro.base import i18n
-from epro.core import labels
+from epro.core import display, labels
 from epro.services import accounts
 from epro.services.masking import Presenter
 from epro.web.sessions import is_background_request
@@ -151,6 +151,7 @@ def register(app: Flask) -> None:
             "visit_label": visit_label,
             "instrument_hint": instrument_hint,
             "labels": labels,
+            "text_sizes": display.TEXT_SIZES,
             "presenter": presenter,
             "idle_seconds": int(app.config["STAFF_IDLE_MINUTES"]) * 60,
         }

@@ -59,7 +59,8 @@ def app_version() -> str:
 
 #: The app shell the service worker keeps: every patient page needs these.
 #: (The large icons are for installing; the browser fetches them itself when it needs them.)
-SHELL_FILES = ("css/app.css", "js/app.js", "js/outbox.js", "js/questionnaire.js", "icons/icon-192.png")
+SHELL_FILES = ("css/app.css", "js/display.js", "js/app.js", "js/outbox.js", "js/questionnaire.js",
+               "js/readaloud.js", "icons/icon-192.png")
 
 
 @bp.get("/manifest.webmanifest")
