@@ -73,6 +73,7 @@ def test_gds_answered_offline_is_waiting_then_answered(page_for, helpers):
     answered = page.locator('a[data-answered-instrument="gds15"][data-answered-visit="M3"]')
     expect(answered).to_be_visible()
     expect(answered.locator(".badge.complete")).to_be_visible()
+    assert_no_violations(page, "home with an answered questionnaire (zh)")
 
     # Opening it again, offline (the kept copy is fetched again once it is answered) or on.
     wait_js(page, """async (path) => {
@@ -107,6 +108,7 @@ def test_answered_questionnaire_by_its_address(page_for, helpers, lang):
             assert re.search(r"[\u4e00-\u9fff]", correction) and correction != CORRECTION_EN
             assert not any(re.fullmatch(r"[ -~]+", line) for line in lines), lines  # not English
         expect(page.locator("main .good-news[data-answered]")).to_be_visible()
+        helpers.no_horizontal_scroll(page)
     assert_no_violations(page, f"answered questionnaire ({lang})")
 
 
