@@ -142,7 +142,8 @@ async function offlinePage(url) {
   return page || new Response("offline", { status: 503, headers: { "Content-Type": "text/plain" } });
 }
 
-// The home page asks for the questionnaires that are due, so they open without a signal.
+// The home page asks for the questionnaires that are due (and the answered ones, read-only), so they
+// open without a signal.
 // A copy is fetched again only when missing, old or in another language (flaky, paid data);
 // on the home page (prune), questionnaire and confirmation pages no longer listed are dropped.
 const REFRESH_MS = 6 * 3600 * 1000;
@@ -150,10 +151,14 @@ async function cachePages(data) {
   if (!data.user) return;
   await dropPagesNotOf(data.user);
   const cache = await caches.open(PAGES + data.user);
-  const wanted = new Set((data.urls || []).map((u) => new URL(u, self.location.origin).pathname));
+  const pathOf = (u) => new URL(u, self.location.origin).pathname;
+  const wanted = new Set((data.urls || []).map(pathOf));
+  const answered = new Set((data.answered || []).map(pathOf));
   await Promise.all(Array.from(wanted).map(async (path) => {
     const copy = await cache.match(self.location.origin + path, { ignoreVary: true });
-    if (copy && copy.headers.get("Content-Language") === data.lang &&
+    // A questionnaire answered since its copy was made: the copy (an empty form) is fetched again.
+    const outdated = copy && answered.has(path) && copy.headers.get("X-Epro-Answered") !== "1";
+    if (copy && !outdated && copy.headers.get("Content-Language") === data.lang &&
         Date.now() - Date.parse(copy.headers.get("X-Epro-Offline-Copy")) < REFRESH_MS) return;
     try {
       const response = await fetch(path, { credentials: "same-origin" });

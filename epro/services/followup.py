@@ -140,6 +140,14 @@ def counting_ids(patient: Patient) -> set[str]:
     return schedule.counting_ids(submissions_for(patient), planned_visits(patient))
 
 
+def counting_response(patient: Patient, visit_code: str, instrument: str) -> Response | None:
+    """The stored answer that counts for one visit and questionnaire, with its answers, or None:
+    a questionnaire already answered opens as what was given (schedule.counting_key picks it)."""
+    index = schedule.SubmissionIndex(submissions_for(patient), planned_visits(patient))
+    counting = index.counting(visit_code, instrument)
+    return db.session.get(Response, counting.id) if counting is not None else None
+
+
 def submissions_for(patient: Patient) -> list[schedule.Submission]:
     return submissions_by_patient([patient])[patient.id]
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from epro.core import instruments, schedule
-from epro.models import Patient
+from epro.models import Patient, Response
 from epro.services import access, followup, patients, responses
 from epro.web import guards
 from epro.web.messages import field_errors
@@ -36,10 +36,12 @@ def home_entries(patient: Patient) -> dict:
     ended_on = followup.ended_on(patient)
     agenda = schedule.agenda(planned, submissions, today, own, ended_on)
 
-    def todo(visit: schedule.PlannedVisit) -> list[str]:
+    def todo(visit: schedule.PlannedVisit) -> list[tuple[str, bool]]:
+        """Each questionnaire of the visit and whether it is answered: an answered one stays on
+        the list, marked so, where the person looks for it (the outbox marks the ones waiting)."""
         return [
-            code for code in visit.instruments
-            if code in own and schedule.instrument_status(visit, code, submissions, today) != "done"
+            (code, schedule.instrument_status(visit, code, submissions, today) == "done")
+            for code in visit.instruments if code in own
         ]
 
     return {
@@ -55,7 +57,8 @@ def home_entries(patient: Patient) -> dict:
 @bp.get("/me")
 def home():
     entries = [home_entries(p) for p in patients.visible(current_user)]
-    return render_template("patient/home.html", entries=entries)
+    # app.js marks a task done when the outbox sent it after this moment (a copy kept offline).
+    return render_template("patient/home.html", entries=entries, rendered_at=datetime.now(UTC).isoformat())
 
 
 def _patient(patient_id: int) -> Patient:
@@ -71,6 +74,10 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
     if planned is None or instrument not in planned.instruments:
         abort(404)
     definition = instruments.get(instrument)
+    if request.method == "GET":
+        given = followup.counting_response(patient, visit, instrument)
+        if given is not None:
+            return answered(patient, planned, definition, given)
     respondents = access.respondents_for(current_user)
     errors: dict[str, str] = {}
     values = dict(request.form) if request.method == "POST" else {}
@@ -119,7 +126,22 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
         values=values, errors=errors, late=today > planned.window_end,
         ended=not followup.takes_answers(patient, planned, today),
         draft_key=f"epro:draft:{current_user.id}:{patient.id}:{visit}:{instrument}",
+        # When the server found no answer: questionnaire.js trusts an answer sent after this moment.
+        rendered_at=datetime.now(UTC).isoformat(),
     ), status
+
+
+def answered(patient: Patient, visit: schedule.PlannedVisit, definition: instruments.Instrument,
+             given: Response):
+    """An answered questionnaire opens as the answers given, read-only, never as an empty form
+    (which would invite a second answer); a wrong answer is corrected through the clinic."""
+    response = make_response(render_template(
+        "patient/answered.html", patient=patient, visit=visit, definition=definition, response=given,
+        lines=definition.answer_lines(given.answers, instruments.voice_for(given.respondent)),
+    ))
+    # The service worker refreshes a copy of this page kept offline that is not this one yet.
+    response.headers["X-Epro-Answered"] = "1"
+    return response
 
 
 @bp.get("/patients/<int:patient_id>/done/<response_id>")

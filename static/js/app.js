@@ -66,13 +66,15 @@
   function cachePagesForOffline() {
     if (!user) return;
     const home = document.querySelector("[data-offline-home]");
-    const urls = Array.from(document.querySelectorAll("a[data-instrument][data-visit], a[data-offline]"))
-      .map((a) => a.getAttribute("href"));
+    const hrefs = (selector) => Array.from(document.querySelectorAll(selector)).map((a) => a.getAttribute("href"));
+    // Answered ones too: a copy kept from before they were answered is fetched again (read-only now).
+    const answered = hrefs("a[data-answered-instrument]");
+    const urls = hrefs("a[data-instrument][data-visit], a[data-offline]").concat(answered);
     if (!sw.controller) urls.push(location.pathname);
     if (!home && sw.controller) return;
     sw.ready.then((reg) => {
       if (reg.active) {
-        reg.active.postMessage({ type: "cache-pages", user: user, urls: urls, prune: !!home,
+        reg.active.postMessage({ type: "cache-pages", user: user, urls: urls, answered: answered, prune: !!home,
           lang: document.documentElement.lang });
       }
     });
@@ -135,8 +137,12 @@
 
   async function render() {
     if (!outboxEl || !outbox) return;
-    let items;
-    try { items = await outbox.waiting(user); } catch (e) { return; }
+    let items, sent;
+    try {
+      const mine = (await outbox.all()).filter((i) => i.user === user);
+      items = mine.filter((i) => i.state !== "sent");
+      sent = mine.filter((i) => i.state === "sent");
+    } catch (e) { return; }
     const box = outboxEl.querySelector(".outbox-box");
     const list = outboxEl.querySelector("ul");
     const status = outboxEl.querySelector("[role=status]");
@@ -167,24 +173,44 @@
     box.hidden = items.length === 0;
     const text = items.length ? t("waiting") : sentSome ? t("sent") : "";
     if (status.textContent !== text) status.textContent = text;
-    markTasks(items);
+    markTasks(items, sent);
+    sayCount(items);
   }
 
-  // On the home page (maybe a copy kept offline), show which questionnaires are already saved here.
-  function markTasks(items) {
+  // On the home page (maybe a copy kept offline), a questionnaire saved here is no longer due: it is
+  // marked waiting, or done once sent after the page was made (a copy kept from before).
+  function markTasks(items, sent) {
+    const home = document.querySelector("[data-offline-home]");
+    const rendered = Date.parse((home && home.getAttribute("data-rendered-at")) || "");
+    const sentSince = sent.filter((i) => !(Date.parse(i.received_at) < rendered));
     document.querySelectorAll("a[data-instrument][data-visit]").forEach((a) => {
-      const here = items.some((i) => i.instrument === a.getAttribute("data-instrument") &&
-        i.visit === a.getAttribute("data-visit") && String(i.patient_id) === a.getAttribute("data-patient"));
-      let badge = a.querySelector(".badge.queued");
-      if (here && !badge) {
-        badge = document.createElement("span");
-        badge.className = "badge queued";
-        badge.textContent = t("queued");
+      const same = (i) => i.instrument === a.getAttribute("data-instrument") &&
+        i.visit === a.getAttribute("data-visit") && String(i.patient_id) === a.getAttribute("data-patient");
+      const state = items.some(same) ? "waiting" : home && sentSince.some(same) ? "sent" : "";
+      if (state) a.setAttribute("data-state", state); else a.removeAttribute("data-state");
+      const badges = { waiting: ["badge queued", t("queued")], sent: ["badge complete", t("done")] };
+      a.querySelectorAll(".badge.queued, .badge.complete").forEach((b) => {
+        if (!state || b.className !== badges[state][0]) b.remove();
+      });
+      if (state && !a.querySelector(".badge.queued, .badge.complete")) {
+        const badge = document.createElement("span");
+        badge.className = badges[state][0];
+        badge.textContent = badges[state][1];
         a.appendChild(badge);
-      } else if (!here && badge) {
-        badge.remove();
       }
     });
+  }
+
+  // The home page says in words what waits on this phone, and "all sent" only when nothing does.
+  function sayCount(items) {
+    const el = document.querySelector("[data-outbox-count]");
+    if (!el) return;
+    const pending = items.filter((i) => i.state === "pending").length;
+    const text = pending === 1 ? el.getAttribute("data-t-one")
+      : pending > 1 ? el.getAttribute("data-t-many").replace("{n}", String(pending))
+        : items.length ? "" : el.getAttribute("data-t-none");
+    if (el.textContent !== text) el.textContent = text;
+    el.setAttribute("data-waiting", String(pending));
   }
 
   if (outboxEl && outbox) {

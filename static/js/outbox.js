@@ -142,9 +142,13 @@
       let stored = null;
       try { stored = await res.json(); } catch (err) { /* not JSON: not an acknowledgement */ }
       if (!stored || stored.id !== item.id) return "retry";
+      // The answers stay with the sent id (until it is pruned or the person signs out), so a copy of
+      // the questionnaire kept offline from before opens as the answers given, not as an empty form.
       await run("readwrite", (s) => s.put({
         id: item.id, user: item.user, patient_id: item.patient_id, visit: item.visit,
-        instrument: item.instrument, state: "sent", total: stored.total, sent_at: new Date().toISOString(),
+        instrument: item.instrument, answers: item.answers, respondent: item.respondent,
+        queued_at: item.queued_at, state: "sent", total: stored.total, sent_at: new Date().toISOString(),
+        received_at: stored.received_at,
       }));
       return "sent";
     }

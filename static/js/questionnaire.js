@@ -197,9 +197,86 @@
     }
     form.hidden = true;
     saved.hidden = false;
+    showGiven(item, false);
     saved.focus();
     document.dispatchEvent(new Event("epro-questionnaire-finished"));
   }
+
+  /* ---- answered already: what was given, never an empty form ------------------------------- */
+  var given = document.getElementById("given-here");
+  var shownId = null;
+
+  // The answers of an outbox item, one per line, in the words of this page (its language and the
+  // voice the respondent was asked in).
+  function showGiven(item, sent) {
+    if (!given) return;
+    var list = given.querySelector("ol.given-answers");
+    var voice = item.respondent === "caregiver-proxy" ? "proxy" : "self";
+    list.textContent = "";
+    steps.forEach(function (fs) {
+      var name = fs.getAttribute("data-key");
+      if (name === "respondent") return;
+      var q = fs.querySelector("legend .q-text");
+      var question = q ? (q.getAttribute("data-voice-" + voice) || q.textContent) : name;
+      var value = item.answers ? item.answers[name] : undefined;
+      var input = value === undefined ? null :
+        fs.querySelector('input[name="' + name + '"][value="' + String(value).replace(/"/g, "") + '"]');
+      var label = input && input.parentNode.querySelector("span");
+      var li = document.createElement("li");
+      var qs = document.createElement("span"); qs.className = "q"; qs.textContent = question.trim();
+      var a = document.createElement("strong"); a.className = "a";
+      a.textContent = label ? label.textContent.trim() : "\u2014";
+      li.append(qs, " ", a);
+      list.appendChild(li);
+    });
+    given.querySelector("[data-given-sent]").hidden = !sent;
+    given.querySelector("[data-given-back]").hidden = !sent;
+    given.hidden = false;
+    shownId = item.id;
+  }
+
+  function showSent(item) {
+    form.hidden = true;
+    document.getElementById("saved-here").hidden = true;
+    showGiven(item, true);
+    given.focus();
+    document.dispatchEvent(new Event("epro-questionnaire-finished"));
+  }
+
+  // This person's answers to this questionnaire on this phone: waiting ones first (the newest),
+  // else one sent after this page was made (a copy kept offline from before). A page the server
+  // made after the send shows a form only if the answer no longer counts: the server knows best.
+  function answeredHere() {
+    if (!window.eproOutbox || !window.indexedDB) return Promise.resolve(null);
+    var rendered = Date.parse(form.getAttribute("data-rendered-at") || "");
+    return window.eproOutbox.all().then(function (items) {
+      var mine = items.filter(function (i) {
+        return i.user === form.getAttribute("data-user") && i.answers &&
+          String(i.patient_id) === form.getAttribute("data-patient-id") &&
+          i.visit === form.getAttribute("data-visit") && i.instrument === form.getAttribute("data-instrument");
+      });
+      var newest = function (list) {
+        return list.sort(function (x, y) { return String(y.queued_at).localeCompare(String(x.queued_at)); })[0] || null;
+      };
+      var waiting = mine.filter(function (i) { return i.state !== "sent"; });
+      if (waiting.length) return newest(waiting);
+      return newest(mine.filter(function (i) { return !(Date.parse(i.received_at) < rendered); }));
+    });
+  }
+
+  function showAnsweredHere() {
+    return answeredHere().then(function (item) {
+      if (!item) return;
+      if (item.state === "sent") showSent(item); else showSaved(item);
+    }).catch(function () { /* no IndexedDB: nothing was queued here */ });
+  }
+  // Sent while this page is open: say so.
+  window.addEventListener("epro-outbox", function () {
+    if (!shownId || !window.eproOutbox) return;
+    window.eproOutbox.get(shownId).then(function (item) {
+      if (item && item.state === "sent" && given.querySelector("[data-given-sent]").hidden) showSent(item);
+    }).catch(function () { /* nothing to update */ });
+  });
 
   // A page kept offline carries the id made when it was fetched; once that id was queued or sent,
   // a new questionnaire started from the same copy needs a new one (else the server sees a conflict).
@@ -223,6 +300,7 @@
   restore();
   applyVoice();
   freshIdIfUsed();
+  showAnsweredHere();
   if (hasServerErrors) {
     var bad = firstUnanswered();
     show(bad >= 0 ? bad : 0);

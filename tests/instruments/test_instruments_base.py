@@ -306,3 +306,16 @@ def test_modules_import_only_the_standard_library():
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
                 if name.startswith("epro"):
                     assert name == "epro.core.i18n_marker", f"{path.name} imports {name}"
+
+
+def test_answer_lines_follow_the_items_and_the_voice():
+    """A read-only summary of answers given: every item in order, its answer's label, None if missing."""
+    gds = get("gds15")
+    answers = {item.key: "YES" for item in gds.items[:-1]}
+    lines = gds.answer_lines(answers, "proxy")
+    assert [q for q, _ in lines] == [item.wording("proxy") for item in gds.items]
+    assert [a for _, a in lines[:-1]] == [item.choice("YES").label for item in gds.items[:-1]]
+    assert lines[-1][1] is None
+    bi = get("bi")
+    assert bi.answer_lines({"feeding": 10})[0] == (bi.items[0].wording(), bi.items[0].choice(10).label)
+    assert bi.answer_lines({"feeding": "10"})[0][1] == bi.items[0].choice(10).label  # as a form posts it

@@ -336,6 +336,18 @@ class Instrument:
         """Whether any text reads differently for a caregiver answering for the patient."""
         return bool(self.proxy_instructions) or any(item.proxy for item in self.items)
 
+    def answer_lines(
+        self, answers: Mapping[str, object], voice: str = SELF_VOICE,
+    ) -> tuple[tuple[str, str | None], ...]:
+        """(question msgid, answer msgid or None) in item order, for a read-only summary:
+        a person who opens an answered questionnaire sees what was given, never an empty form."""
+        lines = []
+        for item in self.items:
+            value = item.parse(answers.get(item.key))
+            label = item.choice(value).label if value is not None else None
+            lines.append((item.wording(voice), label))
+        return tuple(lines)
+
     def item(self, key: str) -> Item:
         for item in self.items:
             if item.key == key:
