@@ -86,16 +86,27 @@ def test_home_marks_answered_not_due(app, login, ids):
     assert "Tap to see the answers given." in home and "data-outbox-count" in home
 
 
-def test_proxy_answer_opens_in_the_proxy_voice_for_patient_and_caregiver(app, login, ids):
+def test_proxy_answer_opens_in_the_proxy_voice_and_the_patient_may_still_answer(app, login, ids):
+    """The caregiver sees the proxy answer read-only; the patient is still asked, because the
+    patient's own answer counts before a proxy one (schedule.counting_key) — then both see it."""
     pid = ids["A-001"]
     url = f"/patients/{pid}/visits/M3/gds15"
-    carer = login("caregiver.a1")
+    carer, patient = login("caregiver.a1"), login("patient.a1")
     answer(carer, url, GDS_ANSWERS, respondent="caregiver-proxy")
-    for s in (carer, login("patient.a1")):
+    page = text(carer.get(url + "?lang=en"))
+    assert_read_only(page)
+    assert "answered by caregiver" in page
+    for question, label in expected_lines("gds15", GDS_ANSWERS, "proxy"):
+        assert question in page and label in page
+    asked = text(patient.get(url + "?lang=en"))
+    assert 'id="questionnaire"' in asked and "answered by caregiver" not in asked
+    own = {key: ("NO" if value == "YES" else "YES") for key, value in GDS_ANSWERS.items()}
+    answer(patient, url, own, respondent="patient")
+    for s in (carer, patient):
         page = text(s.get(url + "?lang=en"))
         assert_read_only(page)
-        assert "answered by caregiver" in page
-        for question, label in expected_lines("gds15", GDS_ANSWERS, "proxy"):
+        assert "answered by caregiver" not in page
+        for question, label in expected_lines("gds15", own):
             assert question in page and label in page
 
 

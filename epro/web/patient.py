@@ -76,7 +76,11 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
     definition = instruments.get(instrument)
     if request.method == "GET":
         given = followup.counting_response(patient, visit, instrument)
-        if given is not None:
+        # A caregiver's proxy answer counts only until the patient answers in person
+        # (schedule.counting_key), so the patient is still offered the questions.
+        own_answer_wanted = (given is not None and given.respondent == "caregiver-proxy"
+                             and current_user.role == "patient")
+        if given is not None and not own_answer_wanted:
             return answered(patient, planned, definition, given)
     respondents = access.respondents_for(current_user)
     errors: dict[str, str] = {}
