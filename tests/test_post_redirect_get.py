@@ -49,12 +49,12 @@ def test_failed_assessment_keeps_the_answers_through_the_redirect(app, login, id
     s = login("clinician.a")
     url = f"/clinic/patients/{ids['A-001']}/visits/M3/nihss"
     rid = re.search(r'name="response_id" value="([^"]+)"', s.get(url).get_data(as_text=True)).group(1)
-    r = s.post(url + "?lang=en", data={"NIHSS0101": "1", "response_id": rid})
+    r = s.post(url + "?lang=en", data={"nihss_1a": "1", "response_id": rid})
     assert r.status_code == 303 and r.headers["Location"].endswith(url + "?lang=en")
     shown = s.follow(r)
     html = shown.get_data(as_text=True)
     assert shown.status_code == 422 and "Please choose an answer." in html
-    assert re.search(r'name="NIHSS0101" value="1"[^>]* checked', html), "the typed answer was not kept"
+    assert re.search(r'name="nihss_1a" value="1"[^>]* checked', html), "the typed answer was not kept"
     assert f'value="{rid}"' in html  # the same entry: a second try is not a second record
 
 

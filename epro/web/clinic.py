@@ -137,7 +137,7 @@ def assess(patient_id: int, visit: str, instrument: str):
         values = {k: str(v) for k, v in replaces.answers.items()}
         values["version"] = str(replaces.version)
     warnings: list[str] = []
-    status = 200
+    status = kept.status if kept is not None else 200  # after the redirect: the failure's own status
     if request.method == "POST":
         answers = {i.key: values.get(i.key) for i in definition.items if values.get(i.key) not in (None, "")}
         moment: datetime | None = None

@@ -77,16 +77,21 @@ def keep(form: Any = None, *, name: str | None = None, failed: str | None = None
     size = sum(len(k) + len(v) for k, v in data) + sum(len(m) for v in kept.errors.values() for m in v)
     if size > MAX_CHARS:
         return None
-    target = to or request.full_path.rstrip("?")
+    target = to or (request.script_root + request.full_path).rstrip("?")
     session[KEY] = {"path": target.split("?", 1)[0], "at": time.time(), "form": kept.form, "failed": failed,
                     "data": data, "errors": kept.errors, "form_error": kept.form_error, "status": status}
     return redirect(target, 303)
 
 
+def _here() -> str:
+    """This page's path as url_for writes it (with the prefix the app is mounted under)."""
+    return request.script_root + request.path
+
+
 def take(name: str | None = None) -> Kept | None:
     """The form kept for this page (and of this name, if given), once; None if there is none."""
     state = session.get(KEY)
-    if not state or request.method != "GET" or state.get("path") != request.path:
+    if not state or request.method != "GET" or state.get("path") != _here():
         return None
     if name is not None and state.get("form") != name:
         return None
@@ -131,7 +136,7 @@ def register(app: Flask) -> None:
     def drop_stale(response):
         """A kept form is for the very next page; any other page the person opens drops it."""
         if (request.method == "GET" and not is_background_request() and KEY in session
-                and session[KEY].get("path") != request.path and response.status_code < 300
+                and session[KEY].get("path") != _here() and response.status_code < 300
                 and response.mimetype == "text/html"):
             session.pop(KEY, None)
         return response

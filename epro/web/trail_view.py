@@ -127,6 +127,7 @@ def rows(events: Sequence[AuditEvent], definition: Instrument, find_users: Calla
             who = f"{who}, {gettext(ROLES[e.role]) if e.role in ROLES else e.role}"
         lines = [Line(words.field(c.field) if c.field else "", words.value(c.field, c.old), words.value(c.field, c.new))
                  for c in audit_view.changes(e.field, e.old_value, e.new_value)]
+        lines = [line for line in lines if not line.old == line.new == "—"]  # an empty column says nothing
         out.append(Row(action=e.action, when=zoned(e.at, timezone), who=who,
                        what=gettext(audit_view.ACTIONS[e.action]) if e.action in audit_view.ACTIONS else e.action,
                        lines=lines, reason=e.reason or ""))

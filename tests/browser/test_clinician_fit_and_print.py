@@ -177,11 +177,18 @@ def test_record_page_reads_its_audit_trail_in_words(page_for, helpers, lang, cre
 
 
 def test_wrong_signing_password_is_post_redirect_get(page_for, helpers):
-    page = page_for("investigator.a", "en", 360, 640)
-    _pid, record = _record_url(page, helpers)
-    page.goto(record)
-    if page.locator("form[action$='/sign']").count() == 0:
-        pytest.fail("the record offers no signing form to investigator.a")
+    page = page_for("clinician.a", "en", 360, 640)
+    pid = helpers.patient_id(page, "A-001")
+    page.goto(f"/clinic/patients/{pid}")
+    links = page.eval_on_selector_all("table#timeline td[data-instrument] a[href*='/clinic/responses/']",
+                                      "as => as.map(a => a.getAttribute('href'))")
+    record = None
+    for href in links:
+        page.goto(href)
+        if page.locator("form[action$='/sign']").count():
+            record = href
+            break
+    assert record, "no record of A-001 offers the signing form"
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     page.locator("form[action$='/sign'] label.choice").first.click()
