@@ -85,6 +85,7 @@ def test_future_before_enrolment_and_unknown_rater_are_refused_in_place(app, log
     r = s.post(url, data={**MRS, "response_id": rid, "assessed_on": tomorrow, "assessed_at": "10:00",
                           "rater": str(user_id(app, "clinician.b"))})
     html = r.get_data(as_text=True)
+    r = s.follow(r)
     assert r.status_code == 422
     assert '<p class="error" id="err-assessed_on">This time is in the future.</p>' in html
     assert '<p class="error" id="err-rater">Choose a rater of this site.</p>' in html
@@ -115,4 +116,5 @@ def test_deactivated_staff_cannot_be_named_rater(app, login, ids):
     assert "(investigator.a)" not in html
     rid = form_id(html)
     r = s.post(url, data={**MRS, "response_id": rid, "rater": str(inv)})
+    r = s.follow(r)
     assert r.status_code == 422 and "Choose a rater of this site." in r.get_data(as_text=True)

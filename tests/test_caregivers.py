@@ -42,6 +42,7 @@ def test_several_caregivers_listed_and_one_unlinked(app, login, ids):
 
     # The reason is required: the message is in place and nothing changes.
     r = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink?lang=en", data={"reason": "  "})
+    r = s.follow(r)
     assert r.status_code == 422
     assert f'id="reason-err-{link_id}">Please give a reason for this change.' in r.get_data(as_text=True)
     assert subjects(first) == ["A-002"]

@@ -96,6 +96,7 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions(app, logi
     s = login("clinician.a")
     wrong = s.post("/account/password?lang=en", data={"current_password": "not-it", "password": NEW_PASSWORD,
                                                        "confirm": NEW_PASSWORD})
+    wrong = s.follow(wrong)
     assert wrong.status_code == 422 and "The current password is not right." in wrong.get_data(as_text=True)
     assert "change_password_failed" in actions(app, "clinician.a")
     mismatch = s.post("/account/password?lang=en", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
@@ -204,6 +205,7 @@ def _set_up(s: Session) -> tuple[str, list[str]]:
     assert "<svg" in page
     secret = re.search(r"data-totp-secret[^>]*>([A-Z2-7 ]+)<", page).group(1).replace(" ", "")
     wrong = s.post("/account/second-factor?lang=en", data={"code": "000000"})
+    wrong = s.follow(wrong)
     assert wrong.status_code == 422 and "This code is not right" in wrong.get_data(as_text=True)
     done = s.post("/account/second-factor?lang=en", data={"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 200

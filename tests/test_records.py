@@ -29,6 +29,7 @@ def test_sign_locks_and_unlock_needs_reason(app, login, ids):
     page = f"/clinic/responses/{rid}"
     wrong = s.post(f"{page}/sign?lang=en", data={"password": "nope", "meaning": "performed",
                                                  "version": version_of(app, rid)})
+    wrong = s.follow(wrong)
     assert wrong.status_code == 422 and "password is not right" in wrong.get_data(as_text=True)
     ok = s.post(f"{page}/sign", data={"password": "epro-demo-2026", "meaning": "performed",
                                       "version": version_of(app, rid)})
@@ -76,6 +77,7 @@ def test_correction_replaces_atomically_with_reason(app, login, ids):
     assert re.search(r'name="MRS0101" value="2"\s+checked', form)
     new_id = re.search(r'name="response_id" value="([^"]+)"', form).group(1)
     missing_reason = s.post(url, data={"MRS0101": "3", "response_id": new_id, "version": version_of(app, old)})
+    missing_reason = s.follow(missing_reason)
     assert missing_reason.status_code == 422
     with app.app_context():
         assert db.session.get(Response, old).status == "active"

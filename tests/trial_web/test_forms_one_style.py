@@ -71,6 +71,7 @@ def test_a_service_rule_shows_in_place_with_the_forms_own(login, trial, eligible
     for lang, taken in (("en", "This screening code is used already."), ("zh", "此筛选号已被使用。")):
         r = s.post(f"{url}?lang={lang}", data=eligible_form(today, "s-b-001", birth_date=""))
         html = r.get_data(as_text=True)
+        r = s.follow(r)
         assert r.status_code == 422
         assert re.search(r'<p class="error" id="err-screening_code">' + re.escape(taken), html)
         assert 'id="err-birth_date"' in html and 'href="#f-screening_code"' in html
@@ -99,6 +100,7 @@ def test_both_enrolment_pages_use_one_service(login, trial, eligible_form, monke
     taken = clinic.post(f"/clinic/trial/screenings/{sid}/randomize?lang=en",
                         data={"subject_code": "B-700", "education": "primary", "language": "zh"})
     html = taken.get_data(as_text=True)
+    taken = clinic.follow(taken)
     assert taken.status_code == 422
     assert re.search(r'id="err-subject_code">This subject code is already enrolled\.', html)
     assert 'value="B-700"' in html and 'value="primary" selected' in html
@@ -141,8 +143,9 @@ def test_refusal_comes_before_the_fields(login, trial):
     """A step the rules refuse is said at the top (409) even when the fields are wrong too."""
     pid = trial.patient_id("A-001")
     later = (trial.today() + timedelta(days=9)).isoformat()
-    r = login("clinician.a").post(f"/clinic/trial/patients/{pid}/infusions?lang=en",
-                                  data={"weight_kg": "heavy", "given_on": later})
+    s = login("clinician.a")
+    r = s.follow(s.post(f"/clinic/trial/patients/{pid}/infusions?lang=en",
+                        data={"weight_kg": "heavy", "given_on": later}))
     html = r.get_data(as_text=True)
     assert r.status_code == 409 and "recorded by unblinded staff" in html
     assert "Please enter a number." not in html

@@ -63,6 +63,7 @@ def test_sae_clock_is_shown_until_reported(login, trial, ids):
     bad = s.post(f"/clinic/trial/patients/{pid}/adverse-events/new?lang=en", data={
         "term": "Death", "onset": now.isoformat(), "grade": "5", "relatedness": "unlikely",
         "action": "not_applicable", "outcome": "fatal", "aware_on": now.isoformat(), "aware_time": "00:00"})
+    bad = s.follow(bad)
     assert bad.status_code == 422 and "Results in death" in bad.get_data(as_text=True)
     r = s.post(f"/clinic/trial/patients/{pid}/adverse-events/new", data={
         "term": "Seizure", "onset": now.isoformat(), "grade": "3", "serious_criteria": ["hospitalization"],
