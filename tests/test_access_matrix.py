@@ -17,7 +17,7 @@ PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_
 SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
              # one's own account (tests/test_credentials.py); the second step of a sign-in
              "account.home", "account.change_password", "account.second_factor", "account.disable_second_factor",
-             "account.verify"}  # any signed-in user; no patient involved
+             "account.verify", "account.display"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 #: Reminders: a patient's or caregiver's own channels and the push key; no patient in the URL.
 REMINDED = {"reminders.page", "api.push_public_key"}

@@ -31,8 +31,8 @@ def audit_rows(app, username: str) -> tuple[list[tuple[str, str, str | None, str
 
 def test_the_choice_is_saved_per_person_and_audited(app, login):
     patient = login("patient.a1")
-    r = patient.post(URL, data={"text_size": "200", "contrast": "high"}, headers=JSON)
-    assert r.status_code == 200 and r.get_json() == {"text_size": 200, "contrast": "high"}
+    r = patient.post(URL, data={"text_size": "200", "contrast": "more"}, headers=JSON)
+    assert r.status_code == 200 and r.get_json() == {"text_size": 200, "contrast": "more"}
     assert saved(app, "patient.a1") == (200, True)
     assert saved(app, "caregiver.a1") == (None, None)  # the caregiver on the same study keeps their own
     rows, uid = audit_rows(app, "patient.a1")
@@ -41,11 +41,11 @@ def test_the_choice_is_saved_per_person_and_audited(app, login):
 
     # The next page is drawn at that size from the first byte (no flash of small text).
     html = patient.get("/", follow_redirects=True).get_data(as_text=True)
-    assert 'class="text-200 contrast-high"' in html
-    assert 'content="200 high" data-user="' + uid + '" data-text-size="200"' in html
+    assert 'class="text-200 contrast-more"' in html
+    assert 'content="200 more" data-user="' + uid + '" data-text-size="200"' in html
 
     # The same choice again changes nothing and writes nothing.
-    assert patient.post(URL, data={"text_size": "200", "contrast": "high"}, headers=JSON).status_code == 200
+    assert patient.post(URL, data={"text_size": "200", "contrast": "more"}, headers=JSON).status_code == 200
     assert len(audit_rows(app, "patient.a1")[0]) == len(rows)
 
 
@@ -63,8 +63,8 @@ def test_without_script_the_form_posts_and_comes_back(app, login):
 
 @pytest.mark.parametrize("fields", [
     {"text_size": "300", "contrast": "normal"}, {"text_size": "abc", "contrast": "normal"},
-    {"text_size": "", "contrast": "high"}, {"contrast": "high"}, {"text_size": "99999999999999999999"},
-    {"text_size": "125", "contrast": "purple"}, {"text_size": "-125", "contrast": "high"},
+    {"text_size": "", "contrast": "more"}, {"contrast": "more"}, {"text_size": "99999999999999999999"},
+    {"text_size": "125", "contrast": "purple"}, {"text_size": "-125", "contrast": "more"},
 ])
 def test_a_wrong_value_gets_a_clear_message(app, login, fields):
     s = login("patient.a1")
@@ -85,17 +85,17 @@ def test_csrf_and_sign_in_are_required(app, login):
     csrf_app_client = app.test_client()
     app.config["WTF_CSRF_ENABLED"] = True
     s = login("patient.a1")
-    r = s.client.post(URL, data={"text_size": "200", "contrast": "high"}, headers=JSON)  # no token
+    r = s.client.post(URL, data={"text_size": "200", "contrast": "more"}, headers=JSON)  # no token
     assert r.status_code == 400
     assert saved(app, "patient.a1") == (None, None)
-    r = csrf_app_client.post(URL, data={"text_size": "200", "contrast": "high"})
+    r = csrf_app_client.post(URL, data={"text_size": "200", "contrast": "more"})
     assert r.status_code in (302, 400, 401)  # a stranger changes nobody's display
     assert saved(app, "patient.a1") == (None, None)
 
 
 def test_the_core_knows_the_sizes():
     assert display.TEXT_SIZES == (100, 125, 150, 175, 200)
-    assert display.parse("175%", "high") == display.Display(175, True)
+    assert display.parse("175%", "more") == display.Display(175, True)
     assert display.parse("100", None) == display.Display(100, False)
     with pytest.raises(ValueError, match="text sizes"):
         display.parse("110", "normal")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from support.page_list import pages_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
@@ -60,27 +61,6 @@ def english_ids():
     """English message ids of at least two words: if one shows on a Chinese page, it was not translated."""
     catalog = read(CATALOG, "zh_Hans")
     return sorted({i for i in ids(catalog) if " " in i and "%(" not in i and len(i) > 12}, key=len, reverse=True)
-
-
-def pages_for(ids_):
-    a1 = ids_["A-001"]
-    return {
-        "patient.a1": ["/me", f"/patients/{a1}/visits/M3/bi", f"/patients/{a1}/visits/M3/gds15",
-                       f"/patients/{a1}/history", f"/patients/{a1}/report"],
-        "caregiver.a1": ["/me", f"/patients/{a1}/visits/M3/gds15", f"/patients/{a1}/history"],
-        "clinician.a": ["/clinic/", "/clinic/?filter=late", f"/clinic/patients/{a1}", "/clinic/enrol",
-                        f"/clinic/patients/{a1}/codes"] + [
-                        f"/clinic/patients/{a1}/visits/M3/{c}" for c in ("nihss", "mrs", "mmse")] + [
-                        f"/clinic/trial/{page}" for page in (
-                            "", "screening", "safety", f"patients/{a1}/infusions", f"patients/{a1}/adverse-events",
-                            f"patients/{a1}/adverse-events/new", f"patients/{a1}/visits/M1/safety",
-                            f"patients/{a1}/unblind", f"patients/{a1}/disposition")],
-        "investigator.a": [f"/clinic/trial/patients/{a1}/infusions"],
-        "admin": ["/clinic/admin", "/clinic/trial/admin/studies/new", "/admin/sites", "/admin/studies", "/admin/users",
-                  "/admin/log"],
-        "datamanager": ["/data/", "/queries/"], "statistician": ["/data/"],
-        "monitor.a": ["/queries/", "/clinic/"],
-    }
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

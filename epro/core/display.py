@@ -13,7 +13,7 @@ from epro.core.i18n_marker import N_
 
 #: Percent of the normal text size; 100 is the normal size.
 TEXT_SIZES = (100, 125, 150, 175, 200)
-CONTRASTS = ("normal", "high")
+CONTRASTS = ("normal", "more")
 BAD_SIZE = N_("Please choose one of the text sizes shown.")
 BAD_CONTRAST = N_("Please choose normal or high contrast.")
 
@@ -32,4 +32,4 @@ def parse(text_size: str | None, contrast: str | None) -> Display:
     chosen = (contrast or "normal").strip()
     if chosen not in CONTRASTS:
         raise ValueError(BAD_CONTRAST)
-    return Display(text_size=int(size), high_contrast=chosen == "high")
+    return Display(text_size=int(size), high_contrast=chosen == "more")

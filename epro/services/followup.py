@@ -251,9 +251,10 @@ def flags_record(facts: timeline.StoredFacts) -> dict[str, Any]:
                 alerts=[dataclasses.asdict(a) for a in facts.alerts])
 
 
-def stored_facts(flags: PatientFlags | None, progress: Sequence[VisitProgress]) -> timeline.StoredFacts | None:
-    """A patient's facts read back from the projection; None where it was built before
-    it kept them (a database upgraded from before migration 0011, until its next refresh)."""
+def stored_facts(flags: Any, progress: Sequence[Any]) -> timeline.StoredFacts | None:
+    """A patient's facts read back from the projection (a ``PatientFlags`` and its ``VisitProgress``
+    rows, or plain rows of their columns); None where it was built before it kept them (a
+    database upgraded from before migration 0011, until its next refresh)."""
     if flags is None or flags.latest is None or flags.alerts is None:
         return None
     return timeline.StoredFacts(

@@ -158,7 +158,7 @@ def display():
         return redirect(_back(), 303)
     accounts.remember_display(_user(), chosen)
     if wants_json:
-        return jsonify(text_size=chosen.text_size, contrast="high" if chosen.high_contrast else "normal")
+        return jsonify(text_size=chosen.text_size, contrast="more" if chosen.high_contrast else "normal")
     flash(_("Your text size is saved."), "success")
     return redirect(_back(), 303)
 

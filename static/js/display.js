@@ -17,11 +17,11 @@
 
   function load() { try { return JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (e) { return {}; } }
   function store(all) { try { localStorage.setItem(KEY, JSON.stringify(all)); } catch (e) { /* private mode */ } }
-  function valid(p) { return p && SIZES.indexOf(String(p.size)) >= 0 && (p.contrast === "high" || p.contrast === "normal"); }
+  function valid(p) { return p && SIZES.indexOf(String(p.size)) >= 0 && (p.contrast === "more" || p.contrast === "normal"); }
 
   function apply(p) {
     SIZES.forEach(function (s) { root.classList.remove("text-" + s); });
-    root.classList.remove("contrast-high", "contrast-normal");
+    root.classList.remove("contrast-more", "contrast-normal");
     if (!valid(p)) return;
     if (String(p.size) !== "100") root.classList.add("text-" + p.size);
     root.classList.add("contrast-" + p.contrast);
@@ -77,7 +77,7 @@
     var status = menu.querySelector("[data-display-status]");
     // Nothing chosen yet: the menu shows what the page shows (the phone may ask for more contrast).
     var phoneWantsContrast = !!(window.matchMedia && window.matchMedia("(prefers-contrast: more)").matches);
-    var current = prefs || { size: "100", contrast: phoneWantsContrast ? "high" : "normal" };
+    var current = prefs || { size: "100", contrast: phoneWantsContrast ? "more" : "normal" };
     form.querySelectorAll("input[name=text_size]").forEach(function (i) { i.checked = i.value === String(current.size); });
     form.querySelectorAll("input[name=contrast]").forEach(function (i) { i.checked = i.value === current.contrast; });
     function chosen() {

@@ -63,7 +63,7 @@ def choose_display(page, size: int, contrast: str = "normal") -> None:
     menu.locator("summary").click()  # closed again
     classes = page.get_attribute("html", "class") or ""
     assert (f"text-{size}" in classes) == (size != 100), classes
-    assert ("contrast-high" in classes) == (contrast == "high"), classes
+    assert ("contrast-more" in classes) == (contrast == "more"), classes
 
 
 def root_font_px(page) -> float:
@@ -188,7 +188,7 @@ def test_axe_at_200_percent_and_high_contrast(page_for, helpers, lang):
     page.locator("[data-display-menu] summary").click()
     assert_no_violations(page, f"the open text-size menu at 200 % ({lang})")
     page.locator("[data-display-menu] summary").click()
-    choose_display(page, 200, "high")
+    choose_display(page, 200, "more")
     no_horizontal_scroll(page)
     assert_no_violations(page, f"questionnaire at 200 % in high contrast ({lang})")
     wizard.next.click()  # no answer: the error message, in high contrast
@@ -218,7 +218,7 @@ def test_no_speech_no_button(page_for, helpers, stub):
 
 def test_choice_is_kept_on_the_phone_and_offered_before_sign_in(page_for, live_server):
     page = page_for("patient.a2", "en")
-    choose_display(page, 150, "high")
+    choose_display(page, 150, "more")
     page.goto("/?lang=en")
     assert root_font_px(page) == pytest.approx(27)
     # Signed out on this phone: the sign-in page keeps the last choice (localStorage).
@@ -226,7 +226,7 @@ def test_choice_is_kept_on_the_phone_and_offered_before_sign_in(page_for, live_s
         page.locator("form[data-logout] button").click()
     page.goto("/login?lang=en")
     classes = page.get_attribute("html", "class") or ""
-    assert "text-150" in classes and "contrast-high" in classes
+    assert "text-150" in classes and "contrast-more" in classes
     no_horizontal_scroll(page)
 
 

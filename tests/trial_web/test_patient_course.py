@@ -251,7 +251,7 @@ def test_schedule_site_list_and_patient_home_after_withdrawal(login, trial, ids)
     assert {by_code[c]["status"] for c in ("M3", "M6", "M12")} == {"ended"}
     assert {i["status"] for i in by_code["M3"]["instruments"]} == {"not-due"}
     timeline = s.get(f"/clinic/patients/{a1}?lang=en").get_data(as_text=True)
-    assert re.search(r'data-visit="M3".*?<span class="badge ended">ended</span>', timeline, re.S)
+    assert re.search(r'data-visit="M3".*?<span class="badge ended">Closed</span>', timeline, re.S)
 
     listed = s.get("/clinic/?filter=ended&lang=en").get_data(as_text=True)
     assert 'data-subject="A-001"' in listed and 'data-subject="A-002"' not in listed
