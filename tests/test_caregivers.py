@@ -47,6 +47,7 @@ def test_several_caregivers_listed_and_one_unlinked(app, login, ids):
     assert f'id="reason-err-{link_id}">Please give a reason for this change.' in r.get_data(as_text=True)
     assert subjects(first) == ["A-002"]
     zh = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink?lang=zh", data={"reason": ""})
+    zh = s.follow(zh)
     assert zh.status_code == 422 and "请" in zh.get_data(as_text=True)
 
     r = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink", data={"reason": "Moved away"})

@@ -149,5 +149,5 @@ def test_no_file_is_left_behind(app, login, tmp_path, monkeypatch, db_backend):
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     s = login("datamanager")
     assert set(_files(_post(s))) == CSV_FILES
-    assert _post(s, blinding="unblinded").status_code == 403
+    assert s.follow(_post(s, blinding="unblinded")).status_code == 403
     assert list(spool.iterdir()) == []

@@ -49,13 +49,14 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
     form = monitor.get(f"/queries/new/{rid}?lang=en").get_data(as_text=True)
     assert 'name="item"' in form and "Raise the query" in form
     blank = monitor.post(f"/queries/new/{rid}?lang=en", data={"item": "MRS0101", "text": "  "})
+    blank = monitor.follow(blank)
     assert blank.status_code == 422 and "Please write a message." in blank.get_data(as_text=True)
     qid = raise_query(monitor, rid, "The source says mRS 3 at M1.", "MRS0101")
     assert query(app, qid)[0] == "open"
 
     # The clinician sees it on the site list, the timeline and the record.
     listing = clinician.get("/clinic/?lang=en").get_data(as_text=True)
-    row = re.search(r'<tr data-subject="A-001">.*?</tr>', listing, re.S).group(0)
+    row = re.search(r'<tr data-subject="A-001"[^>]*>.*?</tr>', listing, re.S).group(0)
     assert 'data-open-queries="1"' in row and "Open queries: 1" in row
     timeline = clinician.get(f"/clinic/patients/{pid}?lang=en").get_data(as_text=True)
     assert f'data-timeline-query="{qid}"' in timeline and f"query {qid} open" in timeline
@@ -113,7 +114,7 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
     csv = monitor.get(f"/clinic/patients/{pid}/audit.csv").get_data(as_text=True)  # the patient's whole trail
     assert "query_raise,data_queries" in csv and "query_close,query_messages" in csv
     listing = clinician.get("/clinic/?lang=en").get_data(as_text=True)
-    row = re.search(r'<tr data-subject="A-001">.*?</tr>', listing, re.S).group(0)
+    row = re.search(r'<tr data-subject="A-001"[^>]*>.*?</tr>', listing, re.S).group(0)
     assert "data-open-queries" not in row and "data-answered-queries" not in row
 
 
@@ -169,17 +170,20 @@ def test_send_back_and_cancel(app, login, db_backend):
     qid = raise_query(monitor, rid, "Item 1a?")
     assert clinician.post(f"/queries/{qid}/answer", data={"text": "Checked.", "version": version(app, qid)}
                           ).status_code == 302
-    assert monitor.follow(monitor.post(f"/queries/{qid}/reopen", data={"text": "", "version": version(app, qid)})).status_code == 422
+    assert monitor.follow(monitor.post(f"/queries/{qid}/reopen",
+                                       data={"text": "", "version": version(app, qid)})).status_code == 422
     assert monitor.post(f"/queries/{qid}/reopen", data={"text": "Please look at the paper form.",
                                                        "version": version(app, qid)}).status_code == 302
     assert query(app, qid)[0] == "open"
     stale = monitor.post(f"/queries/{qid}/cancel", data={"text": "Raised by mistake.", "version": "1"})
+    stale = monitor.follow(stale)
     assert stale.status_code == 409 and query(app, qid)[0] == "open"  # someone moved it since
     assert monitor.post(f"/queries/{qid}/cancel", data={"text": "Raised by mistake.", "version": version(app, qid)}
                         ).status_code == 302
     assert query(app, qid)[0] == "cancelled"
-    assert clinician.post(f"/queries/{qid}/answer", data={"text": "late", "version": version(app, qid)}
-                          ).status_code == 409
+    assert clinician.follow(clinician.post(f"/queries/{qid}/answer", data={"text": "late",
+                                                                           "version": version(app, qid)})
+                            ).status_code == 409
     with app.app_context():
         assert [m.action for m in db.session.scalars(select(QueryMessage).where(QueryMessage.query_id == qid)
                                                      .order_by(QueryMessage.id))] == [

@@ -26,6 +26,7 @@ def test_a_signature_needs_a_known_meaning_and_keeps_what_was_typed(app, login, 
     r = s.follow(r)
     assert r.status_code == 422 and "Choose what the signature means." in r.get_data(as_text=True)
     zh = s.post(f"/clinic/responses/{rid}/sign?lang=zh", data={"password": "x", "version": version})
+    zh = s.follow(zh)
     assert zh.status_code == 422 and "请选择签名的含义。" in zh.get_data(as_text=True)
     with app.app_context():  # refused by the form: no signature attempt reached the service or the trail
         actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.record_id == rid)))

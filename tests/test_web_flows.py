@@ -146,8 +146,8 @@ def test_clinician_entry_errors_keep_values(app, login, ids):
     bad = dict(NIHSS, nihss_1a="UN")
     del bad["nihss_11"]
     r = s.post(url, data={**bad, "response_id": rid})
-    html = r.get_data(as_text=True)
     r = s.follow(r)
+    html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "UN&#39; is not one of 0, 1, 2, 3" in html
     assert re.search(r'name="nihss_5b" value="3"\s+checked', html)

@@ -68,7 +68,7 @@ def keep(form: Any = None, *, name: str | None = None, failed: str | None = None
     secrets = NEVER_KEPT | _secret_names(form)
     data = [(k, v) for k, v in request.form.items(multi=True) if k not in secrets]
     if errors is None and form is not None:
-        errors = {n: [str(m) for m in f.errors] for n, f in form._fields.items() if f.errors and n not in secrets}
+        errors = {n: [str(m) for m in f.errors] for n, f in form._fields.items() if f.errors}  # messages, not values
     if form_error is None and form is not None:
         form_error = getattr(form, "form_error", None)
     kept = Kept(form=name or type(form).__name__, failed=failed, data=data,

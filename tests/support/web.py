@@ -66,7 +66,7 @@ class Session:
         return self.client.post(url, data=data, **kw)
 
     def follow(self, response):
-        """A failed form answers 303 to its page (post–redirect–get, epro.web.prg): that page, with the message."""
+        """A failed form answers 303 to its page (post–redirect–get, epro.web.prg): that page."""
         assert response.status_code == 303, f"expected 303 to the form's page, got {response.status_code}"
         return self.client.get(response.headers["Location"])
 

@@ -89,6 +89,7 @@ def test_masked_staff_see_the_schedule_but_no_cells(login, trial):
     inv = login("investigator.a")
     inv_id = trial.scalar(select(User.id).where(User.username == "investigator.a"))
     r = _infuse(inv, pid, trial.today(), given_by=str(inv_id))
+    r = inv.follow(r)
     assert r.status_code == 422 and "Please enter the number of cells given." in r.get_data(as_text=True)
     assert _infuse(inv, pid, trial.today(), cells="50000000", given_by=str(inv_id)).status_code == 302
     after = masked.get(f"/clinic/trial/patients/{pid}/infusions?lang=en").get_data(as_text=True)

@@ -36,6 +36,7 @@ def test_randomized_study_refuses_direct_enrolment_in_place(login, trial, lang, 
     assert 'data-randomized-study="IT-HMSC"' in page and 'name="not_randomized"' in page
     assert 'href="/clinic/trial/screening"' in page
     r = s.post(f"/clinic/enrol?lang={lang}", data=enrol_form(trial.today(), "a-950"))
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert re.search(r'<p class="error" id="not_randomized-err">' + re.escape(message), html)
@@ -151,15 +152,16 @@ def test_disposition_problems_show_in_place(login, trial, ids, lang, future, rea
     assert page.status_code == 200 and 'name="kind"' in page.get_data(as_text=True)
     tomorrow = (trial.today() + timedelta(days=1)).isoformat()
     r = s.post(url, data={"kind": "withdrawn", "on": tomorrow, "reason": ""})
-    html = r.get_data(as_text=True)
     r = s.follow(r)
+    html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert re.search(r'id="err-on">' + re.escape(future), html)
     r = s.post(url, data={"kind": "withdrawn", "on": trial.today().isoformat(), "reason": " "})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and re.search(r'id="err-reason">' + re.escape(reason), html)
     assert 'href="#f-reason"' in html
-    r = s.post(url, data={"kind": "died", "on": trial.today().isoformat()})
+    r = s.follow(s.post(url, data={"kind": "died", "on": trial.today().isoformat()}))
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and re.search(r'id="err-death_event">' + re.escape(death), html)
     assert trial.scalar(select(Patient.disposition).where(Patient.id == ids["A-003"])) is None

@@ -96,7 +96,7 @@ def test_safety_check_per_visit(login, trial, ids):
     timeline = s.get(f"/clinic/patients/{pid}?lang=en").get_data(as_text=True)
     assert f'/clinic/trial/patients/{pid}/visits/M1/safety' in timeline
     url = f"/clinic/trial/patients/{pid}/visits/M1/safety?lang=en"
-    missing = s.post(url, data={"lab": "abnormal_cs", "neuro": "normal", "imaging": "none"})
+    missing = s.follow(s.post(url, data={"lab": "abnormal_cs", "neuro": "normal", "imaging": "none"}))
     assert missing.status_code == 422 and "Please describe what was found." in missing.get_data(as_text=True)
     assert s.post(url, data={"lab": "abnormal_cs", "lab_detail": "ALT 3× ULN", "neuro": "normal",
                              "imaging": "none"}).status_code == 302

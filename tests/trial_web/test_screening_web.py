@@ -60,9 +60,9 @@ def test_form_errors_are_named_and_values_kept(login, trial, eligible_form):
     today = trial.today()
     form = eligible_form(today, "S-B-102", birth_date="", onset_date=(today + timedelta(days=2)).isoformat(),
                          nihss_9=None, nihss_11=None)
-    r = login("clinician.b").post(new_url(trial) + "?lang=en", data=form)
+    s = login("clinician.b")
+    r = s.follow(s.post(new_url(trial) + "?lang=en", data=form))
     html = r.get_data(as_text=True)
-    r = s.follow(r)
     assert r.status_code == 422
     assert "Please enter a date." in html and "This date is in the future." in html
     assert html.count("Please choose an answer.") == 4  # two NIHSS items left out: summary + field
