@@ -52,6 +52,7 @@ def test_weak_passwords_are_refused_with_reasons_in_both_languages(login, weak):
     assert weak not in page  # never re-rendered
     zh = s.post("/account/password?lang=zh", data={"current_password": PASSWORD, "password": weak,
                                                      "confirm": weak})
+    zh = s.follow(zh)
     page = zh.get_data(as_text=True)
     assert zh.status_code == 422
     assert "这个密码太容易被猜到" in page

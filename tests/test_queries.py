@@ -65,8 +65,10 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
     assert 'data-step="close"' not in page  # only monitors and data managers close
 
     # A clinician may not close; a monitor may not answer.
-    assert clinician.post(f"/queries/{qid}/close", data={"text": "", "version": version(app, qid)}).status_code == 403
-    assert monitor.post(f"/queries/{qid}/answer", data={"text": "x", "version": version(app, qid)}).status_code == 403
+    assert clinician.follow(clinician.post(f"/queries/{qid}/close", data={"text": "", "version": version(app, qid)})
+                            ).status_code == 403
+    assert monitor.follow(monitor.post(f"/queries/{qid}/answer", data={"text": "x", "version": version(app, qid)})
+                          ).status_code == 403
     assert query(app, qid)[0] == "open"
 
     # The correction goes through the assessment form, with a reason.
@@ -78,7 +80,7 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
     fields = {"MRS0101": "3", "response_id": new_id, "version": seen, "assessed_on": re.search(
         r'name="assessed_on" value="([^"]+)"', html).group(1), "assessed_at": re.search(
         r'name="assessed_at" value="([^"]+)"', html).group(1)}
-    no_reason = clinician.post(url, data={**fields, "reason": ""})
+    no_reason = clinician.follow(clinician.post(url, data={**fields, "reason": ""}))
     assert no_reason.status_code == 422 and query(app, qid)[0] == "open"
     saved = clinician.post(url, data={**fields, "reason": "Copied from the wrong line of the CRF"})
     assert saved.status_code == 302 and saved.headers["Location"].endswith(f"/queries/{qid}")
@@ -95,7 +97,7 @@ def test_monitor_raises_clinician_corrects_monitor_closes(app, login, ids, db_ba
     closed = monitor.post(f"/queries/{qid}/close", data={"text": "", "version": version(app, qid)})
     assert closed.status_code == 302
     assert query(app, qid)[0] == "closed"
-    again = monitor.post(f"/queries/{qid}/reopen", data={"text": "again", "version": version(app, qid)})
+    again = monitor.follow(monitor.post(f"/queries/{qid}/reopen", data={"text": "again", "version": version(app, qid)}))
     assert again.status_code == 409
     with app.app_context():
         actions = list(db.session.scalars(select(QueryMessage.action).where(QueryMessage.query_id == qid)

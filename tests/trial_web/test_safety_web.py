@@ -100,7 +100,7 @@ def test_safety_check_per_visit(login, trial, ids):
     assert missing.status_code == 422 and "Please describe what was found." in missing.get_data(as_text=True)
     assert s.post(url, data={"lab": "abnormal_cs", "lab_detail": "ALT 3× ULN", "neuro": "normal",
                              "imaging": "none"}).status_code == 302
-    again = s.post(url, data={"lab": "normal", "neuro": "normal", "imaging": "none"})
+    again = s.follow(s.post(url, data={"lab": "normal", "neuro": "normal", "imaging": "none"}))
     assert again.status_code == 422 and "give a reason" in again.get_data(as_text=True)
     assert s.post(url, data={"lab": "abnormal_ncs", "lab_detail": "Na 133", "neuro": "abnormal",
                              "neuro_detail": "new left drift",
