@@ -146,7 +146,7 @@ def test_admin_adds_a_site_to_a_study_in_the_pages(app, login):
     assert "BMSCs研究" in page and "A中心" in page
     r = admin.post(f"/admin/studies/{study_id}/sites?lang=en", data={"site": "A"})
     assert r.status_code == 302
-    again = admin.post(f"/admin/studies/{study_id}/sites?lang=en", data={"site": "A"})
+    again = admin.follow(admin.post(f"/admin/studies/{study_id}/sites?lang=en", data={"site": "A"}))
     assert again.status_code == 409 and "takes part in the study already" in again.get_data(as_text=True)
     rows = audit_rows(app, "add_study_site")
     assert rows and rows[-1][:2] == (user_id(app, "admin"), "study_sites")
@@ -308,6 +308,7 @@ def test_admin_creates_a_site_and_invites_a_clinician_in_the_chinese_pages(app, 
     admin = login("admin")
     bad = admin.post("/admin/sites?lang=zh", data={"code": "C", "name_zh": "C中心", "name_en": "",
                                                    "timezone": "Asia/Nowhere"})
+    bad = admin.follow(bad)
     html = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "未知时区" in html and "请填写" in html
     ok = admin.post("/admin/sites?lang=zh", data={"code": "c", "name_zh": "C中心", "name_en": "Site C",
@@ -351,6 +352,7 @@ def test_admin_deactivates_and_reactivates_in_the_pages(app, login):
     page = admin.get(f"/admin/users/{uid}?lang=en").get_data(as_text=True)
     assert "Deactivate" in page
     no_reason = admin.post(f"/admin/users/{uid}/deactivate?lang=en", data={"reason": ""})
+    no_reason = admin.follow(no_reason)
     assert no_reason.status_code == 422 and "Please give a reason" in no_reason.get_data(as_text=True)
     done = admin.post(f"/admin/users/{uid}/deactivate?lang=en", data={"reason": "moved"})
     assert done.status_code == 302
@@ -430,4 +432,5 @@ def test_a_waiting_account_gets_a_new_code_and_the_old_one_stops(app, login):
     assert app.test_client().get(f"/activate?code={first['activation_code']}").status_code == 400
     activate(app, second)
     refused = admin.post(f"/admin/users/{uid}/code?lang=en", data={})
+    refused = admin.follow(refused)
     assert refused.status_code == 409 and "Only an account waiting" in refused.get_data(as_text=True)

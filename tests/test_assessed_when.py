@@ -84,6 +84,7 @@ def test_future_before_enrolment_and_unknown_rater_are_refused_in_place(app, log
     tomorrow = (date.today() + timedelta(days=2)).isoformat()
     r = s.post(url, data={**MRS, "response_id": rid, "assessed_on": tomorrow, "assessed_at": "10:00",
                           "rater": str(user_id(app, "clinician.b"))})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert '<p class="error" id="err-assessed_on">This time is in the future.</p>' in html
@@ -91,11 +92,13 @@ def test_future_before_enrolment_and_unknown_rater_are_refused_in_place(app, log
     assert f'value="{tomorrow}"' in html  # what was typed stays
     before = (enrolled_on - timedelta(days=1)).isoformat()
     r = s.post(url, data={**MRS, "response_id": rid, "assessed_on": before, "assessed_at": "25:00"})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "This is before the patient was enrolled" in html
     assert '<p class="error" id="err-assessed_at">Please enter a time such as 09:30.</p>' in html
     r = s.post(url.replace("lang=en", "lang=zh"), data={**MRS, "response_id": rid, "assessed_on": "",
                                                           "assessed_at": ""})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "请输入评估日期。" in html and "请输入评估时间。" in html
     with app.app_context():
@@ -115,4 +118,5 @@ def test_deactivated_staff_cannot_be_named_rater(app, login, ids):
     assert "(investigator.a)" not in html
     rid = form_id(html)
     r = s.post(url, data={**MRS, "response_id": rid, "rater": str(inv)})
+    r = s.follow(r)
     assert r.status_code == 422 and "Choose a rater of this site." in r.get_data(as_text=True)

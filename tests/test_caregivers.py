@@ -42,10 +42,12 @@ def test_several_caregivers_listed_and_one_unlinked(app, login, ids):
 
     # The reason is required: the message is in place and nothing changes.
     r = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink?lang=en", data={"reason": "  "})
+    r = s.follow(r)
     assert r.status_code == 422
     assert f'id="reason-err-{link_id}">Please give a reason for this change.' in r.get_data(as_text=True)
     assert subjects(first) == ["A-002"]
     zh = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink?lang=zh", data={"reason": ""})
+    zh = s.follow(zh)
     assert zh.status_code == 422 and "请" in zh.get_data(as_text=True)
 
     r = s.post(f"/clinic/patients/{pid}/caregivers/{link_id}/unlink", data={"reason": "Moved away"})

@@ -44,6 +44,7 @@ def test_weak_passwords_are_refused_with_reasons_in_both_languages(login, weak):
     s = login("clinician.a")
     en = s.post("/account/password?lang=en", data={"current_password": PASSWORD, "password": weak,
                                                      "confirm": weak})
+    en = s.follow(en)
     page = en.get_data(as_text=True)
     assert en.status_code == 422
     assert "This password is too easy to guess." in page
@@ -51,6 +52,7 @@ def test_weak_passwords_are_refused_with_reasons_in_both_languages(login, weak):
     assert weak not in page  # never re-rendered
     zh = s.post("/account/password?lang=zh", data={"current_password": PASSWORD, "password": weak,
                                                      "confirm": weak})
+    zh = s.follow(zh)
     page = zh.get_data(as_text=True)
     assert zh.status_code == 422
     assert "这个密码太容易被猜到" in page
@@ -96,10 +98,12 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions(app, logi
     s = login("clinician.a")
     wrong = s.post("/account/password?lang=en", data={"current_password": "not-it", "password": NEW_PASSWORD,
                                                        "confirm": NEW_PASSWORD})
+    wrong = s.follow(wrong)
     assert wrong.status_code == 422 and "The current password is not right." in wrong.get_data(as_text=True)
     assert "change_password_failed" in actions(app, "clinician.a")
     mismatch = s.post("/account/password?lang=en", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
                                                           "confirm": NEW_PASSWORD + "x"})
+    mismatch = s.follow(mismatch)
     assert mismatch.status_code == 422 and "not the same" in mismatch.get_data(as_text=True)
     ok = s.post("/account/password?lang=en", data={"current_password": PASSWORD, "password": NEW_PASSWORD,
                                                     "confirm": NEW_PASSWORD})
@@ -204,6 +208,7 @@ def _set_up(s: Session) -> tuple[str, list[str]]:
     assert "<svg" in page
     secret = re.search(r"data-totp-secret[^>]*>([A-Z2-7 ]+)<", page).group(1).replace(" ", "")
     wrong = s.post("/account/second-factor?lang=en", data={"code": "000000"})
+    wrong = s.follow(wrong)
     assert wrong.status_code == 422 and "This code is not right" in wrong.get_data(as_text=True)
     done = s.post("/account/second-factor?lang=en", data={"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 200
@@ -239,6 +244,7 @@ def test_totp_setup_verify_replay_recovery_and_disable(app, login):
     assert "9 recovery codes left" in s.get("/account?lang=en").get_data(as_text=True)
     # Disabling needs the password and a code.
     bad = s.post("/account/second-factor/disable?lang=en", data={"password": "nope", "code": recovery[1]})
+    bad = s.follow(bad)
     assert bad.status_code == 422 and "The password is not right." in bad.get_data(as_text=True)
     off = s.post("/account/second-factor/disable?lang=en", data={"password": PASSWORD, "code": recovery[1]})
     assert off.status_code == 302

@@ -65,7 +65,7 @@ def test_the_data_manager_exports_masked_only(app, login, db_backend):
     files = _files(_post(s))
     assert set(files) == CSV_FILES
     assert json.loads(files["datapackage.json"])["epro"]["blinding"] == "masked"
-    refused = _post(s, blinding="unblinded")
+    refused = s.follow(_post(s, blinding="unblinded"))
     assert refused.status_code == 403 and refused.mimetype == "text/html"
     assert "Only unblinded staff may export arms and doses" in refused.get_data(as_text=True)
     assert [(e.actor, e.unblinded) for e in _exports(app)] == [("datamanager", False)]
@@ -87,7 +87,7 @@ def test_the_unblinded_statistician_exports_unblinded(app, login, db_backend):
 def test_a_masked_statistician_is_refused_an_unblinded_export(app, login, db_backend):
     s = login(_masked_statistician(app))
     assert "data-unblinded" not in s.get(URL).get_data(as_text=True)
-    assert _post(s, blinding="unblinded").status_code == 403
+    assert s.follow(_post(s, blinding="unblinded")).status_code == 403
     assert _exports(app) == []
     files = _files(_post(s))
     assert json.loads(files["datapackage.json"])["epro"]["blinding"] == "masked"
@@ -96,7 +96,7 @@ def test_a_masked_statistician_is_refused_an_unblinded_export(app, login, db_bac
 @pytest.mark.sqlite_only
 def test_wrong_choices_are_named_and_nothing_is_exported(app, login, db_backend):
     s = login("statistician")
-    r = _post(s, study="NOPE", fmt="xls", blinding="open")
+    r = s.follow(_post(s, study="NOPE", fmt="xls", blinding="open"))
     assert r.status_code == 422
     body = r.get_data(as_text=True)
     assert body.count('class="error"') >= 3
@@ -149,5 +149,5 @@ def test_no_file_is_left_behind(app, login, tmp_path, monkeypatch, db_backend):
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     s = login("datamanager")
     assert set(_files(_post(s))) == CSV_FILES
-    assert _post(s, blinding="unblinded").status_code == 403
+    assert s.follow(_post(s, blinding="unblinded")).status_code == 403
     assert list(spool.iterdir()) == []

@@ -23,8 +23,10 @@ def test_a_signature_needs_a_known_meaning_and_keeps_what_was_typed(app, login, 
         version = db.session.get(Response, rid).version
     r = s.post(f"/clinic/responses/{rid}/sign?lang=en", data={"meaning": "approved", "password": "x",
                                                               "version": version})
+    r = s.follow(r)
     assert r.status_code == 422 and "Choose what the signature means." in r.get_data(as_text=True)
     zh = s.post(f"/clinic/responses/{rid}/sign?lang=zh", data={"password": "x", "version": version})
+    zh = s.follow(zh)
     assert zh.status_code == 422 and "请选择签名的含义。" in zh.get_data(as_text=True)
     with app.app_context():  # refused by the form: no signature attempt reached the service or the trail
         actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.record_id == rid)))
@@ -37,6 +39,7 @@ def test_a_reason_that_is_too_long_is_refused_in_place(app, login, ids):
     with app.app_context():
         version = db.session.get(Response, rid).version
     r = s.post(f"/clinic/responses/{rid}/remove?lang=en", data={"reason": "x" * 501, "version": version})
+    r = s.follow(r)
     assert r.status_code == 422 and "500 characters at most" in r.get_data(as_text=True)
     assert 'value="' + "x" * 501 + '"' in r.get_data(as_text=True)
     with app.app_context():

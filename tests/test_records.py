@@ -29,6 +29,7 @@ def test_sign_locks_and_unlock_needs_reason(app, login, ids):
     page = f"/clinic/responses/{rid}"
     wrong = s.post(f"{page}/sign?lang=en", data={"password": "nope", "meaning": "performed",
                                                  "version": version_of(app, rid)})
+    wrong = s.follow(wrong)
     assert wrong.status_code == 422 and "password is not right" in wrong.get_data(as_text=True)
     ok = s.post(f"{page}/sign", data={"password": "epro-demo-2026", "meaning": "performed",
                                       "version": version_of(app, rid)})
@@ -37,9 +38,11 @@ def test_sign_locks_and_unlock_needs_reason(app, login, ids):
     assert "Performed by" in html and "Dr. Wang (A)" in html
     # Locked: cannot remove.
     r = s.post(f"{page}/remove?lang=en", data={"reason": "typo", "version": version_of(app, rid)})
+    r = s.follow(r)
     assert r.status_code == 422 and "Unlock it with a reason first" in r.get_data(as_text=True)
     # Unlock needs a reason.
     r = s.post(f"{page}/unlock?lang=en", data={"reason": "  ", "version": version_of(app, rid)})
+    r = s.follow(r)
     assert r.status_code == 422 and "Please give a reason" in r.get_data(as_text=True)
     r = s.post(f"{page}/unlock", data={"reason": "wrong visit date", "version": version_of(app, rid)})
     assert r.status_code == 302
@@ -76,6 +79,7 @@ def test_correction_replaces_atomically_with_reason(app, login, ids):
     assert re.search(r'name="MRS0101" value="2"\s+checked', form)
     new_id = re.search(r'name="response_id" value="([^"]+)"', form).group(1)
     missing_reason = s.post(url, data={"MRS0101": "3", "response_id": new_id, "version": version_of(app, old)})
+    missing_reason = s.follow(missing_reason)
     assert missing_reason.status_code == 422
     with app.app_context():
         assert db.session.get(Response, old).status == "active"
@@ -101,6 +105,7 @@ def test_second_editor_gets_a_conflict(app, login, ids):
     assert first.post(f"/clinic/responses/{rid}/sign", data={"password": "epro-demo-2026",
                                                             "meaning": "performed", "version": seen}).status_code == 302
     r = second.post(f"/clinic/responses/{rid}/remove?lang=en", data={"reason": "duplicate", "version": seen})
+    r = second.follow(r)
     assert r.status_code == 409 and "Someone else changed this record" in r.get_data(as_text=True)
 
 

@@ -121,5 +121,6 @@ def test_a_date_in_year_one_is_a_wrong_date_not_a_crash(login, ids):
     r = s.post(f"/clinic/trial/patients/{ids['A-001']}/adverse-events/new?lang=en", data={
         "term": "Headache", "onset": "2026-11-01", "grade": "1", "relatedness": "possible",
         "action": "not_applicable", "outcome": "recovering", "aware_on": "0001-01-01", "aware_time": "08:00"})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and "Please enter a date." in html and 'value="Headache"' in html

@@ -146,6 +146,7 @@ def test_clinician_entry_errors_keep_values(app, login, ids):
     bad = dict(NIHSS, nihss_1a="UN")
     del bad["nihss_11"]
     r = s.post(url, data={**bad, "response_id": rid})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "UN&#39; is not one of 0, 1, 2, 3" in html
@@ -321,5 +322,6 @@ def test_record_errors_keep_the_typed_reason(login, ids):
     rid = re.search(r'name="response_id" value="([^"]+)"', s.get(url).get_data(as_text=True)).group(1)
     s.post(url, data={"MRS0101": "2", "response_id": rid})
     r = s.post(f"/clinic/responses/{rid}/remove?lang=en", data={"reason": "duplicate entry", "version": "99"})
+    r = s.follow(r)
     assert r.status_code == 409
     assert 'value="duplicate entry"' in r.get_data(as_text=True)

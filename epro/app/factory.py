@@ -150,7 +150,8 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from epro.web import boundary, hooks
+    from epro.web import boundary, hooks, prg
 
     hooks.register(app)
+    prg.register(app)  # a failed form kept for its page is dropped when another page opens
     boundary.register(app)  # last: its after_request (the commit) runs first

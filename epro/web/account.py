@@ -29,6 +29,7 @@ from epro.core import display as display_choice
 from epro.models import ActivationCode, User
 from epro.services import access, accounts, activation, credentials, sign_in_limits
 from epro.services.errors import Refused
+from epro.web import prg
 from epro.web.account_forms import (
     ChangePasswordForm,
     DisableSecondFactorForm,
@@ -106,7 +107,7 @@ def change_password():
         start_session(user)  # this session goes on with the new token; every other one has ended
         flash(_("Your password is changed. You were signed out everywhere else."), "success")
         return redirect(url_for("account.home"))
-    return render_template("account/password.html", form=form), form.status
+    return prg.answer(form, lambda: render_template("account/password.html", form=form))
 
 
 @bp.route("/account/second-factor", methods=["GET", "POST"])
@@ -121,9 +122,10 @@ def second_factor():
         return render_template("account/recovery_codes.html", codes=codes)
     secret = credentials.pending_secret(user)
     uri = credentials.provisioning_uri(user, secret)
-    return render_template("account/second_factor_setup.html", form=form, qr=activation.qr_svg(uri),
-                           secret=credentials.grouped(secret), uri=uri,
-                           required=credentials.must_have_second_factor(user)), form.status
+    return prg.answer(form, lambda: render_template(
+        "account/second_factor_setup.html", form=form, qr=activation.qr_svg(uri),
+        secret=credentials.grouped(secret), uri=uri,
+        required=credentials.must_have_second_factor(user)))
 
 
 @bp.route("/account/second-factor/disable", methods=["GET", "POST"])
@@ -137,8 +139,8 @@ def disable_second_factor():
     if done:
         flash(_("The second factor is off."), "info")
         return redirect(url_for("account.home"))
-    return render_template("account/second_factor_disable.html", form=form,
-                           required=credentials.must_have_second_factor(user)), form.status
+    return prg.answer(form, lambda: render_template(
+        "account/second_factor_disable.html", form=form, required=credentials.must_have_second_factor(user)))
 
 
 @bp.post("/account/display")

@@ -65,11 +65,13 @@ class ResetPasswordForm(Form):
 
 
 class SecondFactorCodeForm(Form):
+    never_kept = frozenset({"code"})  # a one-time code stays out of the session (epro.web.prg)
     code = StringField(_l("Code"), validators=[DataRequired(_l("Please type the code."))],
                        filters=[lambda v: v.strip() if isinstance(v, str) else v])
 
 
 class DisableSecondFactorForm(Form):
+    never_kept = frozenset({"code"})
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Please enter your password."))])
     code = StringField(_l("Code from your app or a recovery code"),
                        validators=[DataRequired(_l("Please type the code."))])

@@ -20,7 +20,7 @@ from epro.core.i18n_marker import N_
 from epro.models import User
 from epro.services import activation, admin_log, sites, staff
 from epro.services.trial import studies
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.admin_forms import (
     ROLE_LABELS,
     AddStudySiteForm,
@@ -68,7 +68,8 @@ def sites_page():
     if site is not None:
         flash(_("Site %(code)s created.", code=site.code), "success")
         return redirect(url_for("admin.sites_page"))
-    return render_template("admin/sites.html", form=form, sites=sites.all_sites(), zones=sites.zones()), form.status
+    return prg.answer(form, lambda: render_template(
+        "admin/sites.html", form=form, sites=sites.all_sites(), zones=sites.zones()))
 
 
 @bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
@@ -80,7 +81,7 @@ def edit_site(site_id: int):
                                         current_user)) is not None:
         flash(_("Site %(code)s changed.", code=site.code), "success")
         return redirect(url_for("admin.sites_page"))
-    return render_template("admin/site_edit.html", form=form, site=site, zones=sites.zones()), form.status
+    return prg.answer(form, lambda: render_template("admin/site_edit.html", form=form, site=site, zones=sites.zones()))
 
 
 # --- studies --------------------------------------------------------------------------------------
@@ -99,7 +100,11 @@ def _studies_page(failed: tuple[int, AddStudySiteForm] | None = None, status: in
 
 @bp.get("/studies")
 def studies_page():
-    return _studies_page()
+    kept = prg.take(AddStudySiteForm.__name__)  # a site that could not be added a moment ago
+    if kept is None or not (kept.failed or "").isdigit():
+        return _studies_page()
+    form = prg.restore(AddStudySiteForm(sites=sites.all_sites(), formdata=None), kept)
+    return _studies_page((int(kept.failed or 0), form), kept.status)
 
 
 @bp.post("/studies/<int:study_id>/sites")
@@ -110,7 +115,8 @@ def add_study_site(study_id: int):
     if added is not None:
         flash(_("Site %(site)s now takes part in %(study)s.", site=form.site.data, study=study.code), "success")
         return redirect(url_for("admin.studies_page"))
-    return _studies_page((study.id, form), form.status)
+    return prg.keep(form, failed=str(study.id), status=form.status, to=url_for("admin.studies_page")) or (
+        _studies_page((study.id, form), form.status))
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -132,9 +138,10 @@ def users_page():
     if invited is not None:
         user, code = invited
         return _show_code(user, code, _("Account %(username)s invited", username=user.username))
-    return render_template("admin/users.html", form=form, accounts=staff.accounts_list(),
-                           site_choices=[(s.code, f"{s.code} · {s.name_in(reader_lang())}") for s in every_site],
-                           role_choices=[(r, _(ROLE_LABELS[r])) for r in staff.ROLES]), form.status
+    return prg.answer(form, lambda: render_template(
+        "admin/users.html", form=form, accounts=staff.accounts_list(),
+        site_choices=[(s.code, f"{s.code} · {s.name_in(reader_lang())}") for s in every_site],
+        role_choices=[(r, _(ROLE_LABELS[r])) for r in staff.ROLES]))
 
 
 def _account_page(user: User, deactivate_form: DeactivateForm | None = None, button: ButtonForm | None = None,
@@ -147,7 +154,19 @@ def _account_page(user: User, deactivate_form: DeactivateForm | None = None, but
 
 @bp.get("/users/<int:user_id>")
 def user_page(user_id: int):
-    return _account_page(staff.by_id(user_id) or abort(404))
+    user = staff.by_id(user_id) or abort(404)
+    kept = prg.take()  # a step on this account that failed a moment ago (post–redirect–get)
+    if kept is not None and kept.form == DeactivateForm.__name__:
+        return _account_page(user, deactivate_form=prg.restore(DeactivateForm(formdata=None), kept), status=kept.status)
+    if kept is not None and kept.form == ButtonForm.__name__:
+        return _account_page(user, button=prg.restore(ButtonForm(formdata=None), kept), status=kept.status)
+    return _account_page(user)
+
+
+def _failed(user: User, form: DeactivateForm | ButtonForm, **page: Any):
+    """Back to the account's page with the message (303), or the page itself if it cannot be kept."""
+    return prg.keep(form, status=form.status, to=url_for("admin.user_page", user_id=user.id)) or (
+        _account_page(user, **page, status=form.status))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -157,7 +176,7 @@ def deactivate_user(user_id: int):
     if form.submit(lambda: staff.deactivate(user, current_user, form.reason.data)) is not None:
         flash(_("Account %(username)s deactivated; its sessions have ended.", username=user.username), "success")
         return redirect(url_for("admin.user_page", user_id=user.id))
-    return _account_page(user, deactivate_form=form, status=form.status)
+    return _failed(user, form, deactivate_form=form)
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -167,7 +186,7 @@ def reactivate_user(user_id: int):
     done = form.submit(lambda: staff.reactivate(user, current_user))
     if done is not None:
         return _show_code(user, done[1], _("Account %(username)s reactivated", username=user.username))
-    return _account_page(user, button=form, status=form.status)
+    return _failed(user, form, button=form)
 
 
 @bp.post("/users/<int:user_id>/code")
@@ -177,7 +196,7 @@ def new_user_code(user_id: int):
     code = form.submit(lambda: staff.new_code(user, current_user))
     if code is not None:
         return _show_code(user, code, _("New activation code for %(username)s", username=user.username))
-    return _account_page(user, button=form, status=form.status)
+    return _failed(user, form, button=form)
 
 
 # --- the log --------------------------------------------------------------------------------------

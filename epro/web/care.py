@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from epro.services import access, caregivers
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.fields import Form, TextField
 from epro.web.forms import ActivationRequestForm
 
@@ -33,6 +33,10 @@ def _page(patient, form: UnlinkForm, failed: int | None = None, status: int = 20
 @bp.get("/patients/<int:patient_id>/caregivers")
 def caregivers_page(patient_id: int):
     patient = access.patient_or_404(current_user, patient_id)
+    kept = prg.take(UnlinkForm.__name__)  # an unlink that failed a moment ago: its reason and message
+    if kept is not None and (kept.failed or "").isdigit():
+        return _page(patient, prg.restore(UnlinkForm(formdata=None), kept), failed=int(kept.failed or 0),
+                     status=kept.status)
     return _page(patient, UnlinkForm(formdata=None))
 
 
@@ -48,6 +52,8 @@ def unlink(patient_id: int, link_id: int):
         return True
 
     if not form.submit(end_link):
-        return _page(patient, form, failed=link_id, status=form.status)
+        back = url_for("care.caregivers_page", patient_id=patient.id)
+        return prg.keep(form, failed=str(link_id), status=form.status, to=back) or (
+            _page(patient, form, failed=link_id, status=form.status))
     flash(_("The caregiver is unlinked and can no longer see this patient."), "success")
     return redirect(url_for("care.caregivers_page", patient_id=patient.id))

@@ -5,9 +5,11 @@ import uuid
 from datetime import date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from epro.base import i18n
 from epro.core import charts, instruments, labels
 from epro.core import queries as query_rules
 from epro.core.timeline import alerts as worsening_alerts
@@ -27,7 +29,7 @@ from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.errors import FieldError, Refused
 from epro.services.trial import enrolment, studies
-from epro.web import cards, converters, downloads, guards
+from epro.web import cards, converters, downloads, guards, prg, printing, trail_view
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.hooks import visit_label
 from epro.web.messages import field_errors, refusal_message
@@ -75,6 +77,10 @@ def _patient(patient_id: int) -> Patient:
     return access.patient_or_404(current_user, patient_id)
 
 
+def _printed(patient: Patient) -> printing.Stamp:
+    """What a printout of this patient's page says about itself, on the site's clock."""
+    return printing.stamp(patient.subject_code, patient.site.timezone, current_user, i18n.lang_code(str(get_locale())))
+
 
 @bp.get("/patients/<int:patient_id>")
 def timeline(patient_id: int):
@@ -98,6 +104,7 @@ def timeline(patient_id: int):
         raters=responses.raters_of(shown_ids),
         form=EmptyForm(), open_queries=queries.unresolved_by_form(patient),
         verified=verification.verified_ids(shown_ids), reverify=verification.reverify_ids(shown_ids),
+        printed=_printed(patient),
     )
 
 
@@ -122,12 +129,15 @@ def assess(patient_id: int, visit: str, instrument: str):
         if query is None or replaces is None or query.response_id != replaces.id:
             abort(404)
     values = dict(request.form) if request.method == "POST" else {}
-    if replaces is not None and request.method == "GET":
+    errors: dict[str, str] = {}
+    kept = prg.take("assess")  # the entry that failed a moment ago: what was typed, and why not
+    if kept is not None:
+        values, errors = kept.values, {k: m[0] for k, m in kept.errors.items() if m}
+    elif replaces is not None and request.method == "GET":
         values = {k: str(v) for k, v in replaces.answers.items()}
         values["version"] = str(replaces.version)
-    errors: dict[str, str] = {}
     warnings: list[str] = []
-    status = 200
+    status = kept.status if kept is not None else 200  # after the redirect: the failure's own status
     if request.method == "POST":
         answers = {i.key: values.get(i.key) for i in definition.items if values.get(i.key) not in (None, "")}
         moment: datetime | None = None
@@ -166,8 +176,11 @@ def assess(patient_id: int, visit: str, instrument: str):
             flash(_("%(name)s saved for %(visit)s: total %(total)s.", name=_(definition.name),
                     visit=visit_label(planned), total=total), "success")
             return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
+        back = prg.keep(name="assess", errors={k: [m] for k, m in errors.items()}, status=status)
+        if back is not None:
+            return back
     values.setdefault("response_id", str(uuid.uuid4()))
-    if request.method == "GET":  # when and by whom: now and me, or what the corrected entry says
+    if request.method == "GET" and kept is None:  # when and by whom: now and me, or the corrected entry's
         assessed = responses.now_on_site_clock(patient, replaces.completed_at if replaces else None)
         values["assessed_on"], values["assessed_at"] = assessed
         values["rater"] = str(replaces.rater_id or current_user.id) if replaces else str(current_user.id)
@@ -202,8 +215,9 @@ def enrol():
                   "success")
             return redirect(url_for("clinic.codes", patient_id=patient.id))
     randomized = bool(site_studies) and studies.protocol_of(site_studies[0]).randomized
-    return render_template("clinic/enrol.html", form=form, study=site_studies[0] if site_studies else None,
-                           randomized=randomized), form.status
+    return prg.answer(form, lambda: render_template(
+        "clinic/enrol.html", form=form, study=site_studies[0] if site_studies else None,
+        randomized=randomized))
 
 
 @bp.route("/patients/<int:patient_id>/codes", methods=["GET", "POST"])
@@ -227,7 +241,7 @@ def codes(patient_id: int):
             issued = {"role": role, "code": shown, "url": url, "qr": qr, "expires_at": record.expires_at,
                       "card": cards.activation_card(patient, role, shown, url, qr, record.expires_at)}
     return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
-                           today=date.today())
+        today=date.today(), printed=_printed(patient))
 
 
 def _response(response_id: str) -> Response:
@@ -248,21 +262,30 @@ def _users_by_id(ids) -> dict[int, User]:
 
 
 def _render_record(response: Response, *, error: str | None = None, failed_action: str | None = None,
-                   typed: dict | None = None, status: int = 200):
-    trail = _record_trail([response.id])
+                   typed: dict | None = None) -> str:
+    definition = instruments.get(response.instrument)
+    zone = current_user.site.timezone if current_user.site else response.patient.site.timezone  # the reader's clock
+    trail = trail_view.rows(_record_trail([response.id]), definition, _users_by_id, zone,
+                            i18n.lang_code(str(get_locale())))
     return render_template(
-        "clinic/record.html", response=response, definition=instruments.get(response.instrument),
-        patient=response.patient, trail=trail, users=_users_by_id(e.user_id for e in trail),
+        "clinic/record.html", response=response, definition=definition,
+        patient=response.patient, trail=trail,
         meanings=records.MEANINGS, error=error, failed_action=failed_action, typed=typed or {},
         queries=queries.about_response(response), verification=verification.current(response),
         verification_state=verification.state_of(response), query_states=query_rules.STATE_LABELS,
         may_verify=query_rules.may_verify(current_user.can, response.respondent),
-    ), status
+        timezone=zone,
+    )
 
 
 @bp.get("/responses/<response_id>")
 def record(response_id: str):
-    return _render_record(_response(response_id))
+    response = _response(response_id)
+    kept = prg.take("record_change")  # a sign, unlock or remove that failed: its message, what was typed
+    if kept is None:
+        return _render_record(response)
+    # The page after the redirect answers with the failure's status, as the POST would have.
+    return _render_record(response, error=kept.form_error, failed_action=kept.failed, typed=kept.values), kept.status
 
 
 @bp.post("/responses/<response_id>/<action>")
@@ -272,11 +295,14 @@ def change_record(response_id: str, action: str):
         abort(404)
     response = _response(response_id)
     form = RECORD_CHANGES[action]()
-    # Keep what was typed (never the password) so an error costs nothing to fix.
+    back = url_for("clinic.record", response_id=response.id)
+    # Keep what was typed (never the password) so an error costs nothing to fix; a reload of the
+    # page the error shows on is a GET, so it never signs (or tries the password) again.
     typed = {"reason": request.form.get("reason", ""), "meaning": request.form.get("meaning", "")}
     if not form.validate_on_submit():
         message = next(iter(m for messages in form.errors.values() for m in messages), _("Bad request"))
-        return _render_record(response, error=str(message), failed_action=action, typed=typed, status=422)
+        return prg.keep(form, name="record_change", failed=action, form_error=str(message), to=back) or (
+            _render_record(response, error=str(message), failed_action=action, typed=typed), 422)
     try:
         if isinstance(form, SignatureForm):
             records.sign(response, current_user, form.password.data or "", form.meaning.data or "",
@@ -292,9 +318,11 @@ def change_record(response_id: str, action: str):
             flash(_("Removed from the record. It stays stored with your reason."), "success")
     except records.RecordError as exc:
         unit_of_work.fail()
-        return _render_record(_response(response_id), error=_(exc.message), failed_action=action,
-                              typed=typed, status=exc.status)
-    return redirect(url_for("clinic.record", response_id=response.id))
+        return prg.keep(form, name="record_change", failed=action, form_error=_(exc.message), status=exc.status,
+                        to=back) or (
+            _render_record(_response(response_id), error=_(exc.message), failed_action=action, typed=typed),
+            exc.status)
+    return redirect(back)
 
 
 @bp.get("/patients/<int:patient_id>/audit.csv")

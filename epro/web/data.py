@@ -28,7 +28,7 @@ from epro.core import endpoints
 from epro.core.i18n_marker import N_
 from epro.models import Study
 from epro.services import exports
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.fields import Form, RadioChoiceField, SelectChoiceField
 
 bp = Blueprint("data", __name__, url_prefix="/data")
@@ -79,12 +79,12 @@ def page():
     answer = form.submit(lambda: _zip(form.study.data, form.format.data, form.blinding.data == "unblinded"))
     if answer is not None:
         return answer
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "data/page.html", form=form, history=exports.history(), rules=endpoints.rules(gettext),
         may_unblind=exports.may_unblind(current_user),
         study_choices=[(s.code, f"{s.code} · {s.name_in(_lang())}") for s in studies],
         format_choices=[(f, FORMAT_LABELS[f]) for f in exports.FORMATS],
-    ), form.status
+    ))
 
 
 def _lang() -> str:

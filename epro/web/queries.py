@@ -25,7 +25,7 @@ from epro.services import access, queries, unit_of_work, verification
 from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.errors import Refused
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.fields import Form, SelectChoiceField, TextField
 from epro.web.messages import refusal_message
 
@@ -74,7 +74,7 @@ def overview():
     site = request.args.get("site") if request.args.get("site") in {s.code for s in sites} else None
     summaries, rows = queries.overview(current_user, site_code=site)
     return render_template("queries/overview.html", summaries=summaries, rows=rows, sites=sites, site=site,
-                           bands=rules.AGE_BANDS, states=rules.STATE_LABELS)
+        bands=rules.AGE_BANDS, states=rules.STATE_LABELS)
 
 
 @bp.route("/new/<response_id>", methods=["GET", "POST"])
@@ -88,9 +88,10 @@ def new(response_id: str):
     if query is not None:
         flash(_("The query was raised. The site sees it on the patient's timeline."), "success")
         return redirect(url_for("queries.thread", query_id=query.id))
-    return render_template("queries/new.html", response=response, patient=response.patient, form=form,
-                           definition=instruments.get(response.instrument),
-                           own_source=rules.source_of(response.respondent) == "patient"), form.status
+    return prg.answer(form, lambda: render_template(
+        "queries/new.html", response=response, patient=response.patient, form=form,
+        definition=instruments.get(response.instrument),
+        own_source=rules.source_of(response.respondent) == "patient"))
 
 
 def _render_thread(query: DataQuery, form: QueryStepForm | None = None, failed: str | None = None,
@@ -114,7 +115,11 @@ def _now():
 
 @bp.get("/<int:query_id>")
 def thread(query_id: int):
-    return _render_thread(_query(query_id))
+    query = _query(query_id)
+    kept = prg.take(QueryStepForm.__name__)  # a step that failed a moment ago (post–redirect–get)
+    if kept is None:
+        return _render_thread(query)
+    return _render_thread(query, prg.restore(QueryStepForm(formdata=None), kept), kept.failed, kept.status)
 
 
 @bp.post("/<int:query_id>/<action>")
@@ -134,7 +139,8 @@ def step(query_id: int, action: str):
     if form.submit(take):
         flash(str(DONE[action]), "success")
         return redirect(url_for("queries.thread", query_id=query.id))
-    return _render_thread(_query(query_id), form, action, form.status)
+    return prg.keep(form, failed=action, status=form.status, to=url_for("queries.thread", query_id=query.id)) or (
+        _render_thread(_query(query_id), form, action, form.status))
 
 
 @bp.post("/records/<response_id>/verify")

@@ -65,6 +65,11 @@ class Session:
             data = {"csrf_token": self.csrf, **data}
         return self.client.post(url, data=data, **kw)
 
+    def follow(self, response):
+        """A failed form answers 303 to its page (post–redirect–get, epro.web.prg): that page."""
+        assert response.status_code == 303, f"expected 303 to the form's page, got {response.status_code}"
+        return self.client.get(response.headers["Location"])
+
     def api_post(self, url, body):
         return self.client.post(url, json=body, headers={"X-CSRFToken": self.csrf})
 

@@ -52,6 +52,7 @@ def test_unblinded_investigator_generates_the_list_masked_staff_cannot(login, tr
     page = inv.get(url + "?lang=en").get_data(as_text=True)
     assert 'data-unchanged="yes"' in page and page.count("data-sequence=") == 12
     again = inv.post(url + "?lang=en", data={"seed": "other", "length": "12"})
+    again = inv.follow(again)
     assert again.status_code == 409 and "generated only once" in again.get_data(as_text=True)
 
 
@@ -87,6 +88,7 @@ def test_randomization_consumes_the_list_in_order_and_is_audited(login, trial, e
     # a randomized screening cannot be randomized again or edited
     again = s.post(f"/clinic/trial/screenings/{screenings[0]}/randomize",
                    data={"subject_code": "A-999", "education": "primary", "language": "zh"})
+    again = s.follow(again)
     assert again.status_code == 409
     assert s.get(f"/clinic/trial/screenings/{screenings[0]}/edit").status_code == 404
 
@@ -101,6 +103,7 @@ def test_a_used_up_list_refuses(login, trial, eligible_form):
     assert ok.status_code == 302
     full = s.post(f"/clinic/trial/screenings/{second}/randomize?lang=en",
                   data={"subject_code": "A-802", "education": "primary", "language": "en"})
+    full = s.follow(full)
     assert full.status_code == 409 and "no free place" in full.get_data(as_text=True)
     assert trial.patient_id("A-802") is None  # nothing half-made
 

@@ -70,6 +70,7 @@ def test_a_service_rule_shows_in_place_with_the_forms_own(login, trial, eligible
     s = login("clinician.b")
     for lang, taken in (("en", "This screening code is used already."), ("zh", "此筛选号已被使用。")):
         r = s.post(f"{url}?lang={lang}", data=eligible_form(today, "s-b-001", birth_date=""))
+        r = s.follow(r)
         html = r.get_data(as_text=True)
         assert r.status_code == 422
         assert re.search(r'<p class="error" id="err-screening_code">' + re.escape(taken), html)
@@ -98,6 +99,7 @@ def test_both_enrolment_pages_use_one_service(login, trial, eligible_form, monke
     sid = trial.screening_id("S-B-001")  # demo: eligible, not randomized
     taken = clinic.post(f"/clinic/trial/screenings/{sid}/randomize?lang=en",
                         data={"subject_code": "B-700", "education": "primary", "language": "zh"})
+    taken = clinic.follow(taken)
     html = taken.get_data(as_text=True)
     assert taken.status_code == 422
     assert re.search(r'id="err-subject_code">This subject code is already enrolled\.', html)
@@ -117,6 +119,7 @@ def test_both_enrolment_pages_use_one_service(login, trial, eligible_form, monke
     again = clinic.post("/clinic/enrol?lang=zh", data={"subject_code": "B-701", "birth_year": "1961", "sex": "male",
                                                      "education": "primary", "language": "zh",
                                                      "day0": trial.today().isoformat(), "not_randomized": "y"})
+    again = clinic.follow(again)
     assert again.status_code == 422 and "该受试者编号已入组。" in again.get_data(as_text=True)
 
 
@@ -141,8 +144,9 @@ def test_refusal_comes_before_the_fields(login, trial):
     """A step the rules refuse is said at the top (409) even when the fields are wrong too."""
     pid = trial.patient_id("A-001")
     later = (trial.today() + timedelta(days=9)).isoformat()
-    r = login("clinician.a").post(f"/clinic/trial/patients/{pid}/infusions?lang=en",
-                                  data={"weight_kg": "heavy", "given_on": later})
+    s = login("clinician.a")
+    r = s.follow(s.post(f"/clinic/trial/patients/{pid}/infusions?lang=en",
+                        data={"weight_kg": "heavy", "given_on": later}))
     html = r.get_data(as_text=True)
     assert r.status_code == 409 and "recorded by unblinded staff" in html
     assert "Please enter a number." not in html

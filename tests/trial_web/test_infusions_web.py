@@ -48,7 +48,7 @@ def test_two_infusions_dose_volume_window_and_day0(login, trial, text):
     assert 'data-flag="outside_window"' in page and 'data-flag="volume_outside"' in page
     assert "Record infusion" not in page
 
-    third = _infuse(s, pid, today, given_by=str(clinician))
+    third = s.follow(_infuse(s, pid, today, given_by=str(clinician)))
     assert third.status_code == 409 and "Every planned infusion is recorded." in third.get_data(as_text=True)
 
 
@@ -57,7 +57,8 @@ def test_infusion_form_checks_weight_and_cells(login, trial):
 
     pid = trial.add_patient("BMSC", "B", "B-901", "bmsc", day0=trial.today())
     clinician = trial.scalar(select(User.id).where(User.username == "clinician.b"))
-    r = _infuse(login("clinician.b"), pid, trial.today(), weight_kg="65000", lot="", given_by=str(clinician))
+    s = login("clinician.b")
+    r = s.follow(_infuse(s, pid, trial.today(), weight_kg="65000", lot="", given_by=str(clinician)))
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "body weight in kilograms" in html and "Please fill this in." in html
@@ -70,6 +71,7 @@ def test_no_intervention_arm_keeps_randomization_day0(login, trial):
     page = s.get(f"/clinic/trial/patients/{pid}/infusions?lang=en").get_data(as_text=True)
     assert "No infusions are planned" in page
     r = s.post(f"/clinic/trial/patients/{pid}/infusions?lang=en", data={"given_on": trial.today().isoformat()})
+    r = s.follow(r)
     assert r.status_code == 409
 
 
@@ -81,11 +83,13 @@ def test_masked_staff_see_the_schedule_but_no_cells(login, trial):
     page = masked.get(f"/clinic/trial/patients/{pid}/infusions?lang=en").get_data(as_text=True)
     assert 'data-infusion="1"' in page and "data-cells" not in page and "Record infusion" not in page
     refused = masked.post(f"/clinic/trial/patients/{pid}/infusions?lang=en", data={})
+    refused = masked.follow(refused)
     assert refused.status_code == 409 and "recorded by unblinded staff" in refused.get_data(as_text=True)
     # the unblinded investigator records it; the protocol sets no dose per kg, so cells are required
     inv = login("investigator.a")
     inv_id = trial.scalar(select(User.id).where(User.username == "investigator.a"))
     r = _infuse(inv, pid, trial.today(), given_by=str(inv_id))
+    r = inv.follow(r)
     assert r.status_code == 422 and "Please enter the number of cells given." in r.get_data(as_text=True)
     assert _infuse(inv, pid, trial.today(), cells="50000000", given_by=str(inv_id)).status_code == 302
     after = masked.get(f"/clinic/trial/patients/{pid}/infusions?lang=en").get_data(as_text=True)

@@ -36,6 +36,7 @@ def test_randomized_study_refuses_direct_enrolment_in_place(login, trial, lang, 
     assert 'data-randomized-study="IT-HMSC"' in page and 'name="not_randomized"' in page
     assert 'href="/clinic/trial/screening"' in page
     r = s.post(f"/clinic/enrol?lang={lang}", data=enrol_form(trial.today(), "a-950"))
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert re.search(r'<p class="error" id="not_randomized-err">' + re.escape(message), html)
@@ -151,14 +152,16 @@ def test_disposition_problems_show_in_place(login, trial, ids, lang, future, rea
     assert page.status_code == 200 and 'name="kind"' in page.get_data(as_text=True)
     tomorrow = (trial.today() + timedelta(days=1)).isoformat()
     r = s.post(url, data={"kind": "withdrawn", "on": tomorrow, "reason": ""})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert re.search(r'id="err-on">' + re.escape(future), html)
     r = s.post(url, data={"kind": "withdrawn", "on": trial.today().isoformat(), "reason": " "})
+    r = s.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and re.search(r'id="err-reason">' + re.escape(reason), html)
     assert 'href="#f-reason"' in html
-    r = s.post(url, data={"kind": "died", "on": trial.today().isoformat()})
+    r = s.follow(s.post(url, data={"kind": "died", "on": trial.today().isoformat()}))
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and re.search(r'id="err-death_event">' + re.escape(death), html)
     assert trial.scalar(select(Patient.disposition).where(Patient.id == ids["A-003"])) is None
@@ -172,6 +175,7 @@ def test_died_links_to_a_fatal_sae_of_the_patient(login, trial, ids, text):
     url = f"/clinic/trial/patients/{ids['A-004']}/disposition?lang=en"
     other = fatal_sae(trial, "A-003")  # someone else's SAE is not a choice
     r = s.post(url, data={"kind": "died", "on": trial.today().isoformat(), "death_event": str(other)})
+    r = s.follow(r)
     assert r.status_code == 422 and 'id="err-death_event">Please choose one.' in r.get_data(as_text=True)
     sae = fatal_sae(trial, "A-004")
     page = s.get(url).get_data(as_text=True)
@@ -306,6 +310,7 @@ def test_consent_only_with_a_withdrawal(login, trial, ids):
     s = login("clinician.a")
     r = s.post(f"/clinic/trial/patients/{ids['A-003']}/disposition?lang=en",
                data={"kind": "lost", "on": trial.today().isoformat(), "consent_withdrawn": "y"})
+    r = s.follow(r)
     assert r.status_code == 422
     assert 'id="err-consent_withdrawn">Only a withdrawal can be a withdrawal of consent.' in r.get_data(as_text=True)
 

@@ -63,6 +63,7 @@ def test_sae_clock_is_shown_until_reported(login, trial, ids):
     bad = s.post(f"/clinic/trial/patients/{pid}/adverse-events/new?lang=en", data={
         "term": "Death", "onset": now.isoformat(), "grade": "5", "relatedness": "unlikely",
         "action": "not_applicable", "outcome": "fatal", "aware_on": now.isoformat(), "aware_time": "00:00"})
+    bad = s.follow(bad)
     assert bad.status_code == 422 and "Results in death" in bad.get_data(as_text=True)
     r = s.post(f"/clinic/trial/patients/{pid}/adverse-events/new", data={
         "term": "Seizure", "onset": now.isoformat(), "grade": "3", "serious_criteria": ["hospitalization"],
@@ -95,11 +96,11 @@ def test_safety_check_per_visit(login, trial, ids):
     timeline = s.get(f"/clinic/patients/{pid}?lang=en").get_data(as_text=True)
     assert f'/clinic/trial/patients/{pid}/visits/M1/safety' in timeline
     url = f"/clinic/trial/patients/{pid}/visits/M1/safety?lang=en"
-    missing = s.post(url, data={"lab": "abnormal_cs", "neuro": "normal", "imaging": "none"})
+    missing = s.follow(s.post(url, data={"lab": "abnormal_cs", "neuro": "normal", "imaging": "none"}))
     assert missing.status_code == 422 and "Please describe what was found." in missing.get_data(as_text=True)
     assert s.post(url, data={"lab": "abnormal_cs", "lab_detail": "ALT 3× ULN", "neuro": "normal",
                              "imaging": "none"}).status_code == 302
-    again = s.post(url, data={"lab": "normal", "neuro": "normal", "imaging": "none"})
+    again = s.follow(s.post(url, data={"lab": "normal", "neuro": "normal", "imaging": "none"}))
     assert again.status_code == 422 and "give a reason" in again.get_data(as_text=True)
     assert s.post(url, data={"lab": "abnormal_ncs", "lab_detail": "Na 133", "neuro": "abnormal",
                              "neuro_detail": "new left drift",

@@ -50,6 +50,7 @@ def test_not_eligible_lists_every_failing_and_missing_criterion(login, trial, el
     # and randomizing it anyway is refused
     refused = s.post(f"/clinic/trial/screenings/{stored.id}/randomize?lang=en",
                      data={"subject_code": "B-101", "education": "primary", "language": "zh"})
+    refused = s.follow(refused)
     assert refused.status_code == 409
     assert "Only an eligible candidate can be randomized." in refused.get_data(as_text=True)
     assert trial.patient_id("B-101") is None
@@ -59,7 +60,8 @@ def test_form_errors_are_named_and_values_kept(login, trial, eligible_form):
     today = trial.today()
     form = eligible_form(today, "S-B-102", birth_date="", onset_date=(today + timedelta(days=2)).isoformat(),
                          nihss_9=None, nihss_11=None)
-    r = login("clinician.b").post(new_url(trial) + "?lang=en", data=form)
+    s = login("clinician.b")
+    r = s.follow(s.post(new_url(trial) + "?lang=en", data=form))
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert "Please enter a date." in html and "This date is in the future." in html

@@ -28,6 +28,7 @@ def test_admin_creates_a_study_from_each_protocol(app, login, trial):
 def test_study_form_names_every_problem(login):
     admin = login("admin")
     r = admin.post("/clinic/trial/admin/studies/new?lang=en", data={"code": "IT-HMSC", "protocol": "nope"})
+    r = admin.follow(r)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     for message in ("A study with this code exists already.", "Please choose one.",

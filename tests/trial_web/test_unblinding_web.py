@@ -25,6 +25,7 @@ def test_emergency_unblinding(login, trial, ids):
     timeline = s.get(f"/clinic/patients/{a1}?lang=en").get_data(as_text=True)
     assert f"/clinic/trial/patients/{a1}/unblind" in timeline and "data-arm" not in timeline
     no_reason = s.post(f"/clinic/trial/patients/{a1}/unblind?lang=en", data={"reason": "  "})
+    no_reason = s.follow(no_reason)
     assert no_reason.status_code == 422 and "Please fill this in." in no_reason.get_data(as_text=True)
     assert trial.all(select(Unblinding)) == []
 

@@ -10,7 +10,7 @@ from epro.base import i18n
 from epro.services import patients
 from epro.services import protocols as app_protocols
 from epro.services.trial import studies
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.trial import bp
 from epro.web.trial.forms import NewStudyForm
 
@@ -28,8 +28,8 @@ def new_study():
               "success")
         return redirect(url_for("trial.new_study"))
     existing = patients.all_studies()
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "trial/new_study.html", sites=sites, protocols=app_protocols.all_protocols(), form=form,
         site_choices=[(s.id, f"{s.code} · {s.name_in(i18n.lang_code(str(get_locale())))}") for s in sites],
         studies=existing, site_codes=studies.site_codes_by_study(),
-    ), form.status
+    ))

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from epro.core.trial import randomization
 from epro.services.trial import allocation, studies
+from epro.web import prg
 from epro.web.hooks import presenter
 from epro.web.trial import bp
 from epro.web.trial.forms import AllocationListForm
@@ -27,11 +28,11 @@ def allocation_list(study_id: int):
         return redirect(url_for("trial.allocation_list", study_id=study.id))
     recorded = allocation.recorded_digest(study)
     lists = allocation.stored_lists(study)
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "trial/allocation.html", study=study, protocol=protocol, form=form,
         # Site staff read their own site's places only (epro.core.roles: an investigator is unblinded for
         # their own site).
         slots=allocation.slots(study, current_user.site_id if current_user.can.sees_own_site else None),
         recorded_digest=recorded,
         unchanged=bool(lists) and randomization.list_digest(lists) == recorded,
-    ), form.status
+    ))

@@ -15,7 +15,7 @@ from epro.models import Patient, User
 from epro.services import access, followup, patients
 from epro.services.errors import Refused
 from epro.services.trial import infusions, safety, unblinding
-from epro.web import converters, guards
+from epro.web import converters, guards, prg
 from epro.web.hooks import presenter, visit_label
 from epro.web.messages import say
 from epro.web.trial import bp
@@ -55,12 +55,12 @@ def infusion_list(patient_id: int):
         return redirect(url_for("trial.infusion_list", patient_id=patient.id))
     rows = infusions.schedule_of(patient, current_user)
     next_row = next((r for r in rows if r.infusion is None), None)
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "trial/infusions.html", patient=patient, rows=rows, unmasked=unmasked, plan=plan,
         next_row=next_row if unmasked and plan else None, form=form,
         staff_choices=[(u.id, u.display_name_in(i18n.lang_code(str(get_locale())))) for u in staff],
         flags=infusions.FLAGS, users=_users(rows),
-    ), form.status
+    ))
 
 
 def _users(rows) -> dict[int, User]:
@@ -83,9 +83,9 @@ def safety_check(patient_id: int, visit: str):
     if form.submit(lambda: safety.record_check(patient, visit, form.entry(), current_user, form.reason.data)):
         flash(_("Safety check saved for %(visit)s.", visit=visit_label(planned)), "success")
         return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "trial/safety_check.html", patient=patient, visit=planned, current=current, form=form, rules=rules,
-    ), form.status
+    ))
 
 
 # --- adverse events ----------------------------------------------------------------
@@ -126,9 +126,9 @@ def new_adverse_event(patient_id: int):
         else:
             flash(_("Adverse event recorded."), "success")
         return redirect(url_for("trial.adverse_events", patient_id=patient.id))
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "trial/adverse_event_form.html", patient=patient, report=report, form=form, rules=rules,
-    ), form.status
+    ))
 
 
 @bp.post("/adverse-events/<int:event_id>/reported")
@@ -160,5 +160,5 @@ def unblind(patient_id: int):
     if form.submit(lambda: unblinding.unblind(patient, current_user, form.reason.data)):
         flash(_("Unblinded for you, for this patient only. The site's investigators are told."), "warning")
         return redirect(url_for("trial.unblind", patient_id=patient.id))
-    return render_template("trial/unblind.html", patient=patient, form=form,
-                           unmasked=presenter().sees_arm(patient)), form.status
+    return prg.answer(form, lambda: render_template("trial/unblind.html", patient=patient, form=form,
+                           unmasked=presenter().sees_arm(patient)))

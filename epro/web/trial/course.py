@@ -12,7 +12,7 @@ from epro.models import Patient, User
 from epro.services import access, disposition, followup, unit_of_work
 from epro.services.errors import Refused
 from epro.services.trial import allocation, enrolment
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.forms import EmptyForm
 from epro.web.messages import refusal_message
 from epro.web.trial import bp
@@ -71,8 +71,9 @@ def disposition_form(patient_id: int):
     if done is not None:
         flash(_("The end of participation of %(code)s is recorded.", code=patient.subject_code), "success")
         return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor="course"))
-    return render_template("trial/disposition_form.html", patient=patient, form=form, events=events,
-                           today=today), form.status
+    return prg.answer(form, lambda: render_template(
+        "trial/disposition_form.html", patient=patient, form=form, events=events,
+        today=today))
 
 
 @bp.post("/patients/<int:patient_id>/allocate")

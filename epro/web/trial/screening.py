@@ -11,7 +11,7 @@ from epro.core.trial import eligibility as rules
 from epro.models import Screening, Study
 from epro.services import followup
 from epro.services.trial import allocation, screening, studies
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.hooks import presenter
 from epro.web.trial import bp
 from epro.web.trial.forms import CRITERION_FIELD, RandomizeForm, screening_form, screening_values
@@ -56,11 +56,11 @@ def _form_page(study: Study, existing: Screening | None):
         else:
             flash(_("%(code)s is not eligible; the reasons are listed below.", code=s.screening_code), "info")
         return redirect(url_for("trial.screening_detail", screening_id=s.id))
-    return render_template(
+    return prg.answer(form, lambda: render_template(
         "trial/screening_form.html", study=study, protocol=protocol, existing=existing, form=form,
         nihss=instruments.get("nihss"), criterion_field=CRITERION_FIELD,
         investigator_criteria=[c for c in protocol.eligibility if not c.computable],
-    ), form.status
+    ))
 
 
 @bp.route("/studies/<int:study_id>/screenings/new", methods=["GET", "POST"])
@@ -86,12 +86,13 @@ def _randomize_form(s: Screening) -> RandomizeForm:
 
 def _detail(s: Screening, form: RandomizeForm):
     protocol = studies.protocol_of(s.study)
-    return render_template(
+    back = url_for("trial.screening_detail", screening_id=s.id)  # a failed randomization shows here
+    return prg.answer(form, to=back, page=lambda: render_template(
         "trial/screening.html", s=s, study=s.study, protocol=protocol, form=form,
         evaluation=screening.evaluation(protocol, s), rules=rules,
         education_levels=[(code, _(label)) for code, label in EDUCATION_LEVELS], choose_arm="arm" in form,
         list_ready=not protocol.randomized or allocation.free_places(s.study, s.site_id) > 0,
-    ), form.status
+    ))
 
 
 @bp.get("/screenings/<int:screening_id>")
