@@ -1,70 +1,15 @@
-"""Every page, patient and clinician, in both languages, on a 360 px phone at 100 % and 200 % text:
+"""Every page, patient and clinician, in both languages, on a 360 px phone at 100 % text:
 no sideways scroll, axe finds nothing, and no patient touch target under 48 x 48 px (staff: 44).
 
-The pages are those of tests/support/page_list.py (the same list test_i18n renders).  Text
-size is the person's own setting (POST /account/display, as the header's menu sends it).
+The pages are those of tests/support/page_list.py (the same list test_i18n renders); the
+sweep is tests/support/sweep.py.  200 % text: test_every_page_large_text.py (a module of its own,
+so the two run side by side).
 """
-from __future__ import annotations
-
-import re
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from support.page_list import pages_for
-
-_axe = Axe()
-PATIENT_TAP = 48  # px: answer with the hand that works (issue 13)
-STAFF_TAP = 44  # px: WCAG 2.5.5 (AAA) / platform guidelines, for ward tablets and phones
-PATIENT_SIDE = ("patient.a1", "caregiver.a1")
-
-#: Everything a finger is meant to hit, visible on the page.
-TARGETS = """(min) => Array.from(document.querySelectorAll(
-    'a[href], button, input:not([type=hidden]), select, textarea, summary, label.choice'))
-  .filter(e => e.offsetParent !== null && !e.closest('.vh'))
-  // A radio or checkbox inside its label: the label is what the finger hits.
-  .filter(e => !(e.matches('input[type=radio], input[type=checkbox]') && e.closest('label')))
-  .map(e => { const r = e.getBoundingClientRect();
-              return {what: e.tagName.toLowerCase() + ' ' + (e.textContent || e.name || '').trim().slice(0, 30),
-                      w: Math.round(r.width), h: Math.round(r.height)}; })
-  .filter(t => t.w < min || t.h < min)"""
+from support.sweep import sweep
 
 
-def set_text_size(page, size: int) -> None:
-    html = page.content()
-    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-    answer = page.request.post("/account/display", form={"text_size": str(size), "contrast": "normal",
-                                                         "csrf_token": token},
-                               headers={"Accept": "application/json"})
-    assert answer.ok, answer.text()[:300]
-
-
-def check(page, path: str, username: str) -> list[str]:
-    """The problems of one page (empty: none)."""
-    page.goto(path)
-    page.wait_for_load_state("load")
-    problems = []
-    width, view = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    if width > view:
-        problems.append(f"{path}: scrolls sideways ({width} px > {view} px)")
-    results = _axe.run(page)
-    if results.violations_count:
-        problems.append(f"{path}: axe: {results.generate_report()[:1500]}")
-    small = page.evaluate(TARGETS, PATIENT_TAP if username in PATIENT_SIDE else STAFF_TAP)
-    if small:
-        problems.append(f"{path}: targets under the minimum: {small[:8]}")
-    return problems
-
-
-@pytest.mark.parametrize("size", [100, 200])
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_page_fits_a_phone_is_accessible_and_big_enough_to_tap(page_for, helpers, lang, size):
-    clinician = page_for("clinician.a", lang)
-    ids = {"A-001": helpers.patient_id(clinician, "A-001")}
-    problems = []
-    for username, paths in pages_for(ids).items():
-        page = page_for(username, lang)
-        set_text_size(page, size)
-        for path in paths:
-            problems += check(page, path + ("&" if "?" in path else "?") + f"lang={lang}", username)
-        set_text_size(page, 100)
-    assert not problems, f"{len(problems)} problem(s) at {size} % text, {lang}:\n" + "\n".join(problems)
+def test_every_page_fits_a_phone_is_accessible_and_big_enough_to_tap(page_for, helpers, lang):
+    problems = sweep(page_for, helpers, lang, 100)
+    assert not problems, f"{len(problems)} problem(s) at 100 % text, {lang}:\n" + "\n".join(problems)
