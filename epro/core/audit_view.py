@@ -44,7 +44,8 @@ class Change:
     new: Any
 
 
-def _value(text: str | None) -> Any:
+def stored_value(text: str | None) -> Any:
+    """An audit column's value as it was: JSON where it was stored as JSON, else the text itself."""
     if text is None:
         return None
     try:
@@ -63,7 +64,7 @@ def _flatten(field: str, old: Any, new: Any) -> list[Change]:
 
 def changes(field: str | None, old_text: str | None, new_text: str | None) -> list[Change]:
     """The values one trail row holds, in the record's column order."""
-    old, new = _value(old_text), _value(new_text)
+    old, new = stored_value(old_text), stored_value(new_text)
     if field == "answers":
         return _flatten(field, old, new)
     if isinstance(old, dict) or isinstance(new, dict):  # a record's columns: an insert or a state change

@@ -5,7 +5,6 @@ code or username where it has one (the web page words the action).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from epro.base.orm import db
+from epro.core.audit_view import stored_value
 from epro.models import AuditEvent, Site, Study, User
 
 TABLES = ("users", "sites", "studies", "study_sites", "activation_codes")
@@ -34,15 +34,6 @@ class Entry:
     old: Any
     new: Any
     reason: str | None
-
-
-def _value(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _names(table: str, model: Any, column: Any, ids: set[int]) -> dict[tuple[str, str], str]:
@@ -71,5 +62,5 @@ def entries(limit: int = PAGE, before: int | None = None) -> list[Entry]:
         {r.user_id for r in rows if r.user_id is not None})))} if rows else {}
     return [Entry(id=r.id, at=r.at, actor=actors.get(r.user_id) if r.user_id else None, role=r.role,
                   action=r.action, table=r.table_name, record_id=r.record_id,
-                  subject=names.get((r.table_name, r.record_id), ""), field=r.field, old=_value(r.old_value),
-                  new=_value(r.new_value), reason=r.reason) for r in rows]
+                  subject=names.get((r.table_name, r.record_id), ""), field=r.field, old=stored_value(r.old_value),
+                  new=stored_value(r.new_value), reason=r.reason) for r in rows]
