@@ -25,7 +25,6 @@ from sqlalchemy import event, text
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "epro-demo-2026"
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 
 
 class Meter:
@@ -70,15 +69,9 @@ def load(db: str, patients: int) -> None:
     os.environ.setdefault("EPRO_SECRET_KEY", "bench-secret-key-0123456789-0123456789-0123456789")
     os.environ["EPRO_REQUIRE_SECOND_FACTOR"] = "false"
     if db == "postgres":
-        from sqlalchemy import create_engine
+        from serve import database_uri  # bench/serve.py: a fresh PostgreSQL database per cohort size
 
-        name = f"epro_costs_{patients}"
-        admin = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        os.environ["EPRO_SQLALCHEMY_DATABASE_URI"] = PG + name
+        os.environ["EPRO_SQLALCHEMY_DATABASE_URI"] = database_uri("postgres", patients, Path(tempfile.gettempdir()))
     import subprocess
 
     extra = ["--patients", str(patients)] if patients else []
