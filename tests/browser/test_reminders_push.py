@@ -116,10 +116,16 @@ def test_remind_me_subscribes_only_after_the_tap(phone, live_server):
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url,
                                                   "registrationId": registration["registrationId"],
                                                   "data": push_payload(message)})
-    shown = page.wait_for_function(
-        "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.length ? ns.map(n => "
-        "({title: n.title, body: n.body, lang: n.lang, tag: n.tag, url: n.data && n.data.url})) : null)")
-    (note,) = shown.json_value()
+    # Polled from Python: page.evaluate awaits the promise, where wait_for_function may take the
+    # pending promise itself as "truthy" and hand back its later null.
+    shown: list[dict] = []
+    deadline = time.monotonic() + 10
+    while not shown and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        shown = page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => "
+            "({title: n.title, body: n.body, lang: n.lang, tag: n.tag, url: n.data && n.data.url})))")
+    (note,) = shown
     assert note == {"title": "epro 提醒", "body": message.body, "lang": "zh-Hans", "tag": "epro-reminder",
                     "url": message.link}
     assert "第3个月" in note["body"]
