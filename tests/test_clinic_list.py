@@ -139,7 +139,9 @@ def test_incremental_updates_keep_the_projection_equal(crowded):
                     continue
                 # A late answer, a repeat, and a worse one: counts, latest and alerts all move.
                 day = min(visit.window_end + timedelta(days=n % 3), followup.patient_today(p))
-                moment = datetime.combine(day, time(2), tzinfo=UTC).isoformat()
+                # Never in the future: late in the UTC day the patient's own day may already be tomorrow.
+                moment = min(datetime.combine(day, time(2), tzinfo=UTC),
+                             datetime.now(UTC) - timedelta(minutes=1)).isoformat()
                 with unit_of_work(clinician):
                     outcome = responses.submit(clinician, p, visit=visit.code, instrument="mrs",
                                                answers={"MRS0101": 5 - n % 3}, respondent="clinician",
