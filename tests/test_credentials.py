@@ -7,7 +7,7 @@ import time
 import pyotp
 import pytest
 from sqlalchemy import select
-from support.web import PASSWORD, Session, csrf_from, make_app
+from support.web import PASSWORD, Session, csrf_from, follow_refusal, make_app
 
 from epro.base.orm import db
 from epro.models import AuditEvent, User
@@ -34,7 +34,8 @@ def user(app, username: str) -> User:
 def sign_in(app, username: str, password: str = PASSWORD):
     client = app.test_client()
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    return client, client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return client, follow_refusal(client, client.post("/login", data={"username": username, "password": password,
+                                                                      "csrf_token": token}))
 
 
 # --- password strength -------------------------------------------------------------------------
@@ -68,10 +69,12 @@ def test_activation_refuses_a_weak_password(app, login):
     code = re.search(r"data-activation-code>([A-Z0-9-]+)<", issued).group(1)
     anon = app.test_client()
     token = csrf_from(anon.get(f"/activate?code={code}&lang=zh").get_data(as_text=True))
-    r = anon.post("/activate", data={"code": code, "username": "weak.carer", "password": "12345678",
-                                     "confirm": "12345678", "csrf_token": token})
+    posted = anon.post("/activate", data={"code": code, "username": "weak.carer", "password": "12345678",
+                                          "confirm": "12345678", "csrf_token": token})
+    assert posted.status_code == 303 and posted.headers["Location"].endswith(f"/activate?code={code}")
+    r = anon.get(posted.headers["Location"])
     body = r.get_data(as_text=True)
-    assert r.status_code == 200 and "这个密码太容易被猜到" in body and 'value="12345678"' not in body
+    assert r.status_code == 422 and "这个密码太容易被猜到" in body and 'value="12345678"' not in body
     assert "weak.carer" in body  # the username stays, the password does not
     assert user(app, "clinician.a").username  # and nothing was created
     with app.app_context():
@@ -144,8 +147,8 @@ def test_admin_reset_code_end_to_end_and_single_use(app, login):
     html = form.get_data(as_text=True)
     assert form.status_code == 200 and 'value="clinician.a"' in html and "readonly" in html
     token = csrf_from(html)
-    weak = anon.post("/activate?lang=en", data={"code": code, "password": "password123", "confirm": "password123",
-                                                "csrf_token": token})
+    weak = follow_refusal(anon, anon.post("/activate?lang=en", data={
+        "code": code, "password": "password123", "confirm": "password123", "csrf_token": token}))
     assert weak.status_code == 422 and "very common password" in weak.get_data(as_text=True)
     done = anon.post("/activate", data={"code": code, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
                                         "csrf_token": token})
@@ -219,7 +222,7 @@ def _set_up(s: Session) -> tuple[str, list[str]]:
 
 def _verify(client, code: str):
     token = csrf_from(client.get("/login/verify").get_data(as_text=True))
-    return client.post("/login/verify?lang=en", data={"code": code, "csrf_token": token})
+    return follow_refusal(client, client.post("/login/verify?lang=en", data={"code": code, "csrf_token": token}))
 
 
 def test_totp_setup_verify_replay_recovery_and_disable(app, login):
@@ -263,7 +266,8 @@ def test_too_many_wrong_codes_need_the_password_again(app, login):
     client, _ = sign_in(app, "clinician.a")
     for _ in range(4):
         assert _verify(client, "123456").status_code == 401
-    last = _verify(client, "123456")
+    last = client.post("/login/verify?lang=en", data={"code": "123456", "csrf_token": csrf_from(
+        client.get("/login/verify").get_data(as_text=True))})
     assert last.status_code == 303 and last.headers["Location"].endswith("/login")
     assert client.get("/login/verify").status_code == 302
     # They counted like wrong passwords: the account's sign-in limit (5 per 15 minutes) is used up.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from support.web import follow_refusal
 
 from epro.base.orm import db
 from epro.models import AuditEvent, RateCounter
@@ -213,7 +214,8 @@ def test_storage_concurrent_hits_all_count(app):
 def _attempt(client, username: str, password: str, lang: str = "en"):
     page = client.get(f"/login?lang={lang}").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return follow_refusal(client, client.post("/login", data={"username": username, "password": password,
+                                                              "csrf_token": token}))
 
 
 @pytest.mark.parametrize("lang, text", [("en", "please wait 15 minutes"), ("zh", "请等待 15 分钟后再试")])

@@ -2,6 +2,7 @@
 import re
 
 from sqlalchemy import select
+from support.web import follow_refusal
 
 BI_ANSWERS = {"feeding": "10", "bathing": "0", "grooming": "5", "dressing": "5", "bowels": "10",
               "bladder": "5", "toilet_use": "5", "transfers": "10", "mobility": "10", "stairs": "0"}
@@ -191,9 +192,14 @@ def test_enrol_and_activate_patient_and_caregiver(app, login):
 def test_login_one_message_for_unknown_user_and_wrong_password(client):
     page = client.get("/login?lang=en").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    a = client.post("/login", data={"username": "nobody", "password": "x", "csrf_token": token})
-    b = client.post("/login", data={"username": "patient.a1", "password": "wrong", "csrf_token": token})
+    posted = client.post("/login?lang=en", data={"username": "nobody", "password": "x", "csrf_token": token})
+    assert posted.status_code == 303 and posted.headers["Location"].endswith("/login?lang=en")  # never the POST again
+    a = client.get(posted.headers["Location"])
+    b = follow_refusal(client, client.post("/login", data={"username": "patient.a1", "password": "wrong",
+                                                           "csrf_token": token}))
     assert a.status_code == b.status_code == 401
+    assert 'value="nobody"' in a.get_data(as_text=True) and 'value="x"' not in a.get_data(as_text=True)
+    assert client.get("/login?lang=en").status_code == 200  # the refusal was shown once
     msg = "The username or password is not right."
     assert msg in a.get_data(as_text=True) and msg in b.get_data(as_text=True)
 
@@ -233,7 +239,8 @@ def test_unsafe_next_is_ignored(client):
 def _login_attempt(client, username, password):
     page = client.get("/login?lang=en").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return follow_refusal(client, client.post("/login", data={"username": username, "password": password,
+                                                              "csrf_token": token}))
 
 
 def test_account_locked_after_repeated_failures_and_audited(app, client):

@@ -192,15 +192,14 @@ def verify():
         flash(_("Please sign in again."), "info")
         return redirect(url_for("auth.login"))
     form = SecondFactorCodeForm()
-    error = None
     if form.validate_on_submit():
-        locked = sign_in_limits.check(user.username)  # before the code is looked at
-        if locked is not None:
-            from epro.web.auth import locked_message
+        from epro.web.auth import LOGIN_FORM, locked_message
 
+        locked = sign_in_limits.check(user.username)  # before the code is looked at
+        if locked is not None:  # the password must be typed again, after the lock: said on the sign-in page
             session.pop(PENDING, None)
-            return render_template("account/verify.html", form=form, error=locked_message(locked)), 429, {
-                "Retry-After": str(locked.retry_after)}
+            return prg.keep(form, name=LOGIN_FORM, form_error=locked_message(locked), status=429,
+                            to=url_for("auth.login"), values={"username": user.username})
         if credentials.check_second_factor(user, form.code.data or ""):
             from epro.web.auth import safe_next, start_session
 
@@ -216,8 +215,9 @@ def verify():
             flash(_("Too many wrong codes. Please sign in again."), "error")
             return redirect(url_for("auth.login")), 303
         session[PENDING] = pending
-        error = _("This code is not right. Please type the 6 digits your app shows now, or a recovery code.")
-    return render_template("account/verify.html", form=form, error=error), (401 if error else 200)
+        form.form_error = _("This code is not right. Please type the 6 digits your app shows now, or a recovery code.")
+        form.refused_status = 401
+    return prg.answer(form, lambda: render_template("account/verify.html", form=form, error=form.form_error))
 
 
 # --- reset codes, issued by staff and administrators ------------------------------------------
@@ -284,4 +284,5 @@ def redeem_reset(pending: ActivationCode):
 
             start_session(done)
             return redirect(url_for("main.home"))
-    return render_template("auth/activate_reset.html", form=form, user=user), form.status
+    return prg.answer(form, lambda: render_template("auth/activate_reset.html", form=form, user=user),
+                      to=url_for("auth.activate", code=code))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
@@ -12,7 +12,7 @@ from epro.base.extensions import limiter
 from epro.models import User
 from epro.services import accounts, activation, credentials, sign_in_limits
 from epro.services.passwords import verify_password
-from epro.web import second_step
+from epro.web import prg, second_step
 from epro.web.forms import ActivationCodeForm, EmptyForm, LoginForm, SetPasswordForm
 
 bp = Blueprint("auth", __name__)
@@ -49,7 +49,13 @@ def start_session(user: User) -> None:
 
 
 def _failed(response) -> bool:
-    return response.status_code == 401
+    """A refused sign-in counts against the address: the POST answers 303 either way (post–redirect–get),
+    so the view says so in ``g`` rather than by its status."""
+    return bool(g.get("sign_in_refused"))
+
+
+#: The kept state of a failed sign-in (epro.web.prg); the second step keeps its lock-out here too.
+LOGIN_FORM = "login"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -59,11 +65,10 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
-    error = None
     if form.validate_on_submit():
         locked = sign_in_limits.check(form.username.data)  # before any password is looked at
         if locked is not None:
-            return _locked(form, locked)
+            return _refused(form, locked_message(locked), 429)
         user = accounts.by_username((form.username.data or "").strip())
         if user is not None and user.active and verify_password(user.password_hash, form.password.data or ""):
             if credentials.second_factor_on(user):  # password right: now the code (epro.web.account.verify)
@@ -75,16 +80,36 @@ def login():
             verify_password(None, form.password.data or "")  # same time for unknown users
         accounts.login_failed(user)
         sign_in_limits.failed(form.username.data)
-        error = _("The username or password is not right. Please try again.")
-    return render_template("auth/login.html", form=form, error=error, first_start=not accounts.has_admin()), (
-        200 if not error else 401)
+        return _refused(form, _("The username or password is not right. Please try again."), 401)
+    if request.method == "POST":  # a field left empty: say which, on the page
+        return prg.keep(form, name=LOGIN_FORM) or _login_page(form, None, 422)
+    return _login_page(form, prg.take(LOGIN_FORM))
 
 
-def _locked(form: LoginForm, locked: sign_in_limits.Locked):
-    """429 while the name is locked, the right password included; says how long and sets Retry-After."""
-    page = render_template("auth/login.html", form=form, error=locked_message(locked),
-                           first_start=not accounts.has_admin())
-    return page, 429, {"Retry-After": str(locked.retry_after)}
+def _refused(form: LoginForm, message: str, status: int):
+    """Counted against the address, kept for the page, and 303 back to it (a reload asks nothing again)."""
+    g.sign_in_refused = status == 401
+    return prg.keep(form, name=LOGIN_FORM, form_error=message, status=status) or _login_page(
+        form, None, status, message)
+
+
+def _login_page(form: LoginForm, kept: prg.Kept | None, status: int = 200, error: str | None = None):
+    """The sign-in page; after a refusal, with its message and status (429 with Retry-After while locked)."""
+    headers: dict[str, str] = {}
+    if kept is not None:
+        prg.restore(form, kept)
+        error, status = kept.form_error, kept.status
+        if status == 429:  # the lock's time left is read now, not when the refusal was kept
+            locked = sign_in_limits.check(kept.values.get("username"))
+            if locked is None:
+                error, status = None, 200
+            else:
+                error, headers = locked_message(locked), {"Retry-After": str(locked.retry_after)}
+    elif status == 429:
+        locked = sign_in_limits.check(form.username.data)
+        headers = {"Retry-After": str(locked.retry_after)} if locked else {}
+    page = render_template("auth/login.html", form=form, error=error, first_start=not accounts.has_admin())
+    return page, status, headers
 
 
 def locked_message(locked: sign_in_limits.Locked) -> str:
@@ -110,18 +135,29 @@ def logout():
 
 
 @bp.route("/activate", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["ACTIVATION_LIMIT_ADDRESS"], deduct_when=lambda r: r.status_code == 400,
-               scope="activation")
+@limiter.limit(lambda: current_app.config["ACTIVATION_LIMIT_ADDRESS"],
+               deduct_when=lambda r: bool(g.get("code_refused")), scope="activation")
 def activate():
-    """Step 1 asks for the code (or takes it from the QR link); step 2 sets the password."""
+    """Step 1 asks for the code (or takes it from the QR link); step 2 sets the password.
+
+    Step 1 is a GET form, so a wrong code is answered in place (400) with nothing to post again."""
     code = (request.values.get("code") or "").strip()
     if not code:
-        return render_template("auth/activate_code.html", form=ActivationCodeForm())
+        kept = prg.take(CODE_FORM)  # a code that stopped working between the two steps
+        form = prg.restore(ActivationCodeForm(formdata=None), kept)
+        return render_template("auth/activate_code.html", form=form, error=kept.form_error if kept else None), (
+            kept.status if kept else 200)
     pending = activation.find_usable(code)
     if pending is None:
         activation.refused(code)
+        g.code_refused = True
         form = ActivationCodeForm(data={"code": code})
         error = _("This code does not work. It may be used up or expired; please ask your clinic for a new one.")
+        if request.method == "POST":
+            back = prg.keep(form, name=CODE_FORM, form_error=error, status=400, to=url_for("auth.activate"),
+                            values={"code": code})
+            if back is not None:
+                return back
         return render_template("auth/activate_code.html", form=form, error=error), 400
     if current_user.is_authenticated and activation.links_existing(pending, current_user):
         return _link_caregiver(pending, code)
@@ -133,8 +169,6 @@ def activate():
     fixed = pending.user.username if pending.purpose == "staff" and pending.user is not None else None
     form = SetPasswordForm(data={"code": code, **({"username": fixed} if fixed else {})}) \
         if request.method == "GET" else SetPasswordForm()
-    if fixed:
-        form.username.data = fixed
     if request.method == "POST" and "password" in request.form and form.validate_on_submit():
         user, problem = activation.redeem(pending, (form.username.data or "").strip(), form.password.data or "")
         if user is not None:
@@ -142,19 +176,37 @@ def activate():
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("main.home"))
         form.username.errors = [*form.username.errors, problem]
-    return render_template("auth/activate_password.html", form=form, pending=pending, fixed_username=fixed)
+
+    def page() -> str:
+        if fixed:
+            form.username.data = fixed
+        return render_template("auth/activate_password.html", form=form, pending=pending, fixed_username=fixed)
+
+    # A failed step comes back to the code's own address (the QR link's), never to the POST.
+    return prg.answer(form, page, to=url_for("auth.activate", code=code))
 
 
 def _link_caregiver(pending, code: str):
     """A caregiver who is signed in links this account to the code's patient (no second account)."""
     form = ActivationCodeForm(data={"code": code})
-    error = None
     if request.method == "POST" and form.validate_on_submit():
         error = activation.redeem_for_caregiver(pending, current_user)
         if not error:
             flash(_("You are now linked to a further patient."), "success")
             return redirect(url_for("main.home"))
-    return render_template("auth/activate_link.html", form=form, pending=pending, error=error)
+        return prg.keep(form, name=LINK_FORM, form_error=error, status=409,
+                        to=url_for("auth.activate", code=code)) or _link_page(form, pending, error, 409)
+    kept = prg.take(LINK_FORM)
+    return _link_page(form, pending, kept.form_error if kept else None, kept.status if kept else 200)
+
+
+#: The kept states of a link that failed and of a code that stopped working (epro.web.prg).
+LINK_FORM = "activation_link"
+CODE_FORM = "activation_code"
+
+
+def _link_page(form: ActivationCodeForm, pending, error: str | None, status: int):
+    return render_template("auth/activate_link.html", form=form, pending=pending, error=error), status
 
 
 @bp.get("/logout")

@@ -60,13 +60,16 @@ def _secret_names(form: Any) -> set[str]:
 
 def keep(form: Any = None, *, name: str | None = None, failed: str | None = None,
          errors: dict[str, Any] | None = None, form_error: str | None = None, status: int = 422,
-         to: str | None = None) -> ResponseReturnValue | None:
+         to: str | None = None, values: dict[str, str] | None = None) -> ResponseReturnValue | None:
     """Keep a failed form for the page at ``to`` (default: this address) and answer 303 there.
 
-    None when the state is too big for the session: the caller answers in place.
+    ``values`` stand for what was typed when the page at ``to`` shows another form (the second
+    step's lock-out shown on the sign-in page).  None when the state is too big for the session:
+    the caller answers in place.
     """
     secrets = NEVER_KEPT | _secret_names(form)
-    data = [(k, v) for k, v in request.form.items(multi=True) if k not in secrets]
+    typed = list(values.items()) if values is not None else request.form.items(multi=True)
+    data = [(k, v) for k, v in typed if k not in secrets]
     if errors is None and form is not None:
         errors = {n: [str(m) for m in f.errors] for n, f in form._fields.items() if f.errors}  # messages, not values
     if form_error is None and form is not None:

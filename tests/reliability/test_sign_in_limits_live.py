@@ -12,6 +12,7 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -37,8 +38,11 @@ def sign_in(base_url: str, username: str, password: str) -> requests.Response:
     with requests.Session() as http:
         http.headers["Connection"] = "close"
         token = csrf_from(http.get(base_url + "/login?lang=en", timeout=30).text)
-        return http.post(base_url + "/login", data={"username": username, "password": password, "csrf_token": token},
-                         allow_redirects=False, timeout=30)
+        response = http.post(base_url + "/login", data={"username": username, "password": password,
+                                                        "csrf_token": token}, allow_redirects=False, timeout=30)
+        if response.status_code == 303:  # a refusal: its page says which (post–redirect–get)
+            response = http.get(urljoin(base_url + "/", response.headers["Location"]), timeout=30)
+        return response
 
 
 def bad_code(base_url: str) -> int:

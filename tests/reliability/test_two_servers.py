@@ -80,6 +80,8 @@ class Person:
                                   data={"username": self.username, "password": password, "csrf_token": token})
         if response.status_code == 302:
             self.csrf = self.get(base, "/pwa/session").json()["csrf_token"]  # renewed with the session
+        elif response.status_code == 303:  # a refusal: its page says which (post–redirect–get)
+            response = self.get(base, response.headers["Location"].removeprefix(base))
         return response
 
     def close(self) -> None:

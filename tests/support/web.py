@@ -43,6 +43,14 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def follow_refusal(client, response):
+    """A refused sign-in or activation step answers 303 to its page (post–redirect–get, epro.web.prg):
+    that page, which carries the refusal's status; any other answer as it is."""
+    if response.status_code != 303:
+        return response
+    return client.get(response.headers["Location"])
+
+
 class Session:
     """A logged-in test client with the CSRF token at hand."""
 
