@@ -121,8 +121,8 @@ def test_existing_caregiver_links_a_second_patient_by_code(app, login, ids):
     assert app.test_client().get(f"/activate?code={code}").status_code == 400
     # A code for a patient the caregiver already has: a message, no second link.
     code = issue_caregiver_code(s, ids["A-001"])
-    r = care.post("/activate?lang=en", data={"code": code})
-    assert r.status_code == 200 and "You are already linked to this patient." in r.get_data(as_text=True)
+    r = care.follow(care.post("/activate?lang=en", data={"code": code}))
+    assert r.status_code == 409 and "You are already linked to this patient." in r.get_data(as_text=True)
 
 
 def test_caregiver_list_is_the_sites_only(app, login, ids):
