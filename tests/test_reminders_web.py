@@ -162,9 +162,13 @@ def test_the_person_gives_their_own_contact_and_a_bad_one_is_named(app, login, l
     s = login("patient.a1")
     r = s.post(f"/reminders?lang={lang}", data={"action": "save", "email": "y", "email_address": "not-an-address",
                                                 "phone_number": "call me"})
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/reminders?lang={lang}")  # a reload posts nothing
+    r = s.follow(r)
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert 'id="email_address-err"' in html and 'id="phone_number-err"' in html and word in html
+    assert 'value="not-an-address"' in html and 'value="call me"' in html  # what was typed is kept
+    assert s.get("/reminders").status_code == 200  # once: the next visit is a fresh page
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "patient.a1"))
         assert (user.email, user.phone) == ("patient.a1@example.org", "+86 138 0000 0001")  # nothing changed

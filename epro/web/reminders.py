@@ -14,7 +14,7 @@ from flask_login import current_user
 from wtforms import BooleanField
 
 from epro.services import reminders
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.fields import Form, TextField
 
 bp = Blueprint("reminders", __name__)
@@ -47,9 +47,9 @@ def page():
         flash(_("Reminders are stopped. You can start them again here at any time.") if action == "stop"
               else _("Reminders are on again."), "ok")
         return redirect(url_for("reminders.page"))
-    return render_template("patient/reminders.html", form=form, prefs=prefs,
-                           subscribed=bool(reminders.subscriptions_of(user)),
-                           caregiver=user.role == "caregiver"), form.status
+    return prg.answer(form, lambda: render_template(
+        "patient/reminders.html", form=form, prefs=prefs, subscribed=bool(reminders.subscriptions_of(user)),
+        caregiver=user.role == "caregiver"))
 
 
 def _save(user, form: ReminderForm) -> bool:

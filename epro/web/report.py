@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from epro.services import access, followup
 from epro.services.trial import safety
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.trial.forms import SymptomReportForm
 
 bp = Blueprint("report", __name__)
@@ -30,6 +30,5 @@ def new_problem(patient_id: int):
         flash(_("Thank you. Your clinic has your report and will look at it. "
                 "If it is an emergency, call 120 or go to the hospital now."), "success")
         return redirect(url_for("patient.home"))
-    return render_template(
-        "trial/patient_report.html", patient=patient, form=form, severities=safety.SEVERITIES, today=today,
-    ), form.status
+    return prg.answer(form, lambda: render_template(
+        "trial/patient_report.html", patient=patient, form=form, severities=safety.SEVERITIES, today=today))

@@ -9,7 +9,7 @@ def test_symptom_report_reaches_the_sites_clinicians_only(login, trial, ids, tex
     patient = login("patient.a1")
     home = patient.get("/me?lang=en").get_data(as_text=True)
     assert f'href="/patients/{a1}/report"' in home
-    empty = patient.post(f"/patients/{a1}/report?lang=en", data={})
+    empty = patient.follow(patient.post(f"/patients/{a1}/report?lang=en", data={}))
     assert empty.status_code == 422 and "Please fill this in." in empty.get_data(as_text=True)
     r = patient.post(f"/patients/{a1}/report", data={
         "what": "Dizzy when standing up", "since": trial.today().isoformat(), "severity": "severe",
