@@ -33,7 +33,7 @@ def test_card_in_chinese_for_a_chinese_patient_on_an_english_page(app, login, id
     pid = ids["A-002"]
     set_language(app, pid, "zh")
     s = login("clinician.a")
-    html = s.post(f"/clinic/patients/{pid}/codes?lang=en", data={"role": "caregiver"}).get_data(as_text=True)
+    html = s.follow(s.post(f"/clinic/patients/{pid}/codes?lang=en", data={"role": "caregiver"})).get_data(as_text=True)
     assert '<html lang="en">' in html and "Print card" in html  # the page is the clinician's language
     card = card_of(html)
     assert 'lang="zh-Hans"' in card
@@ -60,7 +60,7 @@ def test_card_in_english_for_an_english_patient_on_a_chinese_page(app, login, id
         db.session.get(Patient, pid).user_id = None
         db.session.commit()
     s = login("clinician.a")
-    html = s.post(f"/clinic/patients/{pid}/codes?lang=zh", data={"role": "patient"}).get_data(as_text=True)
+    html = s.follow(s.post(f"/clinic/patients/{pid}/codes?lang=zh", data={"role": "patient"})).get_data(as_text=True)
     assert '<html lang="zh-Hans">' in html and "打印激活卡" in html
     card = card_of(html)
     assert 'lang="en"' in card and "Your epro activation card" in card
@@ -76,7 +76,7 @@ def test_card_only_in_the_issuing_response_and_print_layout(app, login, ids):
     s = login("clinician.a")
     page = s.get(f"/clinic/patients/{ids['A-002']}/codes?lang=en").get_data(as_text=True)
     assert "activation-card" not in page  # no code, no card
-    issued = s.post(f"/clinic/patients/{ids['A-002']}/codes?lang=en", data={"role": "caregiver"})
+    issued = s.follow(s.post(f"/clinic/patients/{ids['A-002']}/codes?lang=en", data={"role": "caregiver"}))
     assert issued.status_code == 200 and 'data-print hidden' in issued.get_data(as_text=True)
     assert "print.js" in issued.get_data(as_text=True)
     css = (Path(__file__).resolve().parent.parent / "static" / "css" / "app.css").read_text()

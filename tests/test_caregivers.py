@@ -9,7 +9,7 @@ from epro.models import AuditEvent, CaregiverLink, User
 
 
 def issue_caregiver_code(s, pid) -> str:
-    html = s.post(f"/clinic/patients/{pid}/codes?lang=en", data={"role": "caregiver"}).get_data(as_text=True)
+    html = s.follow(s.post(f"/clinic/patients/{pid}/codes?lang=en", data={"role": "caregiver"})).get_data(as_text=True)
     return re.search(r"data-activation-code>([A-Z0-9-]+)<", html).group(1)
 
 

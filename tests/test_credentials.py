@@ -65,7 +65,7 @@ def test_activation_refuses_a_weak_password(app, login):
     s = login("clinician.a")
     page = s.get("/clinic/").get_data(as_text=True)
     pid = re.search(r"/clinic/patients/(\d+)", page).group(1)
-    issued = s.post(f"/clinic/patients/{pid}/codes", data={"role": "caregiver"}).get_data(as_text=True)
+    issued = s.follow(s.post(f"/clinic/patients/{pid}/codes", data={"role": "caregiver"})).get_data(as_text=True)
     code = re.search(r"data-activation-code>([A-Z0-9-]+)<", issued).group(1)
     anon = app.test_client()
     token = csrf_from(anon.get(f"/activate?code={code}&lang=zh").get_data(as_text=True))
@@ -137,7 +137,7 @@ def _reset_code(html: str) -> str:
 def test_admin_reset_code_end_to_end_and_single_use(app, login):
     victim = login("clinician.a")
     admin = login("admin")
-    r = admin.post("/admin/users/clinician.a/reset?lang=en", data={"username": "clinician.a"})
+    r = admin.follow(admin.post("/admin/users/clinician.a/reset?lang=en", data={"username": "clinician.a"}))
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     code = _reset_code(page)
@@ -182,7 +182,7 @@ def test_staff_issue_reset_codes_for_their_site_only(app, login, ids):
     s = login("clinician.a")
     codes_page = s.get(f"/clinic/patients/{ids['A-001']}/codes?lang=en").get_data(as_text=True)
     assert 'data-reset-for="patient.a1"' in codes_page and 'data-reset-for="caregiver.a1"' in codes_page
-    r = s.post(f"/patients/{ids['A-001']}/reset?lang=en", data={"username": "caregiver.a1"})
+    r = s.follow(s.post(f"/patients/{ids['A-001']}/reset?lang=en", data={"username": "caregiver.a1"}))
     assert r.status_code == 200 and "caregiver.a1" in r.get_data(as_text=True)
     code = _reset_code(r.get_data(as_text=True))
     # Not a staff account, not another site's patient, not an account outside the patient's page.
@@ -198,9 +198,10 @@ def test_staff_issue_reset_codes_for_their_site_only(app, login, ids):
                                         "csrf_token": token}).status_code == 302
     assert anon.get("/api/v1/me").get_json()["role"] == "caregiver"
     # A newer code replaces an older one.
-    first = _reset_code(s.post(f"/patients/{ids['A-001']}/reset", data={"username": "patient.a1"}
-                               ).get_data(as_text=True))
-    _reset_code(s.post(f"/patients/{ids['A-001']}/reset", data={"username": "patient.a1"}).get_data(as_text=True))
+    first = _reset_code(s.follow(s.post(f"/patients/{ids['A-001']}/reset", data={"username": "patient.a1"})
+                                 ).get_data(as_text=True))
+    _reset_code(s.follow(s.post(f"/patients/{ids['A-001']}/reset", data={"username": "patient.a1"})
+                         ).get_data(as_text=True))
     assert app.test_client().get(f"/activate?code={first}").status_code == 400
 
 
@@ -315,8 +316,9 @@ def test_mandatory_second_factor_for_admin_and_investigator(strict_app):
 
 def test_a_reset_code_is_no_second_factor(app, login):
     secret, _codes = _set_up(login("clinician.a"))
-    code = _reset_code(login("admin").post("/admin/users/clinician.a/reset", data={"username": "clinician.a"}
-                                           ).get_data(as_text=True))
+    admin = login("admin")
+    code = _reset_code(admin.follow(admin.post("/admin/users/clinician.a/reset", data={"username": "clinician.a"})
+                                    ).get_data(as_text=True))
     anon = app.test_client()
     token = csrf_from(anon.get(f"/activate?code={code}").get_data(as_text=True))
     done = anon.post("/activate", data={"code": code, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,

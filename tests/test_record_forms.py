@@ -51,5 +51,5 @@ def test_activation_codes_only_for_the_patient_or_a_caregiver(login, ids):
     s = login("clinician.a")
     url = f"/clinic/patients/{ids['A-003']}/codes"
     assert s.post(url, data={"role": "clinician"}).status_code == 400
-    issued = s.post(url + "?lang=en", data={"role": "caregiver"})
+    issued = s.follow(s.post(url + "?lang=en", data={"role": "caregiver"}))
     assert issued.status_code == 200 and "/activate?code=" in issued.get_data(as_text=True)

@@ -150,8 +150,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from epro.web import boundary, hooks, prg
+    from epro.web import boundary, hooks, prg, shown_codes
 
     hooks.register(app)
     prg.register(app)  # a failed form kept for its page is dropped when another page opens
+    shown_codes.register(app)  # so is a one-time code kept for the page that shows it
     boundary.register(app)  # last: its after_request (the commit) runs first

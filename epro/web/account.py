@@ -29,7 +29,7 @@ from epro.core import display as display_choice
 from epro.models import ActivationCode, User
 from epro.services import access, accounts, activation, credentials, sign_in_limits
 from epro.services.errors import Refused
-from epro.web import prg
+from epro.web import prg, shown_codes
 from epro.web.account_forms import (
     ChangePasswordForm,
     DisableSecondFactorForm,
@@ -260,11 +260,23 @@ def issue_patient_reset(patient_id: int):
 
 def _issue(user: User, back: str):
     try:
-        code, record = credentials.issue_reset(user, _user())
+        code, _record = credentials.issue_reset(user, _user())
     except Refused as exc:  # e.g. a deactivated account: say so where the button was
         flash(refusal_message(exc), "error")
         return redirect(back, 303)
-    return render_template("account/reset_issued.html", issued=_issued(user, code, record), back=back)
+    # Shown on the page after a redirect: a reload or the language switch shows it again, never a new one.
+    return shown_codes.show(code, url_for("account.reset_code"), back=back)
+
+
+@bp.get("/account/reset-code")
+def reset_code():
+    """The reset code this person has just issued, while its page stays open (epro.web.shown_codes)."""
+    held = shown_codes.held()
+    if held is None or held.record.purpose != "reset" or held.record.user is None:
+        return redirect(url_for("main.home"))
+    back = str(held.context.get("back") or url_for("main.home"))
+    return render_template("account/reset_issued.html", issued=_issued(held.record.user, held.code, held.record),
+                           back=back)
 
 
 def redeem_reset(pending: ActivationCode):

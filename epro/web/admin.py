@@ -20,7 +20,7 @@ from epro.core.i18n_marker import N_
 from epro.models import User
 from epro.services import activation, admin_log, sites, staff
 from epro.services.trial import studies
-from epro.web import guards, prg
+from epro.web import guards, prg, shown_codes
 from epro.web.admin_forms import (
     ROLE_LABELS,
     AddStudySiteForm,
@@ -122,11 +122,15 @@ def add_study_site(study_id: int):
 # --- accounts -------------------------------------------------------------------------------------
 
 
-def _show_code(user: User, code: str, heading: str, status: int = 200):
-    url = activation.link_for(code)
-    record = staff.pending_code(user)
-    return render_template("admin/code.html", account=user, heading=heading, code=activation.display(code),
-                           url=url, qr=activation.qr_svg(url), expires_at=record.expires_at if record else None), status
+#: The heading of the page that shows a new account code, by what issued it.
+CODE_HEADINGS = {"invited": N_("Account %(username)s invited"),
+                 "reactivated": N_("Account %(username)s reactivated"),
+                 "new": N_("New activation code for %(username)s")}
+
+
+def _show_code(user: User, code: str, issued_by: str):
+    """The code's page after a redirect (epro.web.shown_codes): a reload shows the same code again."""
+    return shown_codes.show(code, url_for("admin.user_code", user_id=user.id), heading=issued_by)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -137,7 +141,7 @@ def users_page():
                                                form.display_name_en.data, form.display_name_zh.data, current_user))
     if invited is not None:
         user, code = invited
-        return _show_code(user, code, _("Account %(username)s invited", username=user.username))
+        return _show_code(user, code, "invited")
     return prg.answer(form, lambda: render_template(
         "admin/users.html", form=form, accounts=staff.accounts_list(),
         site_choices=[(s.code, f"{s.code} · {s.name_in(reader_lang())}") for s in every_site],
@@ -185,8 +189,22 @@ def reactivate_user(user_id: int):
     form = ButtonForm()
     done = form.submit(lambda: staff.reactivate(user, current_user))
     if done is not None:
-        return _show_code(user, done[1], _("Account %(username)s reactivated", username=user.username))
+        return _show_code(user, done[1], "reactivated")
     return _failed(user, form, button=form)
+
+
+@bp.get("/users/<int:user_id>/code")
+def user_code(user_id: int):
+    """The one-time code just issued for this account, while its page stays open; else the account."""
+    user = staff.by_id(user_id) or abort(404)
+    held = shown_codes.held()
+    if held is None or held.record.user_id != user.id:
+        return redirect(url_for("admin.user_page", user_id=user.id))
+    url = activation.link_for(held.code)
+    heading = CODE_HEADINGS.get(str(held.context.get("heading")), CODE_HEADINGS["new"])
+    return render_template("admin/code.html", account=user, heading=_(heading, username=user.username),
+                           code=activation.display(held.code), url=url, qr=activation.qr_svg(url),
+                           expires_at=held.record.expires_at)
 
 
 @bp.post("/users/<int:user_id>/code")
@@ -195,7 +213,7 @@ def new_user_code(user_id: int):
     form = ButtonForm()
     code = form.submit(lambda: staff.new_code(user, current_user))
     if code is not None:
-        return _show_code(user, code, _("New activation code for %(username)s", username=user.username))
+        return _show_code(user, code, "new")
     return _failed(user, form, button=form)
 
 

@@ -29,7 +29,7 @@ from epro.services import patients as patient_records
 from epro.services import site_list as clinic_list
 from epro.services.errors import FieldError, Refused
 from epro.services.trial import enrolment, studies
-from epro.web import cards, converters, downloads, guards, prg, printing, trail_view
+from epro.web import cards, converters, downloads, guards, prg, printing, shown_codes, trail_view
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
 from epro.web.hooks import visit_label
 from epro.web.messages import field_errors, refusal_message
@@ -225,7 +225,6 @@ def enrol():
 def codes(patient_id: int):
     patient = _patient(patient_id)
     form = ActivationRequestForm()
-    issued = None
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)  # only the page's own buttons post here
@@ -235,11 +234,17 @@ def codes(patient_id: int):
         elif not followup.contactable(patient):
             flash(refusal_message(Refused(activation.NOT_CONTACTABLE)), "error")
         else:
-            code, record = activation.issue(patient, role, current_user)
-            url = activation.link_for(code)
-            shown, qr = activation.display(code), activation.qr_svg(url)
-            issued = {"role": role, "code": shown, "url": url, "qr": qr, "expires_at": record.expires_at,
-                      "card": cards.activation_card(patient, role, shown, url, qr, record.expires_at)}
+            code, _record = activation.issue(patient, role, current_user)
+            # Shown on the page after a redirect: a reload or the language switch shows it again, never a new one.
+            return shown_codes.show(code)
+        return redirect(prg.this_address(), 303)
+    issued = None
+    held = shown_codes.held()
+    if held is not None and held.record.patient_id == patient.id:
+        url = activation.link_for(held.code)
+        shown, qr, role = activation.display(held.code), activation.qr_svg(url), held.record.role
+        issued = {"role": role, "code": shown, "url": url, "qr": qr, "expires_at": held.record.expires_at,
+                  "card": cards.activation_card(patient, role, shown, url, qr, held.record.expires_at)}
     return render_template("clinic/codes.html", patient=patient, form=form, issued=issued,
         today=date.today(), printed=_printed(patient))
 

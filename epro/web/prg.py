@@ -80,10 +80,21 @@ def keep(form: Any = None, *, name: str | None = None, failed: str | None = None
     size = sum(len(k) + len(v) for k, v in data) + sum(len(m) for v in kept.errors.values() for m in v)
     if size > MAX_CHARS:
         return None
-    target = to or (request.script_root + request.full_path).rstrip("?")
+    target = to or this_address()
     session[KEY] = {"path": target.split("?", 1)[0], "at": time.time(), "form": kept.form, "failed": failed,
                     "data": data, "errors": kept.errors, "form_error": kept.form_error, "status": status}
     return redirect(target, 303)
+
+
+def this_address() -> str:
+    """This request's address with its query (``?lang=en`` survives the redirect)."""
+    return (request.script_root + request.full_path).rstrip("?")
+
+
+def with_language(url: str) -> str:
+    """``url`` with this request's ``?lang=`` choice, which is not kept anywhere else."""
+    lang = request.args.get("lang")
+    return f"{url}{'&' if '?' in url else '?'}lang={lang}" if lang in ("zh", "en") else url
 
 
 def _here() -> str:
