@@ -1,11 +1,12 @@
 /* Read aloud (朗读): a big button on each question screen reads the question and then every answer,
-   with the phone's own speech (Web Speech API), so it works offline too.
+   and a speaker button beside each answer reads that answer alone (without choosing it), with the
+   phone's own speech (Web Speech API), so it works offline too.
    - Never automatic: only a tap starts it; a second tap (or going to another question) stops it.
    - The page's language: zh-CN on Chinese pages, en on English ones, with a voice for it if the
      phone lists one. Where the phone has no speech, or no voice for the language, there is no
      button at all: never a button that does nothing.
    - The question is read in the wording shown now (it follows who answers, questionnaire.js).
-   Translated text comes from data-t-read / data-t-stop on the form. */
+   Translated text comes from data-t-read / data-t-stop / data-t-read-answer on the form. */
 (function () {
   "use strict";
   var form = document.getElementById("questionnaire");
@@ -70,7 +71,37 @@
     });
   }
 
+  // One answer, on its own: the speaker beside it (its own target, so hearing never chooses it).
+  function readAnswer(label) {
+    stop();
+    var voice = voiceFor();
+    if (!voice) { hideAll(); return; }
+    try { speech.cancel(); } catch (e) { /* nothing was being read */ }
+    var u = new window.SpeechSynthesisUtterance(textOf(label));
+    u.lang = lang;
+    try { u.voice = voice; } catch (e) { /* a browser that takes only lang */ }
+    u.rate = 0.9;
+    speech.speak(u);
+  }
+
   function hideAll() { buttons.forEach(function (b) { b.hidden = true; }); }
+
+  function answerButton(label) {
+    // The label keeps the radio; the button sits beside it in a row, never inside (a tap on a
+    // button in a label would also choose the answer).
+    var row = document.createElement("div");
+    row.className = "choice-row";
+    label.parentNode.insertBefore(row, label);
+    row.appendChild(label);
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "secondary read-answer";
+    b.setAttribute("data-read-answer", "");
+    b.setAttribute("aria-label", t("read-answer").replace("{answer}", textOf(label)));
+    b.textContent = "🔊";
+    b.addEventListener("click", function () { readAnswer(label); });
+    row.appendChild(b);
+    return b;
+  }
 
   function addButtons() {
     if (buttons.length) { buttons.forEach(function (b) { b.hidden = false; }); return; }
@@ -85,6 +116,7 @@
       var legend = fs.querySelector("legend");
       fs.insertBefore(row, legend ? legend.nextSibling : fs.firstChild);
       buttons.push(b);
+      fs.querySelectorAll("label.choice").forEach(function (label) { buttons.push(answerButton(label)); });
     });
   }
 
@@ -95,7 +127,7 @@
   // Another question, the review, or leaving the page: the reading stops.
   form.addEventListener("click", function (ev) {
     var b = ev.target.closest && ev.target.closest("button");
-    if (b && !b.hasAttribute("data-read-aloud")) stop();
+    if (b && !b.hasAttribute("data-read-aloud") && !b.hasAttribute("data-read-answer")) stop();
   });
   form.addEventListener("change", function (ev) { if (ev.target && ev.target.name === "respondent") stop(); });
   window.addEventListener("pagehide", stop);

@@ -1,10 +1,10 @@
 """Read aloud, text size and contrast on a 360-px phone (issue 13), in real Chromium.
 
 patient.a1 answers the Barthel Index at 200 % text with the read-aloud button pressed on every
-question; the phone's speech is stubbed (headless Chromium has no voices) so the test hears what
-would be said. The page never scrolls sideways, every answer is a target of at least 48 × 48 px,
-and axe finds nothing at 200 % and in high contrast, in both languages. Without speech there is no
-read-aloud button at all.
+question and the speaker beside one answer of each; the phone's speech is stubbed (headless Chromium
+has no voices) so the test hears what would be said. The page never scrolls sideways, every answer
+is a target of at least 48 × 48 px, and axe finds nothing at 200 % and in high contrast, in both
+languages. Without speech there is no read-aloud button at all.
 """
 from __future__ import annotations
 
@@ -146,6 +146,14 @@ def test_bi_at_200_percent_with_read_aloud(page_for, helpers, capsys, username, 
             button.click()
             assert page.evaluate("() => window.__cancels") == cancels + 1
             assert button.inner_text() == read_text and spoken(page) == []
+        # The speaker beside each answer reads that answer alone, and hearing it chooses nothing.
+        speakers = wizard.step.locator("button[data-read-answer]")
+        assert speakers.count() == len(answers)
+        pick = i % len(answers)
+        assert answers[pick] in (speakers.nth(pick).get_attribute("aria-label") or "")
+        speakers.nth(pick).click()
+        assert [s["text"] for s in spoken(page)] == [answers[pick]]
+        assert wizard.step.locator("input:checked").count() == 0
         wizard.choose(key, value)
         wizard.next.click()
     assert wizard.review.is_visible()
@@ -210,6 +218,7 @@ def test_no_speech_no_button(page_for, helpers, stub):
     assert wizard.current_key() == "GDS0201"
     page.wait_for_load_state("load")
     assert page.locator("button[data-read-aloud]").count() == 0
+    assert page.locator("button[data-read-answer]").count() == 0 and page.locator(".choice-row").count() == 0
     assert page.get_by_role("button", name=wizard.text("read")).count() == 0
     wizard.choose("GDS0201", "YES")  # the questionnaire itself works as before
     wizard.next.click()
