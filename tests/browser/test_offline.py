@@ -8,9 +8,7 @@ other test of its module has (more in test_offline_resend.py)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from playwright.sync_api import expect
 from support.offline import (
     ALL_SENT,
     BI,
@@ -18,8 +16,7 @@ from support.offline import (
     GDS,
     NO_BACKGROUND_SYNC,
     answer_and_send,
-    assert_no_violations,
-    go_offline_ready,
+    kept_and_sent_once,
     stored_with_id,
     wait_js,
     wait_until,
@@ -28,62 +25,7 @@ from support.offline import (
 
 
 def test_offline_answers_are_kept_and_sent_once(page_for, helpers):
-    page = page_for("patient.a1", "zh")
-    pid = helpers.patient_id(page)
-    t = lambda key: page.get_attribute("#outbox", f"data-t-{key}")  # noqa: E731
-    go_offline_ready(page, pid)
-
-    bi_id = answer_and_send(page, helpers, "bi", BI)
-    saved = page.locator("#saved-here")
-    saved.wait_for()
-    assert saved.locator('[data-when="pending"]').is_visible()
-    assert page.locator("form#questionnaire").is_hidden()
-    expect(page.locator(f'#outbox li[data-id="{bi_id}"][data-state="pending"]')).to_be_visible()
-    expect(page.locator("#outbox [role=status]")).to_have_text(t("waiting"))
-    assert_no_violations(page, "questionnaire saved on the phone (zh)")
-
-    with page.expect_navigation():
-        saved.locator("a.button").click()
-    # The home page (a copy kept offline) marks what is already saved on the phone.
-    expect(page.locator('a[data-instrument="bi"] .badge.queued')).to_have_text(t("queued"))
-    gds_id = answer_and_send(page, helpers, "gds15", GDS)
-    page.locator("#saved-here").wait_for()
-    assert gds_id != bi_id
-
-    # A reload (or closing the app) changes nothing: both are still on the phone and shown.
-    page.reload()
-    items = {i["id"]: i for i in waiting_items(page)}
-    assert set(items) == {bi_id, gds_id}
-    assert all(i["state"] == "pending" for i in items.values())
-    expect(page.locator("#outbox li")).to_have_count(2)
-    expect(page.locator("#outbox .outbox-box")).to_be_visible()
-    expect(page.locator("#outbox [role=status]")).to_have_text(t("waiting"))
-    assert_no_violations(page, "home with answers saved on the phone (zh)")
-
-    # The connection returns: both are sent by themselves, once.
-    page.context.set_offline(False)
-    expect(page.locator("#outbox li")).to_have_count(0)
-    expect(page.locator("#outbox [role=status]")).to_have_text(t("sent"))
-    assert waiting_items(page) == []
-
-    for response_id, instrument, total in ((bi_id, "bi", BI_TOTAL), (gds_id, "gds15", helpers.gds15_total(GDS))):
-        stored = stored_with_id(page, helpers, pid, response_id)
-        assert len(stored) == 1, stored
-        assert stored[0]["instrument"] == instrument and stored[0]["visit"] == "M3"
-        assert stored[0]["total"] == total
-        # The device's time of pressing send is kept; the server's receipt time is later.
-        completed = datetime.fromisoformat(stored[0]["completed_at"].replace("Z", "+00:00"))
-        device = datetime.fromisoformat(items[response_id]["completed_at"].replace("Z", "+00:00"))
-        assert abs((completed - device).total_seconds()) < 1
-        assert datetime.fromisoformat(stored[0]["received_at"].replace("Z", "+00:00")) >= completed
-
-    # Nothing unsent: signing out asks nothing and clears this person's pages from the phone.
-    dialogs = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    with page.expect_navigation():
-        page.click("form[data-logout] button")
-    assert "/login" in page.url and dialogs == []
-    assert not [k for k in page.evaluate("caches.keys()") if k.startswith("epro-pages-")]
+    kept_and_sent_once(page_for, helpers, "zh")  # in English: test_offline_english.py (a server of its own)
 
 
 def test_an_interrupted_send_is_stored_once(page_for, helpers):
