@@ -3,11 +3,13 @@ axe clean; printouts say whose record, when (with the time zone), who printed an
 record page reads its audit trail in words; a wrong signing password is post–redirect–get."""
 from __future__ import annotations
 
+import io
 import re
 from urllib.parse import urlparse
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from pypdf import PdfReader
 
 MIN_TAP = 44
 _axe = Axe()
@@ -142,8 +144,16 @@ def test_timeline_prints_with_subject_time_zone_printer_and_page_numbers(page_fo
     name = "print-en" if lang == "en" else "print-zh"
     assert any(c.startswith(name) and "counter(pages)" in c for c in counters), counters
     assert page.evaluate("() => getComputedStyle(document.body).page") == name
-    pdf = page.pdf(format="A4")
-    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 1
+    # The printout itself, read back: every sheet says which page of how many, in the page's language,
+    # and the first carries the subject, the time with its zone and who printed.
+    pdf = PdfReader(io.BytesIO(page.pdf(format="A4")))
+    sheets = [" ".join((p.extract_text() or "").split()) for p in pdf.pages]
+    total = len(sheets)
+    for number, sheet in enumerate(sheets, start=1):
+        wanted = f"Page {number} of {total}" if lang == "en" else f"第 {number} 页，共 {total} 页"
+        assert wanted.replace(" ", "") in sheet.replace(" ", ""), (number, sheet[-200:])
+    first = sheets[0].replace(" ", "")
+    assert "A-001" in first and zone_word.replace(" ", "") in first and "clinician.a" in first, sheets[0][:300]
 
 
 def test_activation_card_prints_with_its_line(page_for, helpers):
