@@ -12,12 +12,14 @@ from sqlalchemy import select
 from epro.base.orm import db
 from epro.models import Response, User
 
-PUBLIC = {"static", "main.healthz", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",
+PUBLIC = {"static", "auth.login", "auth.activate", "auth.logout_page", "pwa.manifest",
           "pwa.service_worker", "pwa.offline", "api.openapi"}
 SIGNED_IN = {"main.home", "main.keepalive", "api.me", "pwa.session_state",
              # one's own account (tests/test_credentials.py); the second step of a sign-in
              "account.home", "account.change_password", "account.second_factor", "account.disable_second_factor",
-             "account.verify", "account.display"}  # any signed-in user; no patient involved
+             "account.verify", "account.display",
+             # the reset code just issued, on its page (epro.web.shown_codes); else back home (302)
+             "account.reset_code"}  # any signed-in user; no patient involved
 PATIENT_SIDE = {"patient.home", "patient.questionnaire", "patient.done", "patient.history", "report.new_problem"}
 #: Reminders: a patient's or caregiver's own channels and the push key; no patient in the URL.
 REMINDED = {"reminders.page", "api.push_public_key"}
@@ -42,6 +44,9 @@ UNBLINDED = {"trial.allocation_list"}  # unblinded staff of the study's site onl
 ADMIN = {"clinic.admin_home", "trial.new_study",
          "admin.sites_page", "admin.edit_site", "admin.studies_page", "admin.users_page", "admin.user_page",
          "admin.log_page", "api.list_sites", "api.list_users"}
+#: An account's code just issued, on its page (epro.web.shown_codes): administrators only; with no code
+#: held for this session, back to the account's page (302).
+ADMIN_CODE = {"admin.user_code"}
 #: The Data page: whoever exports (data managers, statisticians); masked or unblinded is its own test
 #: (tests/test_data_page.py).
 EXPORTS = {"data.page"}
@@ -76,7 +81,7 @@ RAISERS = {"datamanager", "monitor.a"}
 def test_every_route_is_classified(app):
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
     known = (PUBLIC | SIGNED_IN | PATIENT_SIDE | REMINDED | STAFF | MASKED_STUDY | UNBLINDED | ADMIN | API_PATIENT
-             | POST_ONLY | EXPORTS | COMPLETION | RAISE_QUERY)
+             | POST_ONLY | EXPORTS | COMPLETION | RAISE_QUERY | ADMIN_CODE)
     assert endpoints - known == set(), "classify the new route in tests/test_access_matrix.py"
 
 
@@ -145,6 +150,8 @@ def expected(endpoint, user, subject, api):
         return {200} if user == "investigator.a" and visible else {404}
     if endpoint in ADMIN:
         return {200} if user == "admin" else {404}
+    if endpoint in ADMIN_CODE:
+        return {302} if user == "admin" else {404}
     if endpoint in EXPORTS:
         return {200} if user in EXPORTERS else {404}
     if endpoint in COMPLETION:
