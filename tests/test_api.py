@@ -27,6 +27,25 @@ def now_body(app):
 def test_healthz(client):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.get_json() == {"status": "ok"}
+    # Answered before Flask (epro.app.health): no session cookie, never cached, nothing to sniff.
+    assert "Set-Cookie" not in r.headers and r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Content-Type-Options"] == "nosniff" and r.mimetype == "application/json"
+    head = client.head("/healthz")
+    assert head.status_code == 200 and head.data == b""
+    refused = client.post("/healthz")
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, HEAD"  # a look, never a change
+
+
+@pytest.mark.sqlite_only
+def test_healthz_says_503_when_the_database_does_not_answer(tmp_path, db_backend):
+    from support.web import _config
+
+    from epro import create_app
+
+    app = create_app(_config("sqlite:///" + str(tmp_path / "no-such-folder" / "epro.db")))
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 503 and r.get_json() == {"status": "unavailable"}
+    assert r.headers["Cache-Control"] == "no-store"
 
 
 def test_me_lists_only_visible_patients(login, ids):

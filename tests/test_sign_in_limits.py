@@ -263,10 +263,9 @@ def test_the_address_limit_counts_failures_only_and_is_audited(app, client):
 def test_a_read_after_the_boundary_does_not_make_the_limiter_wait_for_its_own_lock(app, client):
     """A hook that reads between the commit and the limiter's deduction opens a stray SQLite
     transaction (BEGIN IMMEDIATE takes the write lock); the storage ends it instead of waiting on it."""
-    from epro.services import accounts
-
     def stray_read(response):
-        accounts.database_answers()
+        with db.engine.connect() as connection:  # a read on a pooled connection of its own
+            connection.exec_driver_sql("SELECT 1")
         return response
 
     funcs = app.after_request_funcs.setdefault(None, [])

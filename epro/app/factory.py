@@ -38,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_hooks(app)
+    from epro.app.health import HealthCheck
+
+    app.wsgi_app = HealthCheck(app, app.wsgi_app)  # type: ignore[method-assign]  # /healthz before Flask
     return app
 
 

@@ -57,13 +57,6 @@ def login_failed(user: User | None) -> None:
                          new={"username_known": user is not None})
 
 
-def database_answers() -> None:
-    """A trivial query, for the health check: on a pooled connection of its own, so the
-    check costs no session, transaction bookkeeping or commit."""
-    with db.engine.connect() as connection:
-        connection.exec_driver_sql("SELECT 1")
-
-
 def has_admin() -> bool:
     """Whether anyone can administer this installation yet (first start: nobody can)."""
     return db.session.scalar(select(User.id).where(User.role == "admin", User.active.is_(True)).limit(1)) is not None

@@ -44,7 +44,7 @@ bp = Blueprint("account", __name__)
 
 #: Where someone who must set up a second factor may still go.
 _ALLOWED_BEFORE_SETUP = {"account.second_factor", "account.home", "auth.logout", "auth.logout_page", "static",
-                         "main.healthz", "pwa.manifest", "pwa.service_worker", "pwa.offline", "pwa.session_state",
+                         "pwa.manifest", "pwa.service_worker", "pwa.offline", "pwa.session_state",
                          "main.keepalive"}
 #: Wrong codes in one pending sign-in before the password must be typed again.
 MAX_CODE_FAILURES = 5

@@ -1,18 +1,10 @@
-"""The front door: health check, and a home page that depends on who you are."""
+"""The front door: a home page that depends on who you are (``/healthz`` is epro.app.health)."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user, login_required
 
-from epro.services import accounts
-
 bp = Blueprint("main", __name__)
-
-
-@bp.get("/healthz")
-def healthz():
-    accounts.database_answers()
-    return jsonify(status="ok")
 
 
 @bp.get("/session/keepalive")
