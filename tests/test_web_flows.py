@@ -162,7 +162,7 @@ def test_enrol_and_activate_patient_and_caregiver(app, login):
                                             "not_randomized": "y"})  # IT-HMSC randomizes: registered, no arm yet
     assert r.status_code == 302
     codes_page = r.headers["Location"]
-    issued = s.post(codes_page, data={"role": "patient"}).get_data(as_text=True)
+    issued = s.follow(s.post(codes_page, data={"role": "patient"})).get_data(as_text=True)
     code = re.search(r"data-activation-code>([A-Z0-9-]+)<", issued).group(1)
     assert "<svg" in issued
     anon = app.test_client()
@@ -178,7 +178,7 @@ def test_enrol_and_activate_patient_and_caregiver(app, login):
     again = other.get(f"/activate?code={code}&lang=en")
     assert again.status_code == 400 and "does not work" in again.get_data(as_text=True)
     # A caregiver code links a new caregiver account to this patient only.
-    issued = s.post(codes_page, data={"role": "caregiver"}).get_data(as_text=True)
+    issued = s.follow(s.post(codes_page, data={"role": "caregiver"})).get_data(as_text=True)
     ccode = re.search(r"data-activation-code>([A-Z0-9-]+)<", issued).group(1)
     care = app.test_client()
     form = care.get(f"/activate?code={ccode}").get_data(as_text=True)
