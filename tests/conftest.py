@@ -19,9 +19,17 @@ from support.live_server import Server
 from support.postgres import create_database, drop_database
 from support.web import PASSWORD, Session, _config, _dispose, csrf_from, make_app  # noqa: F401  (re-exported)
 
+from argon2 import profiles
+
 from epro import create_app
+from epro.services import passwords
 
 BACKENDS = ("sqlite", "postgresql")
+
+# In this process the demo's passwords are hashed, and every sign-in verified, with argon2's cheapest
+# parameters: the production ones cost about 130 ms a sign-in, and the suite signs in thousands of
+# times.  The live servers (tests/support/live_server.py) are processes of their own and hash for real.
+passwords.use_parameters(profiles.CHEAPEST)
 
 
 def pytest_addoption(parser):
