@@ -15,11 +15,10 @@ import os
 from pathlib import Path
 
 import pytest
+from argon2 import profiles
 from support.live_server import Server
 from support.postgres import create_database, drop_database
 from support.web import PASSWORD, Session, _config, _dispose, csrf_from, make_app  # noqa: F401  (re-exported)
-
-from argon2 import profiles
 
 from epro import create_app
 from epro.services import passwords
@@ -35,6 +34,28 @@ passwords.use_parameters(profiles.CHEAPEST)
 def pytest_addoption(parser):
     parser.addoption("--db", default=os.environ.get("EPRO_TEST_DATABASE", "all"),
                      choices=("all", *BACKENDS), help="database backend(s) for app tests (default: both)")
+
+
+#: Run first, slowest first (measured with `pytest --junitxml`).  With ``--dist loadfile`` a
+#: module runs whole on one worker, and a long one handed out last leaves the other worker idle
+#: for minutes at the end; started first, the short modules fill in around it.
+SLOWEST_MODULES = ("test_every_page_large_text.py", "test_every_page.py", "test_api_fuzz.py",
+                   "test_masking_walk.py", "test_clinic_list.py", "test_clinician_fit_and_print.py")
+#: Then whole directories by their modules' typical length.
+SLOW_DIRECTORIES = ("browser", "reliability", "trial_web")
+
+
+def _start_order(item) -> tuple[int, int]:
+    path = Path(str(item.fspath))
+    if path.name in SLOWEST_MODULES:
+        return (0, SLOWEST_MODULES.index(path.name))
+    if path.parent.name in SLOW_DIRECTORIES:
+        return (1, SLOW_DIRECTORIES.index(path.parent.name))
+    return (2, 0)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=_start_order)  # stable: a module's tests keep their order
 
 
 def pytest_generate_tests(metafunc):
