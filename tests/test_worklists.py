@@ -72,9 +72,12 @@ def test_a_recorded_call_shows_on_the_list_and_is_audited(app, login, ids, db_ba
 def test_a_call_needs_an_outcome_from_the_list(app, login, ids, db_backend):
     s = login("clinician.a")
     for lang, words in (("en", "Please choose what happened on the call."), ("zh", "请选择这次电话的结果。")):
-        r = s.post(f"/clinic/worklists/calls/{ids['A-001']}?lang={lang}", data={"outcome": "hung up"})
-        assert r.status_code == 422 and words in r.get_data(as_text=True)
-    r = s.post(f"/clinic/worklists/calls/{ids['A-001']}", data={"outcome": "no_answer", "note": "x" * 501})
+        r = s.post(f"/clinic/worklists/calls/{ids['A-001']}?lang={lang}", data={"outcome": "hung up",
+                                                                            "note": "rang twice"})
+        r = s.follow(r)  # post–redirect–get: a reload of the message posts nothing again
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422 and words in html and "rang twice" in html
+    r = s.follow(s.post(f"/clinic/worklists/calls/{ids['A-001']}", data={"outcome": "no_answer", "note": "x" * 501}))
     assert r.status_code == 422
     with app.app_context():
         assert db.session.scalars(select(ContactCall)).all() == []

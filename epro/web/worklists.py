@@ -17,7 +17,7 @@ from epro.core import charts, labels, schedule, worklists
 from epro.services import access
 from epro.services.errors import Invalid
 from epro.services.worklists import alerts, calls, completion
-from epro.web import downloads, guards
+from epro.web import downloads, guards, prg
 from epro.web.messages import field_errors
 
 bp = Blueprint("worklists", __name__, url_prefix="/clinic/worklists")
@@ -38,6 +38,10 @@ def call_list():
     return render_template("worklists/calls.html", rows=rows, counts=calls.counts_by_status(rows))
 
 
+#: The kept state of a call that could not be recorded (epro.web.prg).
+CALL_FORM = "call"
+
+
 @bp.route("/calls/<int:patient_id>", methods=["GET", "POST"])
 def call(patient_id: int):
     patient = access.patient_or_404(current_user, patient_id)
@@ -50,9 +54,16 @@ def call(patient_id: int):
                               visit=values.get("visit"))
         except Invalid as exc:
             errors, status = field_errors(exc.errors), 422
+            # Post–redirect–get: the page after the redirect shows the messages and what was typed.
+            back = prg.keep(name=CALL_FORM, errors={k: [m] for k, m in errors.items()}, status=status)
+            if back is not None:
+                return back
         else:
             flash(_("Call to %(subject)s recorded.", subject=patient.subject_code), "success")
             return redirect(url_for("worklists.call_list", _anchor=f"call-{patient.subject_code}"))
+    elif (kept := prg.take(CALL_FORM)) is not None:
+        values, status = kept.values, kept.status
+        errors = {k: m[0] for k, m in kept.errors.items() if m}
     return render_template("worklists/call.html", patient=patient, history=calls.calls_of(patient),
                            values=values, errors=errors), status
 
