@@ -46,7 +46,7 @@ def test_missing_answers_keep_entered_values(app, login, ids):
     url = f"/patients/{ids['A-001']}/visits/M3/bi?lang=en"
     rid = form_id(s.get(url).get_data(as_text=True))
     partial = {k: v for k, v in BI_ANSWERS.items() if k not in ("stairs", "mobility")}
-    r = s.post(url, data={**partial, "response_id": rid})
+    r = s.follow(s.post(url, data={**partial, "response_id": rid}))
     html = r.get_data(as_text=True)
     assert r.status_code == 422
     assert html.count("Please choose an answer.") >= 2
@@ -59,7 +59,7 @@ def test_tampered_value_is_rejected_not_coerced(app, login, ids):
     s = login("patient.a1")
     url = f"/patients/{ids['A-001']}/visits/M3/bi?lang=en"
     rid = form_id(s.get(url).get_data(as_text=True))
-    r = s.post(url, data={**BI_ANSWERS, "transfers": "12", "response_id": rid})
+    r = s.follow(s.post(url, data={**BI_ANSWERS, "transfers": "12", "response_id": rid}))
     assert r.status_code == 422
     assert "12" in r.get_data(as_text=True)
     assert not stored(app, ids["A-001"], "bi")
@@ -73,7 +73,7 @@ def test_caregiver_must_choose_how_and_proxy_is_marked(app, login, ids):
     page = s.get(url).get_data(as_text=True)
     assert "Who is answering these questions?" in page
     rid = form_id(page)
-    r = s.post(url, data={**GDS_YES_ALL, "response_id": rid})
+    r = s.follow(s.post(url, data={**GDS_YES_ALL, "response_id": rid}))
     assert r.status_code == 422 and "Please choose who is answering." in r.get_data(as_text=True)
     r = s.post(url, data={**GDS_YES_ALL, "response_id": rid, "respondent": "caregiver-proxy"})
     assert r.status_code == 302

@@ -77,7 +77,8 @@ def test_caregiver_answering_for_the_patient_reads_about_the_patient_without_jav
         assert 'name="choose_respondent"' in first
         assert step_hidden(first, "GDS0201") and step_hidden(first, "GDS0215")
         assert re.search(r"<div class=\"actions\" data-submit-row\s+hidden", first)
-        r = s.post(url, data={"response_id": form_id(first), "respondent": "caregiver-proxy", "choose_respondent": "1"})
+        r = s.follow(s.post(url, data={"response_id": form_id(first), "respondent": "caregiver-proxy",
+                                       "choose_respondent": "1"}))
         assert r.status_code == 200
         page = r.get_data(as_text=True)
         shown = questions(page)
@@ -104,7 +105,8 @@ def test_caregiver_helping_the_patient_reads_the_patients_own_voice(app, login, 
     s = login("caregiver.a1")
     url = url_for(ids, "zh")
     first = s.get(url).get_data(as_text=True)
-    r = s.post(url, data={"response_id": form_id(first), "respondent": "caregiver-assisted", "choose_respondent": "1"})
+    r = s.follow(s.post(url, data={"response_id": form_id(first), "respondent": "caregiver-assisted",
+                                   "choose_respondent": "1"}))
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and questions(page)["GDS0201"] == ITEM_1["zh"][0]
     assert "他/她" not in instructions(page)
@@ -120,7 +122,7 @@ def test_choosing_nobody_asks_who_is_answering(app, login, ids):
     url = url_for(ids, "en")
     first = s.get(url).get_data(as_text=True)
     assert "Who is answering these questions?" in first and "How are you answering?" not in first
-    r = s.post(url, data={"response_id": form_id(first), "choose_respondent": "1"})
+    r = s.follow(s.post(url, data={"response_id": form_id(first), "choose_respondent": "1"}))
     assert r.status_code == 422 and "Please choose who is answering." in r.get_data(as_text=True)
     assert step_hidden(r.get_data(as_text=True), "GDS0201")
     assert not stored(app, ids["A-001"], "gds15")
@@ -130,7 +132,8 @@ def test_barthel_for_a_proxy_is_about_the_patient_and_in_plain_words(login, ids)
     s = login("caregiver.a1")
     url = url_for(ids, "zh", "bi")
     first = s.get(url).get_data(as_text=True)
-    r = s.post(url, data={"response_id": form_id(first), "respondent": "caregiver-proxy", "choose_respondent": "1"})
+    r = s.follow(s.post(url, data={"response_id": form_id(first), "respondent": "caregiver-proxy",
+                                   "choose_respondent": "1"}))
     page = r.get_data(as_text=True)
     texts = re.findall(r'<span class="q-text"[^>]*>([^<]*)</span>', page)
     assert len(texts) == 10 and all("他/她" in t for t in texts), texts

@@ -15,7 +15,7 @@ from flask_login import current_user
 from epro.core import instruments, schedule
 from epro.models import Patient, Response
 from epro.services import access, followup, patients, responses
-from epro.web import guards
+from epro.web import guards, prg
 from epro.web.messages import field_errors
 
 bp = Blueprint("patient", __name__)
@@ -25,6 +25,8 @@ guards.protect(bp, "patient_side")
 #: chosen first, so the questions are worded for who answers them (the
 #: patient: "you"; a caregiver answering for the patient: "he or she").
 CHOOSE_RESPONDENT = "choose_respondent"
+#: The kept state of answers sent without JavaScript that were refused (epro.web.prg).
+QUESTIONNAIRE_FORM = "questionnaire"
 
 
 def home_entries(patient: Patient) -> dict:
@@ -117,6 +119,17 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
             status = 409
         else:
             return redirect(url_for("patient.done", patient_id=patient.id, response_id=outcome.response.id))
+    if request.method == "POST":
+        # Post–redirect–get, without JavaScript too: a reload never posts the answers again.  The
+        # page after the redirect shows what was sent (the same response id), with the messages if
+        # any; after "who is answering" was chosen, the questions in that voice (200).
+        back = prg.keep(name=QUESTIONNAIRE_FORM, errors={k: [m] for k, m in errors.items()}, status=status,
+                        values={k: str(v) for k, v in values.items()})
+        if back is not None:
+            return back
+    elif (kept := prg.take(QUESTIONNAIRE_FORM)) is not None:  # the answers and messages of that POST
+        values, status = kept.values, kept.status
+        errors = {k: m[0] for k, m in kept.errors.items() if m}
     values.setdefault("response_id", str(uuid.uuid4()))
     today = followup.patient_today(patient)
     chosen = values.get("respondent") if values.get("respondent") in respondents else None
