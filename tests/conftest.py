@@ -38,7 +38,9 @@ def pytest_addoption(parser):
 
 #: Run first, slowest first (measured with `pytest --junitxml`).  With ``--dist loadfile`` a
 #: module runs whole on one worker, and a long one handed out last leaves the other worker idle
-#: for minutes at the end; started first, the short modules fill in around it.
+#: for minutes at the end; started first, the short modules fill in around it.  (pyproject's
+#: ``--no-loadscope-reorder`` keeps this order: xdist would otherwise sort modules by their number of
+#: tests, which puts the few long browser tests last.)
 SLOWEST_MODULES = ("test_every_page_large_text.py", "test_every_page.py", "test_api_fuzz.py",
                    "test_masking_walk.py", "test_clinic_list.py", "test_clinician_fit_and_print.py")
 #: Then whole directories by their modules' typical length.
