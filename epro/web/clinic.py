@@ -31,7 +31,7 @@ from epro.services.errors import FieldError, Refused
 from epro.services.trial import enrolment, studies
 from epro.web import cards, converters, downloads, guards, prg, printing, shown_codes, trail_view
 from epro.web.forms import RECORD_CHANGES, ActivationRequestForm, EmptyForm, EnrolPatientForm, ReasonForm, SignatureForm
-from epro.web.hooks import visit_label
+from epro.web.hooks import instrument_short, visit_label
 from epro.web.messages import field_errors, refusal_message
 
 bp = Blueprint("clinic", __name__, url_prefix="/clinic")
@@ -64,10 +64,12 @@ def patients():
     )
     pages = max(1, -(-total // per_page))
     shown = [r.patient.id for r in rows]
+    columns = clinic_list.instrument_columns(rows)
     return render_template(
         "clinic/patients.html", rows=rows, total=total, page=page, pages=pages,
         filter_by=filter_by, sort=sort, filters=clinic_list.FILTERS, q=q,
-        columns=clinic_list.instrument_columns(rows), sites=sites, site=site,
+        columns=columns, column_labels={code: instrument_short(code) for code in columns},  # once a page
+        sites=sites, site=site,
         query_counts=queries.counts_by_patient(shown), verified=verification.counts_by_patient(shown),
         status_words={code: _(word) for code, word in labels.VISIT_STATUS.items()},  # translated once a page
     )
