@@ -282,7 +282,7 @@ def test_schedule_site_list_and_patient_home_after_withdrawal(login, trial, ids)
     assert "参与研究已于" in r.get_json()["errors"][0]["message"]  # the language chosen last (zh)
     page = home.get(f"/patients/{a1}/visits/M3/bi?lang=zh").get_data(as_text=True)
     assert "data-ended" in page and 'id="questionnaire"' not in page and "参与研究已经结束" in page
-    posted = home.post(f"/patients/{a1}/visits/M3/bi?lang=en", data=body["answers"])
+    posted = home.follow(home.post(f"/patients/{a1}/visits/M3/bi?lang=en", data=body["answers"]))
     assert posted.status_code == 422 and "no new answers are taken" in posted.get_data(as_text=True)
     # answers stored before stay, and count
     responses = home.get(f"/api/v1/patients/{a1}/responses").get_json()["responses"]
