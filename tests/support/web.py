@@ -89,5 +89,8 @@ def _dispose(app) -> None:
         url = db.engine.url
         db.session.remove()
         db.engine.dispose()
+    health = app.wsgi_app  # epro.app.health.HealthCheck: /healthz has its own small pool
+    if hasattr(health, "close"):
+        health.close()
     if url.get_backend_name() == "postgresql" and url.database:
         drop_database(url.database)
