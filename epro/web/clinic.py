@@ -134,7 +134,7 @@ def assess(patient_id: int, visit: str, instrument: str):
     errors: dict[str, str] = {}
     kept = prg.take("assess")  # the entry that failed a moment ago: what was typed, and why not
     if kept is not None:
-        values, errors = kept.values, {k: m[0] for k, m in kept.errors.items() if m}
+        values, errors = kept.values, kept.messages
     elif replaces is not None and request.method == "GET":
         values = {k: str(v) for k, v in replaces.answers.items()}
         values["version"] = str(replaces.version)
@@ -178,7 +178,7 @@ def assess(patient_id: int, visit: str, instrument: str):
             flash(_("%(name)s saved for %(visit)s: total %(total)s.", name=_(definition.name),
                     visit=visit_label(planned), total=total), "success")
             return redirect(url_for("clinic.timeline", patient_id=patient.id, _anchor=f"visit-{visit}"))
-        back = prg.keep(name="assess", errors={k: [m] for k, m in errors.items()}, status=status)
+        back = prg.keep(name="assess", errors=errors, status=status)
         if back is not None:
             return back
     values.setdefault("response_id", str(uuid.uuid4()))

@@ -123,13 +123,13 @@ def questionnaire(patient_id: int, visit: str, instrument: str):
         # Post–redirect–get, without JavaScript too: a reload never posts the answers again.  The
         # page after the redirect shows what was sent (the same response id), with the messages if
         # any; after "who is answering" was chosen, the questions in that voice (200).
-        back = prg.keep(name=QUESTIONNAIRE_FORM, errors={k: [m] for k, m in errors.items()}, status=status,
+        back = prg.keep(name=QUESTIONNAIRE_FORM, errors=errors, status=status,
                         values={k: str(v) for k, v in values.items()})
         if back is not None:
             return back
     elif (kept := prg.take(QUESTIONNAIRE_FORM)) is not None:  # the answers and messages of that POST
         values, status = kept.values, kept.status
-        errors = {k: m[0] for k, m in kept.errors.items() if m}
+        errors = kept.messages
     values.setdefault("response_id", str(uuid.uuid4()))
     today = followup.patient_today(patient)
     chosen = values.get("respondent") if values.get("respondent") in respondents else None

@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 from wtforms import PasswordField
 
+from epro.base import i18n
 from epro.web.sessions import is_background_request
 
 KEY = "kept_form"
@@ -42,6 +43,11 @@ class Kept:
     errors: dict[str, list[str]] = field(default_factory=dict)
     form_error: str | None = None
     status: int = 422
+
+    @property
+    def messages(self) -> dict[str, str]:
+        """The first message of each field, for pages that show one message per field by hand."""
+        return {name: found[0] for name, found in self.errors.items() if found}
 
     @property
     def values(self) -> dict[str, str]:
@@ -75,7 +81,7 @@ def keep(form: Any = None, *, name: str | None = None, failed: str | None = None
     if form_error is None and form is not None:
         form_error = getattr(form, "form_error", None)
     kept = Kept(form=name or type(form).__name__, failed=failed, data=data,
-                errors={k: [str(m) for m in v] for k, v in (errors or {}).items()},
+                errors={k: [str(v)] if isinstance(v, str) else [str(m) for m in v] for k, v in (errors or {}).items()},
                 form_error=str(form_error) if form_error else None, status=status)
     size = sum(len(k) + len(v) for k, v in data) + sum(len(m) for v in kept.errors.values() for m in v)
     if size > MAX_CHARS:
@@ -94,10 +100,10 @@ def this_address() -> str:
 def with_language(url: str) -> str:
     """``url`` with this request's ``?lang=`` choice, which is not kept anywhere else."""
     lang = request.args.get("lang")
-    return f"{url}{'&' if '?' in url else '?'}lang={lang}" if lang in ("zh", "en") else url
+    return f"{url}{'&' if '?' in url else '?'}lang={lang}" if lang in i18n.LANGS else url
 
 
-def _here() -> str:
+def here() -> str:
     """This page's path as url_for writes it (with the prefix the app is mounted under)."""
     return request.script_root + request.path
 
@@ -105,7 +111,7 @@ def _here() -> str:
 def take(name: str | None = None) -> Kept | None:
     """The form kept for this page (and of this name, if given), once; None if there is none."""
     state = session.get(KEY)
-    if not state or request.method != "GET" or state.get("path") != _here():
+    if not state or request.method != "GET" or state.get("path") != here():
         return None
     if name is not None and state.get("form") != name:
         return None
@@ -150,7 +156,7 @@ def register(app: Flask) -> None:
     def drop_stale(response):
         """A kept form is for the very next page; any other page the person opens drops it."""
         if (request.method == "GET" and not is_background_request() and KEY in session
-                and session[KEY].get("path") != _here() and response.status_code < 300
+                and session[KEY].get("path") != here() and response.status_code < 300
                 and response.mimetype == "text/html"):
             session.pop(KEY, None)
         return response

@@ -9,7 +9,7 @@ The database holds only the code's hash (:mod:`epro.services.activation`), and t
 session is a signed, readable cookie: the code is kept there encrypted (Fernet, a key
 derived from ``SECRET_KEY``) and only while the page that shows it stays open, at most
 :data:`MAX_AGE_SECONDS`, and while the code still works (not used, expired or replaced).
-Opening any other page drops it; later the page says to issue a new code if it is lost.
+Opening any other page drops it; the page then shows no code, and a new one is a button away.
 """
 from __future__ import annotations
 
@@ -47,10 +47,6 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"epro shown code\0" + secret).digest()))
 
 
-def _here() -> str:
-    return request.script_root + request.path
-
-
 def show(code: str, to: str | None = None, **context: Any) -> Response:
     """Keep ``code`` for the page at ``to`` (default: this address) and answer 303 there; the page
     calls :func:`held`.  The reader's ``?lang=`` choice goes along."""
@@ -63,7 +59,7 @@ def show(code: str, to: str | None = None, **context: Any) -> Response:
 def held() -> Held | None:
     """The code kept for this page, while it still works; None once it is used, expired, replaced or old."""
     state = session.get(KEY)
-    if not state or state.get("path") != _here():
+    if not state or state.get("path") != prg.here():
         return None
     try:
         code = _fernet().decrypt(str(state["code"]).encode(), ttl=MAX_AGE_SECONDS).decode()
@@ -82,6 +78,6 @@ def register(app: Flask) -> None:
     def drop_elsewhere(response):
         """The code is for its own page: opening any other page forgets it."""
         if (request.method == "GET" and KEY in session and not is_background_request()
-                and session[KEY].get("path") != _here() and response.mimetype == "text/html"):
+                and session[KEY].get("path") != prg.here() and response.mimetype == "text/html"):
             session.pop(KEY, None)
         return response

@@ -55,7 +55,7 @@ def call(patient_id: int):
         except Invalid as exc:
             errors, status = field_errors(exc.errors), 422
             # Post–redirect–get: the page after the redirect shows the messages and what was typed.
-            back = prg.keep(name=CALL_FORM, errors={k: [m] for k, m in errors.items()}, status=status)
+            back = prg.keep(name=CALL_FORM, errors=errors, status=status)
             if back is not None:
                 return back
         else:
@@ -63,7 +63,7 @@ def call(patient_id: int):
             return redirect(url_for("worklists.call_list", _anchor=f"call-{patient.subject_code}"))
     elif (kept := prg.take(CALL_FORM)) is not None:
         values, status = kept.values, kept.status
-        errors = {k: m[0] for k, m in kept.errors.items() if m}
+        errors = kept.messages
     return render_template("worklists/call.html", patient=patient, history=calls.calls_of(patient),
                            values=values, errors=errors), status
 
